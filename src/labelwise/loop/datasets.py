@@ -1,0 +1,146 @@
+"""Labeled datasets for the simulator: features for a pool and a test split, with true labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.decomposition import PCA
+from sklearn.model_selection import train_test_split
+
+from labelwise.errors import DatasetUnavailableError
+from labelwise.ingest.idx import read_idx
+from labelwise.paths import cache_dir
+
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+
+
+@dataclass
+class Dataset:
+    """A pool with its oracle labels, a test split, and the simulator defaults that suit it."""
+
+    name: str
+    X_pool: np.ndarray
+    y_pool: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...]
+    initial: int = 20
+    batch: int = 20
+    budget: int = 500
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+
+def toy(seed: int = 7, n_pool: int = 400, n_test: int = 2000) -> Dataset:
+    """Two overlapping classes in 2-D ("cats" and "milkshakes") split by a slightly tilted line.
+
+    Two Gaussian clouds whose centres sit either side of the origin along a direction tilted by
+    15 degrees: the Bayes boundary is the straight line through the origin perpendicular to it.
+    """
+    angle = np.deg2rad(15.0)
+    normal = np.array([np.cos(angle), np.sin(angle)])
+    rng = np.random.default_rng(seed)
+
+    def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = rng.integers(0, 2, n)
+        X = rng.normal(scale=0.6, size=(n, 2)) + np.where(y[:, None] == 1, 1.0, -1.0) * normal
+        return X, y
+
+    X_pool, y_pool = draw(n_pool)
+    X_test, y_test = draw(n_test)
+    return Dataset(
+        "toy",
+        X_pool,
+        y_pool,
+        X_test,
+        y_test,
+        ("cat", "milkshake"),
+        initial=4,
+        batch=2,
+        budget=28,
+        extras={"true_normal": normal, "true_offset": 0.0},
+    )
+
+
+def digits(test_size: float = 0.3) -> Dataset:
+    """scikit-learn's 8x8 digits, pixels scaled to [0, 1], a fixed stratified test split."""
+    X, y = load_digits(return_X_y=True)
+    X_pool, X_test, y_pool, y_test = train_test_split(X / 16.0, y, test_size=test_size, stratify=y, random_state=0)
+    return Dataset(
+        "digits", X_pool, y_pool, X_test, y_test, tuple(str(d) for d in range(10)), initial=20, batch=20, budget=300
+    )
+
+
+def fashion_mnist_arrays(root: Path = FASHION_MNIST_DIR) -> tuple[np.ndarray, ...]:
+    """``(train_images, train_labels, test_images, test_labels)`` as uint8 arrays."""
+    names = (
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    )
+    missing = [name for name in names if not (root / name).exists()]
+    if missing:
+        raise DatasetUnavailableError(
+            f"{root / missing[0]} not found: install Fashion-MNIST with "
+            "`sudo apt-get install dataset-fashion-mnist` (or run `make deps`)"
+        )
+    return tuple(read_idx(root / name) for name in names)
+
+
+def fashion_mnist_pixels_pca(n_components: int = 64, root: Path = FASHION_MNIST_DIR) -> Dataset:
+    """Fashion-MNIST: 60k pool, 10k test; raw pixels reduced by PCA, computed once and cached."""
+    cache = cache_dir() / f"fashion-mnist-pixels-pca{n_components}.npz"
+    if cache.exists():
+        data = np.load(cache)
+        X_pool, y_pool, X_test, y_test = (data[k] for k in ("X_pool", "y_pool", "X_test", "y_test"))
+    else:
+        train_x, y_pool, test_x, y_test = fashion_mnist_arrays(root)
+        pca = PCA(n_components=n_components, random_state=0)
+        X_pool = pca.fit_transform(train_x.reshape(len(train_x), -1) / 255.0).astype(np.float32)
+        X_test = pca.transform(test_x.reshape(len(test_x), -1) / 255.0).astype(np.float32)
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez(tmp, X_pool=X_pool, y_pool=y_pool, X_test=X_test, y_test=y_test)
+        tmp.replace(cache)
+    return Dataset(
+        "fashion-mnist",
+        X_pool,
+        y_pool.astype(np.int64),
+        X_test,
+        y_test.astype(np.int64),
+        FASHION_MNIST_CLASSES,
+        initial=20,
+        batch=20,
+        budget=500,
+        extras={"features": f"pixels-pca{n_components}"},
+    )
+
+
+LOADERS = {"toy": toy, "digits": digits, "fashion-mnist": fashion_mnist_pixels_pca}
+
+
+def load_dataset(name: str) -> Dataset:
+    """A built-in dataset by name: ``toy``, ``digits`` or ``fashion-mnist``."""
+    try:
+        loader = LOADERS[name]
+    except KeyError:
+        raise ValueError(f"dataset: unknown {name!r}; known: {', '.join(LOADERS)}") from None
+    return loader()

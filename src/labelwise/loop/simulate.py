@@ -1,0 +1,106 @@
+"""The simulator: replay the loop with a dataset's true labels as the oracle.
+
+Every strategy starts a given seed from the same random initial labels, so curves differ only by
+what the strategies chose. Seeds run in parallel processes, one BLAS thread each.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from labelwise.loop.active_loop import ActiveLoop
+from labelwise.loop.datasets import Dataset
+from labelwise.loop.stopping import LabelBudget
+from labelwise.strategies import get_strategy
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    dataset: str
+    strategy: str
+    seed: int
+    round: int
+    n_labeled: int
+    accuracy: float
+
+
+def initial_indices(dataset: Dataset, n: int, seed: int) -> np.ndarray:
+    """The random initial labels of a seed, shared by every strategy."""
+    rng = np.random.default_rng(10_000 + seed)
+    return rng.choice(dataset.X_pool.shape[0], size=min(n, dataset.X_pool.shape[0]), replace=False)
+
+
+def run_one(
+    dataset: Dataset, strategy: str, seed: int, initial: int, batch: int, budget: int
+) -> tuple[list[CurvePoint], ActiveLoop]:
+    """One learning curve: initial random labels, then batches chosen by ``strategy`` to ``budget``."""
+    loop = ActiveLoop(
+        dataset.X_pool,
+        dataset.n_classes,
+        strategy=strategy,
+        X_test=dataset.X_test,
+        y_test=dataset.y_test,
+        estimate_accuracy=False,
+        seed=seed,
+    )
+    first = initial_indices(dataset, initial, seed)
+    loop.teach(first, dataset.y_pool[first])
+    loop.run(lambda idx: dataset.y_pool[idx], batch, LabelBudget(budget))
+    points = [
+        CurvePoint(dataset.name, strategy, seed, r.round, r.n_labeled, r.metrics["accuracy"]) for r in loop.history
+    ]
+    return points, loop
+
+
+_WORKER_DATASET: Dataset | None = None
+
+
+def _init_worker(dataset: Dataset) -> None:
+    global _WORKER_DATASET
+    _WORKER_DATASET = dataset
+
+
+def _run_job(job: tuple[str, int, int, int, int]) -> list[CurvePoint]:
+    assert _WORKER_DATASET is not None
+    with threadpool_limits(1):
+        return run_one(_WORKER_DATASET, *job)[0]
+
+
+def simulate(
+    dataset: Dataset,
+    strategies: Iterable[str],
+    seeds: int,
+    initial: int,
+    batch: int,
+    budget: int,
+    *,
+    workers: int | None = None,
+    on_done: Callable[[list[CurvePoint]], None] | None = None,
+) -> list[CurvePoint]:
+    """All learning curves, strategies x seeds; ``on_done`` is called as each curve finishes."""
+    strategies = [get_strategy(name).name for name in strategies]  # fail early on a typo
+    if budget < initial:
+        raise ValueError(f"budget: {budget} is below the {initial} initial labels")
+    jobs = [(s, seed, initial, batch, budget) for seed in range(seeds) for s in strategies]
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    results: list[CurvePoint] = []
+    if workers <= 1:
+        _init_worker(dataset)
+        outputs: Iterable[list[CurvePoint]] = map(_run_job, jobs)
+        for points in outputs:
+            results.extend(points)
+            if on_done:
+                on_done(points)
+        return results
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(dataset,)) as pool:
+        for points in pool.map(_run_job, jobs):
+            results.extend(points)
+            if on_done:
+                on_done(points)
+    return results

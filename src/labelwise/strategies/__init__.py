@@ -1,0 +1,28 @@
+"""Strategies: pure scoring and selection functions over arrays."""
+
+from labelwise.strategies.registry import PoolView, Strategy, get_strategy, register, strategy_names
+from labelwise.strategies.selection import select_top, top_k
+from labelwise.strategies.uncertainty import (
+    bald,
+    entropy,
+    least_confidence,
+    margin,
+    random_scores,
+    variance,
+)
+
+__all__ = [
+    "PoolView",
+    "Strategy",
+    "bald",
+    "entropy",
+    "get_strategy",
+    "least_confidence",
+    "margin",
+    "random_scores",
+    "register",
+    "select_top",
+    "strategy_names",
+    "top_k",
+    "variance",
+]

@@ -1,0 +1,175 @@
+"""Every strategy reachable by name, behind one small contract.
+
+A strategy looks at a :class:`PoolView` (stored predictions and embeddings, never a model) and
+returns the indices of a batch. Scoring strategies give one score per item and share
+:func:`~labelwise.strategies.selection.select_top`; set strategies (diversity, coverage) choose
+the batch as a whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from labelwise.errors import UnknownStrategyError
+from labelwise.strategies import uncertainty
+from labelwise.strategies.selection import select_top
+
+INPUTS = ("probs", "samples", "embeddings")
+
+
+@dataclass(frozen=True)
+class PoolView:
+    """What a strategy may look at, for a pool of ``N`` items.
+
+    labeled: ``(N,)`` bool, ``True`` for items with a label.
+    probs: ``(N, k)`` predicted probabilities, or ``None`` when there is no model yet.
+    samples: ``(m, N, k)`` committee predictions, or ``None``.
+    embeddings: ``(N, d)`` feature vectors, or ``None``.
+    labels: ``(N,)`` int class indices, ``-1`` where unlabeled, or ``None``.
+    excluded: ``(N,)`` bool, items that may not be chosen although unlabeled (leased, skipped).
+    """
+
+    labeled: np.ndarray
+    probs: np.ndarray | None = None
+    samples: np.ndarray | None = None
+    embeddings: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    excluded: np.ndarray | None = None
+
+    @property
+    def size(self) -> int:
+        return int(self.labeled.shape[0])
+
+    @property
+    def selectable(self) -> np.ndarray:
+        free = ~np.asarray(self.labeled, dtype=bool)
+        if self.excluded is not None:
+            free &= ~np.asarray(self.excluded, dtype=bool)
+        return free
+
+
+ScoreFn = Callable[[PoolView, "int | None"], np.ndarray]
+SelectFn = Callable[[PoolView, int, "int | None"], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A named query strategy. Exactly one of ``score`` and ``select`` is given."""
+
+    name: str
+    summary: str
+    needs: frozenset[str] = field(default_factory=frozenset)
+    score: ScoreFn | None = None
+    select: SelectFn | None = None
+
+    def __post_init__(self) -> None:
+        if (self.score is None) == (self.select is None):
+            raise ValueError(f"strategy {self.name!r}: give exactly one of score and select")
+        unknown = set(self.needs) - set(INPUTS)
+        if unknown:
+            raise ValueError(f"strategy {self.name!r}: unknown inputs {sorted(unknown)}")
+
+    def check_inputs(self, view: PoolView) -> None:
+        for needed in self.needs:
+            if getattr(view, needed) is None:
+                raise ValueError(f"strategy {self.name!r} needs {needed!r}, which the pool view lacks")
+
+    def query(
+        self,
+        view: PoolView,
+        n: int,
+        *,
+        seed: int | None = 0,
+        candidates: int | None = None,
+        explore: float = 0.0,
+    ) -> np.ndarray:
+        """Indices of up to ``n`` selectable items, most informative first."""
+        self.check_inputs(view)
+        if self.score is not None:
+            scores = self.score(view, seed)
+            return select_top(scores, n, selectable=view.selectable, candidates=candidates, explore=explore, seed=seed)
+        assert self.select is not None
+        return self.select(view, n, seed)
+
+
+_REGISTRY: dict[str, Strategy] = {}
+
+
+def register(strategy: Strategy) -> Strategy:
+    """Add a strategy to the registry; its name must be new."""
+    if strategy.name in _REGISTRY:
+        raise ValueError(f"strategy {strategy.name!r} is already registered")
+    _REGISTRY[strategy.name] = strategy
+    return strategy
+
+
+def get_strategy(name: str) -> Strategy:
+    """The strategy registered under ``name``, or ``UnknownStrategyError`` listing the known ones."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownStrategyError(name, strategy_names()) from None
+
+
+def strategy_names() -> list[str]:
+    return list(_REGISTRY)
+
+
+def _probs_score(fn: Callable[[np.ndarray], np.ndarray]) -> ScoreFn:
+    return lambda view, seed: fn(view.probs)
+
+
+def _samples_score(fn: Callable[[np.ndarray], np.ndarray]) -> ScoreFn:
+    return lambda view, seed: fn(view.samples)
+
+
+register(
+    Strategy(
+        "random",
+        "uniform random sampling: the honest baseline",
+        score=lambda view, seed: uncertainty.random_scores(view.size, seed),
+    )
+)
+register(
+    Strategy(
+        "least-confidence",
+        "1 - max probability",
+        frozenset({"probs"}),
+        score=_probs_score(uncertainty.least_confidence),
+    )
+)
+register(
+    Strategy(
+        "margin",
+        "1 - gap between the two most likely classes",
+        frozenset({"probs"}),
+        score=_probs_score(uncertainty.margin),
+    )
+)
+register(
+    Strategy(
+        "entropy",
+        "entropy of the predicted distribution",
+        frozenset({"probs"}),
+        score=_probs_score(uncertainty.entropy),
+    )
+)
+register(
+    Strategy(
+        "variance",
+        "disagreement of a committee: mean per-class variance",
+        frozenset({"samples"}),
+        score=_samples_score(uncertainty.variance),
+    )
+)
+register(
+    Strategy(
+        "bald",
+        "mutual information between prediction and model (committee)",
+        frozenset({"samples"}),
+        score=_samples_score(uncertainty.bald),
+    )
+)

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import struct
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from labelwise.cli import app
+from labelwise.errors import DatasetUnavailableError
+from labelwise.ingest.idx import read_idx
+from labelwise.loop.datasets import fashion_mnist_arrays, toy
+from labelwise.loop.report import summarize
+from labelwise.loop.simulate import CurvePoint, simulate
+
+runner = CliRunner()
+
+
+def test_simulate_serial_and_parallel_agree():
+    data = toy()
+    serial = simulate(data, ["random", "margin"], 2, 4, 4, 16, workers=1)
+    parallel = simulate(data, ["random", "margin"], 2, 4, 4, 16, workers=2)
+    key = lambda p: (p.strategy, p.seed, p.round)  # noqa: E731
+    assert sorted(serial, key=key) == sorted(parallel, key=key)
+    assert {p.n_labeled for p in serial} == {4, 8, 12, 16}
+
+
+def test_summary_labels_to_match_random_and_savings():
+    points = [
+        CurvePoint("d", s, seed, r, n, acc)
+        for seed in (0, 1)
+        for s, accs in {"random": [0.5, 0.6, 0.7], "margin": [0.5, 0.7, 0.8], "bad": [0.4, 0.5, 0.6]}.items()
+        for r, (n, acc) in enumerate(zip([10, 20, 30], accs, strict=True))
+    ]
+    summary = summarize(points, budget=30)
+    assert summary["random_final_accuracy"] == pytest.approx(0.7)
+    margin = summary["strategies"]["margin"]
+    assert margin["labels_to_match_random"] == 20
+    assert margin["savings"] == pytest.approx(1 - 20 / 30)
+    assert summary["strategies"]["bad"]["labels_to_match_random"] is None
+    assert margin["mean"] == pytest.approx([0.5, 0.7, 0.8]) and margin["sd"] == pytest.approx([0, 0, 0])
+
+
+def test_cli_simulate_writes_csv_summary_and_plots(tmp_path):
+    out = tmp_path / "sim"
+    result = runner.invoke(
+        app,
+        ["simulate", "--dataset", "toy", "--strategies", "random,margin,bald", "--seeds", "2",
+         "--plot-boundary", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "labels to" in result.output and "margin" in result.output
+    with open(out / "curves.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["dataset", "strategy", "seed", "round", "n_labeled", "accuracy"]
+    assert {r["strategy"] for r in rows} == {"random", "margin", "bald"}
+    assert max(int(r["n_labeled"]) for r in rows) == 28  # toy's default budget
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["strategies"]) == {"random", "margin", "bald"}
+    assert {"labels_to_match_random", "savings", "mean", "sd"} <= set(summary["strategies"]["margin"])
+    for png in ("curves.png", "boundary.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_rejects_unknown_strategy_and_dataset(tmp_path):
+    result = runner.invoke(app, ["simulate", "--strategies", "random,psychic", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "psychic" in result.output
+    result = runner.invoke(app, ["simulate", "--dataset", "cifar", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "unknown 'cifar'" in result.output
+
+
+def write_idx(path, array: np.ndarray) -> None:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(struct.pack(">I", s) for s in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_idx_reader_round_trip_and_corruption(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    write_idx(tmp_path / "x.gz", images)
+    np.testing.assert_array_equal(read_idx(tmp_path / "x.gz"), images)
+    (tmp_path / "bad").write_bytes(b"\x00\x00\x99\x01\x00\x00\x00\x01")
+    with pytest.raises(Exception, match="bad magic"):
+        read_idx(tmp_path / "bad")
+
+
+def test_missing_fashion_mnist_says_how_to_install(tmp_path):
+    with pytest.raises(DatasetUnavailableError, match="apt-get install dataset-fashion-mnist"):
+        fashion_mnist_arrays(tmp_path)
+
+
+def test_fashion_mnist_package_is_installed():
+    # make test installs the Debian package; this proves the real files are there and readable.
+    train_x, train_y, test_x, _test_y = fashion_mnist_arrays()
+    assert train_x.shape == (60_000, 28, 28) and test_x.shape == (10_000, 28, 28)
+    assert np.bincount(train_y).tolist() == [6000] * 10

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from labelwise.errors import EmptyPoolError
+from labelwise.strategies import select_top, top_k
+
+
+def test_top_k_orders_by_descending_score():
+    scores = np.array([0.1, 0.9, 0.5, 0.7, 0.3])
+    np.testing.assert_array_equal(top_k(scores, 3, np.random.default_rng(0)), [1, 3, 2])
+
+
+def test_ties_are_broken_by_seed_deterministically():
+    scores = np.zeros(100)
+    a = top_k(scores, 10, np.random.default_rng(1))
+    assert np.array_equal(a, top_k(scores, 10, np.random.default_rng(1)))
+    assert not np.array_equal(a, top_k(scores, 10, np.random.default_rng(2)))
+    assert len(set(a.tolist())) == 10
+
+
+def test_ties_at_the_cut_keep_higher_scores_first():
+    scores = np.array([1.0, 0.5, 0.5, 0.5, 0.0])
+    picked = top_k(scores, 3, np.random.default_rng(0))
+    assert picked[0] == 0 and set(picked[1:]) <= {1, 2, 3}
+
+
+def test_select_top_skips_unselectable_items():
+    scores = np.arange(10, dtype=float)
+    selectable = np.ones(10, dtype=bool)
+    selectable[[9, 8]] = False
+    np.testing.assert_array_equal(select_top(scores, 3, selectable=selectable), [7, 6, 5])
+
+
+def test_explore_fraction_draws_the_rest_at_random():
+    scores = np.arange(1000, dtype=float)
+    picked = select_top(scores, 10, explore=0.3, seed=0)
+    np.testing.assert_array_equal(picked[:7], np.arange(999, 992, -1))
+    assert len(set(picked.tolist())) == 10
+    assert (picked[7:] < 993).all()  # explorers come from the rest of the pool
+
+
+def test_candidates_rank_only_a_random_subset():
+    scores = np.arange(10_000, dtype=float)
+    picked = select_top(scores, 5, candidates=100, seed=0)
+    # The best of 100 random candidates is almost never the global best.
+    assert picked[0] != 9_999
+    assert np.all(np.diff(scores[picked]) < 0)
+    assert not np.array_equal(picked, select_top(scores, 5, candidates=100, seed=1))
+
+
+def test_empty_pool_and_bad_arguments():
+    with pytest.raises(EmptyPoolError):
+        select_top(np.ones(3), 2, selectable=np.zeros(3, dtype=bool))
+    with pytest.raises(ValueError, match="explore"):
+        select_top(np.ones(3), 2, explore=1.5)
+    with pytest.raises(ValueError, match="candidates"):
+        select_top(np.ones(3), 2, candidates=0)
+    with pytest.raises(ValueError, match="NaN"):
+        select_top(np.array([1.0, np.nan]), 1)
+    with pytest.raises(ValueError, match="selectable"):
+        select_top(np.ones(3), 1, selectable=np.ones(4, dtype=bool))

@@ -93,3 +93,17 @@ def test_committee_members_see_every_labeled_class(digits):
     committee = BootstrapCommittee(Head(classes=list(range(10))), n_members=6, random_state=0).fit(X[rows], y[rows])
     for member in committee.members_:
         assert sorted(member.estimator_.classes_.tolist()) == list(range(10))
+
+
+@pytest.mark.parametrize("scale", [1.0, 500.0])
+def test_softmax_matches_the_textbook_formula_small_and_huge_logits(scale):
+    from scipy.special import softmax
+
+    from labelwise.learn import softmax_rows
+
+    logits = np.random.default_rng(0).normal(size=(50, 6)) * scale
+    logits[:, 2] = -np.inf  # an unseen class
+    expected = softmax(logits, axis=1)
+    got = softmax_rows(logits.copy())
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-300)
+    assert np.isfinite(got).all() and (got[:, 2] == 0).all()

@@ -62,7 +62,9 @@ class BootstrapCommittee(ClassifierMixin, BaseEstimator):
             b = np.concatenate([b for _, b in linears]).astype(X.dtype, copy=False)
             logits = (X @ W + b).reshape(X.shape[0], m, k)
             probs = softmax_rows(logits.reshape(-1, k)).reshape(X.shape[0], m, k)
-            return probs.transpose(1, 0, 2)
+            # A contiguous (m, n, k) copy makes the strategies' reductions over members run on
+            # whole slabs of memory instead of strided rows.
+            return np.ascontiguousarray(probs.transpose(1, 0, 2))
         return np.stack([member.predict_proba(X) for member in self.members_])
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
+from labelwise.arrays import row_sums
 from labelwise.errors import NotEnoughClassesError
 
 
@@ -20,10 +21,18 @@ def default_estimator(C: float = 1.0, max_iter: int = 200) -> LogisticRegression
 
 
 def softmax_rows(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax, stable, in place on a float copy; ``-inf`` columns get probability 0."""
-    logits = logits - logits.max(axis=1, keepdims=True)
+    """Row-wise softmax, in place on ``logits`` ``(n, k)``; ``-inf`` columns get probability 0.
+
+    The usual shift by the row maximum costs a slow pass over a short axis; it is skipped when
+    every finite logit is small enough that ``exp`` cannot overflow, which is the common case.
+    """
+    # exp(+-80) neither overflows float32 (even summed over k classes) nor underflows to 0, so
+    # rows with every finite logit in [-80, 80] need no shift; -inf (unseen classes) gives 0.
+    safe = logits.size > 0 and logits.max() <= 80.0 and np.min(logits, where=logits > -np.inf, initial=np.inf) >= -80.0
+    if not safe:
+        logits -= logits.max(axis=1, keepdims=True)
     np.exp(logits, out=logits)
-    logits /= logits.sum(axis=1, keepdims=True)
+    logits /= row_sums(logits)[:, None]
     return logits
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from labelwise.arrays import row_sums
+
 ROW_SUM_TOLERANCE = 1e-4
 
 
@@ -21,7 +23,7 @@ def _check_values(array: np.ndarray, name: str) -> None:
         raise ValueError(f"{name}: contains negative probabilities")
     if array.shape[-1] < 2:
         raise ValueError(f"{name}: needs at least 2 classes, got k={array.shape[-1]}")
-    sums = array.sum(axis=-1)
+    sums = row_sums(array)
     if array.size and np.abs(sums - 1).max() > ROW_SUM_TOLERANCE:
         worst = np.unravel_index(np.abs(sums - 1).argmax(), sums.shape)
         raise ValueError(

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from labelwise.errors import LabelwiseError
+
+if TYPE_CHECKING:
+    from labelwise.project import Project
 
 app = typer.Typer(
     help="labelwise: label only the images that teach the model most.",
@@ -98,6 +102,239 @@ def simulate(
         plots.plot_boundary(data, loops, out / "boundary.png")
         written.append(out / "boundary.png")
     console.print("wrote " + ", ".join(str(p) for p in written))
+
+
+class RateColumn(ProgressColumn):
+    """Items per second, for ingest progress."""
+
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("" if speed is None else f"{speed:,.0f} img/s", style="progress.data.speed")
+
+
+def _open(project: Path) -> Project:
+    from labelwise.project import Project
+
+    return Project(project)
+
+
+def _ingest_with_progress(proj: Project, folder: Path | None) -> None:
+    from labelwise.project.ingest import ingest_folder
+
+    with Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
+        TimeElapsedColumn(), console=err_console,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("ingesting", total=None)
+        report = ingest_folder(
+            proj, folder,
+            on_total=lambda n: progress.update(task, total=n),
+            on_progress=lambda k: progress.advance(task, k),
+        )  # fmt: skip
+    console.print(report.summary)
+    for path, reason in report.broken[:20]:
+        console.print(f"  [yellow]broken[/] {path}: {reason}", highlight=False)
+    if len(report.broken) > 20:
+        console.print(f"  ... and {len(report.broken) - 20} more: see `labelwise status`")
+
+
+@app.command()
+def init(
+    project: Annotated[Path, typer.Argument(help="the project folder to create")],
+    images: Annotated[Path, typer.Option(help="folder of images, scanned recursively")],
+    classes: Annotated[str | None, typer.Option(help="comma-separated class names")] = None,
+    labels_from_folders: Annotated[bool, typer.Option(help="ImageFolder layout: sub-folder name = class")] = False,
+    labels: Annotated[Path | None, typer.Option(help="CSV of path,label to import")] = None,
+    backbone: Annotated[str, typer.Option(help="lite0 (default) or squeezenet")] = "lite0",
+    db: Annotated[str, typer.Option("--db", help="database URL (default: SQLite in the project)")] = "",
+    max_pixels: Annotated[int, typer.Option(help="refuse images with more pixels (bomb guard)")] = 100_000_000,
+) -> None:
+    """Create a project: scan and validate the images, embed them, import labels."""
+    from labelwise.project import Project
+    from labelwise.project.labels import import_labels_csv
+    from labelwise.project.labels import labels_from_folders as folder_labels
+
+    try:
+        proj = Project.create(project, images, backbone=backbone, db_url=db, max_pixels=max_pixels)
+        if classes:
+            proj.add_classes([c for c in classes.split(",")])
+        _ingest_with_progress(proj, None)
+        if labels_from_folders:
+            console.print(f"labels from folders: {folder_labels(proj).imported} imported")
+        if labels is not None:
+            _report_import(import_labels_csv(proj, labels, add_classes=not classes))
+    except LabelwiseError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(f"project ready: {project}  (next: `labelwise suggest {project}`)")
+
+
+def _report_import(result) -> None:
+    console.print(f"labels imported: {result.imported}")
+    for error in result.errors:
+        err_console.print(f"[yellow]refused[/] {error}", highlight=False)
+    if result.errors:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def add(
+    project: Annotated[Path, typer.Argument(help="the project folder")],
+    images: Annotated[Path | None, typer.Option(help="folder inside the images root (default: the root)")] = None,
+) -> None:
+    """Add new or changed images: only new content is decoded and embedded."""
+    try:
+        _ingest_with_progress(_open(project), images)
+    except LabelwiseError as exc:
+        raise _fail(str(exc)) from exc
+
+
+@app.command()
+def status(
+    project: Annotated[Path, typer.Argument(help="the project folder")],
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
+) -> None:
+    """Counts of images and labels, the backbone, the store size and the broken files."""
+    import json
+
+    from labelwise.project.status import project_status
+
+    try:
+        info = project_status(_open(project))
+    except LabelwiseError as exc:
+        raise _fail(str(exc)) from exc
+    if as_json:
+        typer.echo(json.dumps(info, ensure_ascii=False))
+        return
+    console.print(f"[bold]{info['project']}[/]  images: {info['images_root']}  backbone: {info['backbone']}")
+    console.print(
+        f"images ok {info['images_ok']}, broken {info['images_broken']}, duplicate {info['images_duplicate']}; "
+        f"labeled {info['labeled']}, unlabeled {info['unlabeled']}"
+    )
+    console.print(f"embedding store: {info['store_vectors']} vectors, {info['store_bytes'] / 2**20:.1f} MiB")
+    table = Table("class", "labels")
+    for name, count in info["classes"].items():
+        table.add_row(name, str(count))
+    console.print(table)
+    for item in info["broken"]:
+        console.print(f"  [yellow]broken[/] {item['path']}: {item['reason']}", highlight=False)
+
+
+@app.command()
+def suggest(
+    project: Annotated[Path, typer.Argument(help="the project folder")],
+    n: Annotated[int, typer.Option("-n", help="how many images")] = 20,
+    strategy: Annotated[str, typer.Option(help="strategy name")] = "margin",
+    candidates: Annotated[str, typer.Option(help="'all' or N: rank only N random images")] = "all",
+    explore: Annotated[float, typer.Option(help="fraction of the batch drawn at random")] = 0.0,
+    fmt: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
+) -> None:
+    """Train on the project's labels, score the whole pool, print the most informative images."""
+    import csv
+    import json
+    import sys
+    from dataclasses import asdict
+
+    from labelwise.project.suggest import suggest as run_suggest
+
+    try:
+        n_candidates = None if candidates == "all" else int(candidates)
+    except ValueError:
+        raise _fail(f"--candidates: expected 'all' or a number, got {candidates!r}") from None
+    if fmt not in ("table", "json", "csv"):
+        raise _fail(f"--format: expected table, json or csv, got {fmt!r}")
+    try:
+        result = run_suggest(_open(project), n, strategy=strategy, candidates=n_candidates, explore=explore)
+    except (LabelwiseError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    if result.note:
+        err_console.print(f"[yellow]{result.note}[/]")
+    if fmt == "json":
+        typer.echo(json.dumps({"strategy": result.strategy, "note": result.note,
+                               "items": [asdict(i) for i in result.items]}, ensure_ascii=False))  # fmt: skip
+        return
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["path", "score", "predicted", "probability"])
+        for i in result.items:
+            writer.writerow([i.path, i.score, i.predicted, i.probability])
+        return
+    table = Table(title=f"{len(result.items)} suggestions by {result.strategy} "
+                  f"({result.n_labeled} labeled, {result.n_unlabeled} unlabeled)")  # fmt: skip
+    for column in ("#", "path", "score", "predicted", "p"):
+        table.add_column(column, overflow="fold")
+    for rank, i in enumerate(result.items, 1):
+        table.add_row(
+            str(rank), i.path, "" if i.score is None else f"{i.score:.4f}", i.predicted or "",
+            "" if i.probability is None else f"{i.probability:.3f}",
+        )  # fmt: skip
+    console.print(table)
+
+
+@app.command()
+def label(
+    project: Annotated[Path, typer.Argument(help="the project folder")],
+    path: Annotated[str, typer.Argument(help="image path, relative to the images root")],
+    class_name: Annotated[str, typer.Argument(metavar="CLASS", help="a class of the project")],
+) -> None:
+    """Label one image (relabeling keeps the history)."""
+    from labelwise.project.labels import label_image
+
+    try:
+        label_image(_open(project), path, class_name)
+    except LabelwiseError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(f"labeled {path} as {class_name}")
+
+
+@app.command("import-labels")
+def import_labels(
+    project: Annotated[Path, typer.Argument(help="the project folder")],
+    csv_file: Annotated[Path, typer.Argument(metavar="LABELS_CSV", help="CSV with path,label rows")],
+    add_classes: Annotated[bool, typer.Option(help="create classes named in the CSV that are new")] = False,
+) -> None:
+    """Import labels from a CSV; bad rows are refused one by one with their line number."""
+    from labelwise.project.labels import import_labels_csv
+
+    try:
+        result = import_labels_csv(_open(project), csv_file, add_classes=add_classes)
+    except LabelwiseError as exc:
+        raise _fail(str(exc)) from exc
+    _report_import(result)
+
+
+@app.command()
+def export(
+    project: Annotated[Path, typer.Argument(help="the project folder")],
+    out: Annotated[Path, typer.Option(help="file to write")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or json")] = "csv",
+) -> None:
+    """Export the current labels with who gave them, when, and what suggested them."""
+    from labelwise.project.labels import export_labels
+
+    try:
+        count = export_labels(_open(project), fmt, out)
+    except LabelwiseError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(f"wrote {count} labels to {out}")
+
+
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(project: Annotated[Path, typer.Argument(help="the project folder")]) -> None:
+    """Apply pending database migrations."""
+    from labelwise.project import Project
+    from labelwise.store import db as store_db
+
+    try:
+        proj = Project(project, check_migrations=False)
+        pending = store_db.pending_migrations(proj.engine)
+        store_db.upgrade(proj.engine)
+    except LabelwiseError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(f"database up to date ({len(pending)} migration(s) applied)")
 
 
 def main() -> None:

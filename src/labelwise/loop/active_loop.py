@@ -78,7 +78,7 @@ class ActiveLoop:
         self.history: list[RoundRecord] = []
         self._round = 0
         self._last_selected: np.ndarray | None = None
-        self._last_strategy = "initial"
+        self.last_strategy = "initial"
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -143,7 +143,7 @@ class ActiveLoop:
         seed = self.seed * 100_003 + self._round
         picked = strategy.query(view, n, seed=seed, candidates=self.candidates, explore=self.explore)
         self._last_selected = picked
-        self._last_strategy = strategy.name if strategy is self.strategy else f"{strategy.name} (cold start)"
+        self.last_strategy = strategy.name if strategy is self.strategy else f"{strategy.name} (cold start)"
         return picked
 
     # -- measuring -----------------------------------------------------------------------
@@ -186,7 +186,7 @@ class ActiveLoop:
         entry = RoundRecord(
             round=self._round,
             n_labeled=self.n_labeled,
-            strategy=self._last_strategy,
+            strategy=self.last_strategy,
             metrics=self.evaluate(),
             selected=self._last_selected,
             stop_predictions=stop_predictions,

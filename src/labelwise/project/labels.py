@@ -1,0 +1,171 @@
+"""Labels: give, import and export them. Every refusal names the file, line or field at fault."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from labelwise.errors import LabelwiseError
+from labelwise.project.project import Project
+from labelwise.store.models import STATUS_OK, Annotation, Image, LabelClass
+
+
+@dataclass
+class LabelImport:
+    imported: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _image_by_path(session: Session, project: Project, path: str) -> Image:
+    rel = normalize_path(project, path)
+    image = session.scalar(select(Image).where(Image.path == rel))
+    if image is None:
+        raise LabelwiseError(f"image {path!r}: not in the project (paths are relative to {project.images_root})")
+    if image.status != STATUS_OK:
+        detail = image.reason or (f"duplicate of image {image.duplicate_of}" if image.duplicate_of else "")
+        raise LabelwiseError(f"image {path!r}: is {image.status} ({detail}) and cannot be labeled")
+    return image
+
+
+def normalize_path(project: Project, path: str) -> str:
+    """A user's path (relative to the images root, or absolute inside it) as the stored relative path."""
+    candidate = Path(path)
+    if candidate.is_absolute():
+        try:
+            return candidate.resolve().relative_to(project.images_root.resolve()).as_posix()
+        except ValueError:
+            raise LabelwiseError(f"image {path!r}: outside the images folder {project.images_root}") from None
+    return PurePosixPath(path.replace("\\", "/")).as_posix()
+
+
+def _class_by_name(session: Session, name: str) -> LabelClass:
+    cls = session.scalar(select(LabelClass).where(LabelClass.name == name))
+    if cls is None:
+        known = ", ".join(session.scalars(select(LabelClass.name).order_by(LabelClass.position))) or "none yet"
+        raise LabelwiseError(f"class {name!r}: unknown; the project's classes are: {known}")
+    return cls
+
+
+def add_annotation(
+    session: Session,
+    image: Image,
+    cls: LabelClass,
+    *,
+    annotator: str,
+    source: str,
+    model_version: int | None = None,
+    strategy: str | None = None,
+    score: float | None = None,
+) -> Annotation:
+    """Label ``image`` as ``cls``; an earlier label of the image is superseded, not deleted."""
+    session.execute(
+        update(Annotation)
+        .where(Annotation.image_id == image.id, Annotation.superseded.is_(False))
+        .values(superseded=True)
+    )
+    annotation = Annotation(
+        image_id=image.id, class_id=cls.id, annotator=annotator, source=source,
+        model_version=model_version, strategy=strategy, score=score,
+    )  # fmt: skip
+    session.add(annotation)
+    return annotation
+
+
+def label_image(project: Project, path: str, class_name: str, *, annotator: str = "cli") -> None:
+    with project.sessions.begin() as session:
+        add_annotation(session, _image_by_path(session, project, path), _class_by_name(session, class_name),
+                       annotator=annotator, source="cli")  # fmt: skip
+
+
+def import_labels_csv(project: Project, csv_path: str | Path, *, add_classes: bool = False) -> LabelImport:
+    """Import ``path,label`` rows (a header row is optional). Valid rows are imported; each bad row
+    is reported with its line number and reason."""
+    csv_path = Path(csv_path)
+    try:
+        text = csv_path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LabelwiseError(f"{csv_path}: cannot read labels: {exc}") from None
+    rows = list(csv.reader(text.splitlines()))
+    start = 1 if rows and [c.strip().lower() for c in rows[0][:2]] == ["path", "label"] else 0
+    report = LabelImport()
+    if add_classes:
+        project.add_classes(sorted({r[1].strip() for r in rows[start:] if len(r) >= 2 and r[1].strip()}))
+    with project.sessions.begin() as session:
+        for number, row in enumerate(rows[start:], start=start + 1):
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) < 2:
+                report.errors.append(f"{csv_path}:{number}: expected two columns path,label; got {row!r}")
+                continue
+            try:
+                image = _image_by_path(session, project, row[0].strip())
+                cls = _class_by_name(session, row[1].strip())
+            except LabelwiseError as exc:
+                report.errors.append(f"{csv_path}:{number}: {exc}")
+                continue
+            add_annotation(session, image, cls, annotator="import", source="csv")
+            report.imported += 1
+    return report
+
+
+def labels_from_folders(project: Project) -> LabelImport:
+    """ImageFolder layout: the first sub-folder of each image's path is its class."""
+    report = LabelImport()
+    with project.sessions() as session:
+        images = session.execute(select(Image.id, Image.path).where(Image.status == STATUS_OK)).all()
+    named = [(image_id, path.split("/", 1)[0]) for image_id, path in images if "/" in path]
+    project.add_classes(sorted({name for _, name in named}))
+    with project.sessions.begin() as session:
+        classes = {c.name: c for c in session.scalars(select(LabelClass))}
+        labeled = current_labels(session)
+        for image_id, name in named:
+            if labeled.get(image_id) == classes[name].position:
+                continue
+            add_annotation(session, session.get(Image, image_id), classes[name], annotator="import", source="folders")
+            report.imported += 1
+    return report
+
+
+def current_labels(session: Session) -> dict[int, int]:
+    """image id -> class position of its current (not superseded) label."""
+    rows = session.execute(
+        select(Annotation.image_id, LabelClass.position)
+        .join(LabelClass, LabelClass.id == Annotation.class_id)
+        .where(Annotation.superseded.is_(False))
+    )
+    return dict(rows.all())
+
+
+EXPORT_COLUMNS = ["path", "label", "annotator", "time", "model_version", "strategy", "score"]
+
+
+def export_labels(project: Project, fmt: str, out: str | Path) -> int:
+    """Write the current labels as CSV or JSON; returns the number of rows."""
+    if fmt not in ("csv", "json"):
+        raise LabelwiseError(f"format: {fmt!r} is not csv or json")
+    with project.sessions() as session:
+        rows = session.execute(
+            select(Image.path, LabelClass.name, Annotation.annotator, Annotation.created_at,
+                   Annotation.model_version, Annotation.strategy, Annotation.score)
+            .join(Annotation, Annotation.image_id == Image.id)
+            .join(LabelClass, LabelClass.id == Annotation.class_id)
+            .where(Annotation.superseded.is_(False))
+            .order_by(Image.path)
+        ).all()  # fmt: skip
+    records = [
+        dict(zip(EXPORT_COLUMNS, (*r[:3], r[3].isoformat() if r[3] else None, *r[4:]), strict=True)) for r in rows
+    ]
+    out = Path(out)
+    if fmt == "csv":
+        with open(out, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=EXPORT_COLUMNS)
+            writer.writeheader()
+            writer.writerows(records)
+    else:
+        out.write_text(json.dumps(records, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return len(records)

@@ -1,0 +1,142 @@
+"""A project folder: ``labelwise.toml``, the database, the embedding store and models."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import tomli_w
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from labelwise.embed import Backbone, get_backbone
+from labelwise.embed.store import EmbeddingStore
+from labelwise.errors import LabelwiseError
+from labelwise.ingest.decode import DEFAULT_MAX_PIXELS
+from labelwise.store import db
+from labelwise.store.models import LabelClass
+
+CONFIG_NAME = "labelwise.toml"
+DEFAULT_DB_NAME = "labelwise.db"
+BACKBONE_DIMS = {"lite0": 1280, "squeezenet": 512}
+
+
+@dataclass
+class ProjectConfig:
+    """The settings in ``labelwise.toml``."""
+
+    images_root: str
+    backbone: str = "lite0"
+    db_url: str = ""  # empty: the SQLite file labelwise.db in the project folder
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    pca_components: int = 256  # 0 keeps the backbone's full dimension
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> ProjectConfig:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise LabelwiseError(
+                f"{path}: not a labelwise project (no {CONFIG_NAME}); create one with `labelwise init`"
+            ) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise LabelwiseError(f"{path}: invalid TOML: {exc}") from None
+        known = {k: data.pop(k) for k in list(data) if k in cls.__dataclass_fields__ and k != "extra"}
+        if "images_root" not in known:
+            raise LabelwiseError(f"{path}: missing the field images_root")
+        return cls(**known, extra=data)
+
+    def save(self, path: Path) -> None:
+        data = {k: v for k, v in asdict(self).items() if k != "extra"}
+        data.update(self.extra)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
+        tmp.replace(path)
+
+
+class Project:
+    """Open an existing project folder."""
+
+    def __init__(self, folder: str | Path, *, check_migrations: bool = True) -> None:
+        self.folder = Path(folder)
+        self.config = ProjectConfig.load(self.folder / CONFIG_NAME)
+        if self.config.backbone not in BACKBONE_DIMS:
+            raise LabelwiseError(
+                f"{self.folder / CONFIG_NAME}: backbone {self.config.backbone!r} is not one of "
+                f"{', '.join(BACKBONE_DIMS)}"
+            )
+        if check_migrations:
+            db.check_up_to_date(self.engine, f"labelwise db upgrade {self.folder}")
+
+    @classmethod
+    def create(
+        cls, folder: str | Path, images_root: str | Path, *, backbone: str = "lite0", db_url: str = "", **settings
+    ) -> Project:
+        folder = Path(folder)
+        if (folder / CONFIG_NAME).exists():
+            raise LabelwiseError(f"{folder}: already a labelwise project; use `labelwise add` to add images")
+        root = Path(images_root)
+        if not root.is_dir():
+            raise LabelwiseError(f"{root}: images folder not found")
+        if backbone not in BACKBONE_DIMS:
+            raise LabelwiseError(f"backbone: {backbone!r} is not one of {', '.join(BACKBONE_DIMS)}")
+        folder.mkdir(parents=True, exist_ok=True)
+        config = ProjectConfig(str(root.resolve()), backbone=backbone, db_url=db_url, **settings)
+        config.save(folder / CONFIG_NAME)
+        project = cls(folder, check_migrations=False)
+        db.upgrade(project.engine)
+        return project
+
+    @property
+    def images_root(self) -> Path:
+        return Path(self.config.images_root)
+
+    @property
+    def db_url(self) -> str:
+        return self.config.db_url or db.sqlite_url(self.folder / DEFAULT_DB_NAME)
+
+    @cached_property
+    def engine(self) -> Engine:
+        return db.make_engine(self.db_url)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return db.session_factory(self.engine)
+
+    @cached_property
+    def store(self) -> EmbeddingStore:
+        return EmbeddingStore(
+            self.folder / "embeddings" / self.config.backbone, BACKBONE_DIMS[self.config.backbone], self.config.backbone
+        )
+
+    @cached_property
+    def backbone(self) -> Backbone:
+        return get_backbone(self.config.backbone)
+
+    def class_names(self) -> list[str]:
+        with self.sessions() as session:
+            return list(session.scalars(select(LabelClass.name).order_by(LabelClass.position)))
+
+    def add_classes(self, names: list[str]) -> list[str]:
+        """Append classes not yet known, in order; returns the names added."""
+        added = []
+        with self.sessions.begin() as session:
+            known = set(session.scalars(select(LabelClass.name)))
+            position = len(known)
+            for name in names:
+                name = name.strip()
+                if not name:
+                    raise LabelwiseError("classes: a class name is empty")
+                if name not in known:
+                    session.add(LabelClass(name=name, position=position))
+                    known.add(name)
+                    added.append(name)
+                    position += 1
+        return added
+
+    def close(self) -> None:
+        if "engine" in self.__dict__:
+            self.engine.dispose()

@@ -1,0 +1,40 @@
+"""What a project holds: counts, labels per class, broken files."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from labelwise.project.labels import current_labels
+from labelwise.project.project import Project
+from labelwise.store.models import STATUS_BROKEN, STATUS_DUPLICATE, STATUS_OK, Image
+
+
+def project_status(project: Project) -> dict:
+    with project.sessions() as session:
+        counts = dict(session.execute(select(Image.status, func.count()).group_by(Image.status)).all())
+        broken = [
+            {"path": path, "reason": reason}
+            for path, reason in session.execute(
+                select(Image.path, Image.reason).where(Image.status == STATUS_BROKEN).order_by(Image.path)
+            )
+        ]
+        ok_ids = set(session.scalars(select(Image.id).where(Image.status == STATUS_OK)))
+        labels = {i: c for i, c in current_labels(session).items() if i in ok_ids}
+    classes = project.class_names()
+    per_class = {name: 0 for name in classes}
+    for position in labels.values():
+        per_class[classes[position]] += 1
+    return {
+        "project": str(project.folder),
+        "images_root": str(project.images_root),
+        "backbone": project.config.backbone,
+        "images_ok": counts.get(STATUS_OK, 0),
+        "images_broken": counts.get(STATUS_BROKEN, 0),
+        "images_duplicate": counts.get(STATUS_DUPLICATE, 0),
+        "labeled": len(labels),
+        "unlabeled": len(ok_ids) - len(labels),
+        "classes": per_class,
+        "store_vectors": len(project.store),
+        "store_bytes": project.store.nbytes(),
+        "broken": broken,
+    }

@@ -1,0 +1,72 @@
+"""Suggest the next images to label: train on the project's labels, rank the whole pool."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from labelwise.errors import LabelwiseError
+from labelwise.loop import ActiveLoop
+from labelwise.project.pool import load_pool
+from labelwise.project.project import Project
+from labelwise.strategies import get_strategy
+
+
+@dataclass
+class Suggestion:
+    path: str
+    score: float | None
+    predicted: str | None
+    probability: float | None
+
+
+@dataclass
+class Suggestions:
+    strategy: str  # what chose them, e.g. "margin" or "random (cold start)"
+    items: list[Suggestion]
+    n_labeled: int
+    n_unlabeled: int
+    note: str = ""
+
+
+def suggest(
+    project: Project,
+    n: int = 20,
+    *,
+    strategy: str = "margin",
+    candidates: int | None = None,
+    explore: float = 0.0,
+    seed: int = 0,
+) -> Suggestions:
+    chosen = get_strategy(strategy)
+    pool = load_pool(project)
+    if len(pool.class_names) < 2:
+        raise LabelwiseError(
+            f"the project has {len(pool.class_names)} class(es); give at least two (`labelwise init --classes a,b` "
+            "or labels with new class names)"
+        )
+    if pool.X.shape[0] == 0:
+        raise LabelwiseError("the project has no usable image yet")
+    loop = ActiveLoop(pool.X, len(pool.class_names), strategy=chosen, candidates=candidates, explore=explore,
+                      estimate_accuracy=False, seed=seed)  # fmt: skip
+    labeled = np.flatnonzero(pool.labels >= 0)
+    loop.teach(labeled, pool.labels[labeled])
+    loop.fit()
+    view = loop.pool_view()
+    picked = loop.query(n, view)
+    scores = None
+    if loop.model is not None and chosen.score is not None:
+        scores = chosen.score(view, seed)
+    items = []
+    for i in picked:
+        predicted = probability = None
+        if view.probs is not None:
+            k = int(view.probs[i].argmax())
+            predicted, probability = pool.class_names[k], float(view.probs[i, k])
+        items.append(Suggestion(pool.paths[i], None if scores is None else float(scores[i]), predicted, probability))
+    note = ""
+    if loop.model is None:
+        seen = np.unique(pool.labels[labeled]).size
+        note = f"cold start: {seen} labeled class(es), a model needs two; these images were picked at random"
+    return Suggestions(loop.last_strategy, items, int(labeled.size), int(pool.X.shape[0] - labeled.size), note)

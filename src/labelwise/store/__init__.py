@@ -1,0 +1,1 @@
+"""Store: the database schema, migrations and queries, shared by the CLI and the server."""

@@ -1,0 +1,75 @@
+"""Engines, sessions and migrations. SQLite by default (WAL mode); PostgreSQL by URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from labelwise.errors import LabelwiseError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path.resolve()}"
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:
+            cursor = dbapi_connection.cursor()
+            # WAL lets readers (the web pages) proceed while a writer commits labels.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine) -> None:
+    """Apply every pending migration."""
+    command.upgrade(alembic_config(engine), "head")
+
+
+def pending_migrations(engine: Engine) -> list[str]:
+    """Revisions not yet applied to this database (empty when it is up to date)."""
+    script = ScriptDirectory.from_config(alembic_config(engine))
+    with engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    pending = []
+    for revision in script.walk_revisions():
+        if revision.revision in current:
+            break
+        pending.append(revision.revision)
+    return pending
+
+
+def check_up_to_date(engine: Engine, upgrade_hint: str) -> None:
+    pending = pending_migrations(engine)
+    if pending:
+        raise LabelwiseError(
+            f"database {engine.url.render_as_string(hide_password=True)} has {len(pending)} pending "
+            f"migration(s) ({', '.join(reversed(pending))}); upgrade it with `{upgrade_hint}`"
+        )
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)

@@ -21,8 +21,8 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 @app.callback()
@@ -51,7 +51,12 @@ def _progress() -> Progress:
 
 @app.command()
 def simulate(
-    dataset: Annotated[str, typer.Option(help="toy, digits or fashion-mnist")] = "toy",
+    dataset: Annotated[str, typer.Option(help="toy, digits, fashion-mnist or fashion-mnist-pixels")] = "toy",
+    images: Annotated[
+        Path | None, typer.Option(help="your own labeled ImageFolder (sub-folder = class) instead of --dataset")
+    ] = None,
+    test_fraction: Annotated[float, typer.Option(help="with --images: share held out for testing")] = 0.2,
+    backbone: Annotated[str, typer.Option(help="fashion-mnist and --images: lite0 or squeezenet")] = "lite0",
     strategies: Annotated[str, typer.Option(help="comma-separated strategy names")] = DEFAULT_STRATEGIES,
     initial: Annotated[int | None, typer.Option(help="random labels to start from (dataset default)")] = None,
     batch: Annotated[int | None, typer.Option(help="labels added per round (dataset default)")] = None,
@@ -63,12 +68,24 @@ def simulate(
 ) -> None:
     """Replay active learning on labeled data and compare strategies with learning curves."""
     from labelwise.loop import plots, report
-    from labelwise.loop.datasets import load_dataset
+    from labelwise.loop.datasets import image_folder, load_dataset
     from labelwise.loop.simulate import run_one
     from labelwise.loop.simulate import simulate as run_simulation
 
     try:
-        data = load_dataset(dataset)
+        with _progress() as progress:
+            task = progress.add_task("embedding (once; cached for later runs)", total=None, visible=False)
+            hooks = {
+                "on_total": lambda n: progress.update(task, total=n, visible=n > 0),
+                "on_progress": lambda k: progress.advance(task, k),
+            }
+            if images is not None:
+                data = image_folder(images, test_fraction, backbone, **hooks)
+                dataset = data.name
+            elif dataset == "fashion-mnist":
+                data = load_dataset(dataset, backbone=backbone, **hooks)
+            else:
+                data = load_dataset(dataset)
         names = [s.strip() for s in strategies.split(",") if s.strip()]
         initial = data.initial if initial is None else initial
         batch = data.batch if batch is None else batch
@@ -90,7 +107,7 @@ def simulate(
     table = Table(title=f"{dataset}: accuracy at {budget} labels (mean ± sd over {seeds} seeds)")
     table.add_column("strategy", no_wrap=True)
     for column in ("accuracy", "vs random (points)", "labels to match random", "labels saved"):
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", no_wrap=column == "accuracy")
     for row in report.summary_rows(summary):
         table.add_row(*row)
     console.print(table)

@@ -1,5 +1,5 @@
 """Embed: pretrained backbones run with onnxruntime, and the embedding store."""
 
-from labelwise.embed.backbone import BACKBONES, Backbone, get_backbone
+from labelwise.embed.backbone import BACKBONE_DIMS, BACKBONES, Backbone, get_backbone
 
-__all__ = ["BACKBONES", "Backbone", "get_backbone"]
+__all__ = ["BACKBONES", "BACKBONE_DIMS", "Backbone", "get_backbone"]

@@ -96,6 +96,7 @@ def _squeezenet() -> Backbone:
 
 
 BACKBONES: dict[str, Callable[[], Backbone]] = {"lite0": _lite0, "squeezenet": _squeezenet}
+BACKBONE_DIMS = {"lite0": 1280, "squeezenet": 512}  # known without loading a model
 
 
 def get_backbone(name: str) -> Backbone:

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import io
 import os
+import warnings
 from pathlib import Path
 
 from labelwise.embed.backbone import Backbone
@@ -57,7 +58,8 @@ def export_onnx(weights: Path, target: Path) -> None:
 
     module = Both(net).eval()
     tmp = target.with_suffix(f".{os.getpid()}.tmp")
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the legacy exporter's deprecation notes: it is the verified path
         torch.onnx.export(
             module, torch.zeros(1, 224, 224, 3, dtype=torch.uint8), str(tmp), input_names=["images"],
             output_names=["embedding", "logits"], opset_version=17, dynamo=False,

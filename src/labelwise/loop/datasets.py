@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
 
+from labelwise.embed import BACKBONE_DIMS, get_backbone
+from labelwise.embed.batches import embed_missing
+from labelwise.embed.projection import apply_projection, project_features
+from labelwise.embed.store import EmbeddingStore
 from labelwise.errors import DatasetUnavailableError
 from labelwise.ingest.idx import read_idx
+from labelwise.ingest.pipeline import content_hash, read_files
+from labelwise.ingest.scan import scan_images
 from labelwise.paths import cache_dir
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -134,13 +142,106 @@ def fashion_mnist_pixels_pca(n_components: int = 64, root: Path = FASHION_MNIST_
     )
 
 
-LOADERS = {"toy": toy, "digits": digits, "fashion-mnist": fashion_mnist_pixels_pca}
+def embedding_cache(backbone: str) -> EmbeddingStore:
+    """The user-wide store of embeddings by content, shared by every simulation with ``backbone``."""
+    return EmbeddingStore(cache_dir() / "embeddings" / backbone, BACKBONE_DIMS[backbone], backbone)
 
 
-def load_dataset(name: str) -> Dataset:
-    """A built-in dataset by name: ``toy``, ``digits`` or ``fashion-mnist``."""
+def fashion_mnist(
+    backbone: str = "lite0",
+    pca_components: int = 256,
+    root: Path = FASHION_MNIST_DIR,
+    on_total: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> Dataset:
+    """Fashion-MNIST on real image embeddings: 60k pool, 10k test.
+
+    Each 28x28 grey picture is embedded once by ``backbone`` (keyed by the hash of its pixels, in
+    the user's cache), then pool and test are projected by a PCA fitted on the pool.
+    """
+    train_x, y_pool, test_x, y_test = fashion_mnist_arrays(root)
+    images = np.concatenate([train_x, test_x])
+    keys = [content_hash(b"fashion-mnist:" + img.tobytes()) for img in images]
+    store = embedding_cache(backbone)
+    net = get_backbone(backbone)
+    if on_total:
+        on_total(sum(k not in store for k in keys))
+    embed_missing(net, store, keys, lambda i: Image.fromarray(images[i]), on_progress=on_progress)
+    vectors = store.get(keys)
+    cache = cache_dir() / "pca" / f"fashion-mnist-{backbone}-{pca_components}.npz"
+    X = project_features(vectors[: len(train_x)], pca_components, cache)
+    X_test = apply_projection(vectors[len(train_x) :], cache, pca_components)
+    return Dataset(
+        "fashion-mnist", X, y_pool.astype(np.int64), X_test, y_test.astype(np.int64), FASHION_MNIST_CLASSES,
+        initial=20, batch=20, budget=500, extras={"features": f"{backbone}-pca{pca_components}"},
+    )  # fmt: skip
+
+
+def image_folder(
+    root: str | Path,
+    test_fraction: float = 0.2,
+    backbone: str = "lite0",
+    pca_components: int = 256,
+    seed: int = 0,
+    on_total: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> Dataset:
+    """A labeled ImageFolder of the user's (sub-folder name = class), embedded through the cache.
+
+    Broken files are skipped (the ingest pipeline says why); the test split is stratified.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetUnavailableError(f"{root}: images folder not found")
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction: must be between 0 and 1, got {test_fraction}")
+    files = [f for f in scan_images(root) if "/" in f.rel]
+    store, net = embedding_cache(backbone), get_backbone(backbone)
+    if on_total:
+        on_total(len(files))
+    keys, classes = [], []
+    pending: list = []
+
+    def flush() -> None:
+        if pending:
+            store.add([r.content_hash for r in pending], net.embed(np.stack([r.pixels for r in pending])))
+            pending.clear()
+
+    for result in read_files(files, net.prepare, net.input_size, store.__contains__):
+        if on_progress:
+            on_progress(1)
+        if result.broken:
+            continue
+        if result.pixels is not None:
+            pending.append(result)
+        keys.append(result.content_hash)
+        classes.append(result.found.rel.split("/", 1)[0])
+        if len(pending) >= 64:
+            flush()
+    flush()
+    names = sorted(set(classes))
+    if len(names) < 2:
+        raise DatasetUnavailableError(f"{root}: needs images in at least two class sub-folders, found {len(names)}")
+    y = np.array([names.index(c) for c in classes], dtype=np.int64)
+    X = project_features(store.get(keys), pca_components, None, seed=seed)
+    X_pool, X_test, y_pool, y_test = train_test_split(X, y, test_size=test_fraction, stratify=y, random_state=seed)
+    budget = min(500, len(y_pool))
+    return Dataset(root.name or "images", X_pool, y_pool, X_test, y_test, tuple(names),
+                   initial=min(20, budget), batch=20, budget=budget)  # fmt: skip
+
+
+LOADERS = {
+    "toy": toy,
+    "digits": digits,
+    "fashion-mnist": fashion_mnist,
+    "fashion-mnist-pixels": fashion_mnist_pixels_pca,
+}
+
+
+def load_dataset(name: str, **options) -> Dataset:
+    """A built-in dataset by name: ``toy``, ``digits``, ``fashion-mnist`` or ``fashion-mnist-pixels``."""
     try:
         loader = LOADERS[name]
     except KeyError:
         raise ValueError(f"dataset: unknown {name!r}; known: {', '.join(LOADERS)}") from None
-    return loader()
+    return loader(**options)

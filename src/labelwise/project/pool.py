@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from sklearn.decomposition import PCA
 from sqlalchemy import select
 
+from labelwise.embed.projection import project_features
 from labelwise.project.labels import current_labels
 from labelwise.project.project import Project
 from labelwise.store.models import STATUS_OK, Image
@@ -21,28 +20,6 @@ class Pool:
     X: np.ndarray  # (N, d) float32, projected embeddings
     labels: np.ndarray  # (N,) class positions, -1 where unlabeled
     class_names: list[str]
-
-
-def project_features(vectors: np.ndarray, components: int, cache: Path | None = None, seed: int = 0) -> np.ndarray:
-    """PCA of the pool's embeddings to ``components`` dimensions (0 or >= dim: unchanged).
-
-    The projection is fitted on the pool itself (labels are not needed) and cached by pool size.
-    """
-    n, d = vectors.shape
-    k = min(components, n, d) if components else d
-    if k >= d or n < 2:
-        return np.asarray(vectors, dtype=np.float32)
-    if cache is not None and cache.exists():
-        saved = np.load(cache)
-        if saved["n"] == n and saved["components"].shape == (k, d):
-            return ((vectors - saved["mean"]) @ saved["components"].T).astype(np.float32)
-    pca = PCA(n_components=k, svd_solver="randomized", random_state=seed).fit(vectors)
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp.npz")
-        np.savez(tmp, n=n, mean=pca.mean_, components=pca.components_)
-        tmp.replace(cache)
-    return pca.transform(vectors).astype(np.float32)
 
 
 def load_pool(project: Project) -> Pool:

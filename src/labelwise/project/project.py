@@ -11,7 +11,7 @@ import tomli_w
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from labelwise.embed import Backbone, get_backbone
+from labelwise.embed import BACKBONE_DIMS, Backbone, get_backbone
 from labelwise.embed.store import EmbeddingStore
 from labelwise.errors import LabelwiseError
 from labelwise.ingest.decode import DEFAULT_MAX_PIXELS
@@ -20,7 +20,6 @@ from labelwise.store.models import LabelClass
 
 CONFIG_NAME = "labelwise.toml"
 DEFAULT_DB_NAME = "labelwise.db"
-BACKBONE_DIMS = {"lite0": 1280, "squeezenet": 512}
 
 
 @dataclass

@@ -1,0 +1,48 @@
+"""Projection of embeddings to fewer dimensions for the heads: PCA fitted on the pool.
+
+Heads train and score faster on 256 dimensions than on 1280, and the pool's own principal
+components need no labels. What it costs in accuracy is measured in docs/embeddings.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from sklearn.decomposition import PCA
+
+
+def project_features(vectors: np.ndarray, components: int, cache: Path | None = None, seed: int = 0) -> np.ndarray:
+    """PCA of ``vectors`` ``(n, d)`` to ``components`` dimensions (0 or >= d: unchanged), float32.
+
+    With ``cache``, the fitted projection is saved there and reused while the pool size is the same.
+    """
+    n, d = vectors.shape
+    k = min(components, n, d) if components else d
+    if k >= d or n < 2:
+        return np.asarray(vectors, dtype=np.float32)
+    if cache is not None and cache.exists():
+        saved = np.load(cache)
+        if int(saved["n"]) == n and saved["components"].shape == (k, d):
+            return _apply(vectors, saved["mean"], saved["components"])
+    pca = PCA(n_components=k, svd_solver="randomized", random_state=seed).fit(vectors)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez(tmp, n=n, mean=pca.mean_, components=pca.components_)
+        tmp.replace(cache)
+    return _apply(vectors, pca.mean_, pca.components_)
+
+
+def apply_projection(vectors: np.ndarray, cache: Path, components: int) -> np.ndarray:
+    """Project new vectors (a test split) with the projection saved in ``cache``."""
+    if not components or not cache.exists():
+        return np.asarray(vectors, dtype=np.float32)
+    saved = np.load(cache)
+    return _apply(vectors, saved["mean"], saved["components"])
+
+
+def _apply(vectors: np.ndarray, mean: np.ndarray, components: np.ndarray) -> np.ndarray:
+    return ((np.asarray(vectors, dtype=np.float32) - mean.astype(np.float32)) @ components.T.astype(np.float32)).astype(
+        np.float32, copy=False
+    )

@@ -40,12 +40,15 @@ test: install lint
 
 demo: install
 	$(VENV)/bin/labelwise simulate --dataset toy --seeds 10 --plot-boundary --out $(OUT)/toy
+	# The first run embeds the 70,000 Fashion-MNIST pictures once (several minutes); later runs reuse them.
 	$(VENV)/bin/labelwise simulate --dataset fashion-mnist --seeds 5 --budget 500 --out $(OUT)/fashion-mnist
 	@echo "plots: $(OUT)/toy/boundary.png $(OUT)/toy/curves.png $(OUT)/fashion-mnist/curves.png"
 
 bench: install
 	$(PY) benchmarks/bench_scoring.py
 	$(PY) benchmarks/bench_training.py
+	$(PY) benchmarks/bench_ingest.py
+	$(PY) benchmarks/bench_projection.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache

@@ -97,3 +97,43 @@ def test_fashion_mnist_package_is_installed():
     train_x, train_y, test_x, _test_y = fashion_mnist_arrays()
     assert train_x.shape == (60_000, 28, 28) and test_x.shape == (10_000, 28, 28)
     assert np.bincount(train_y).tolist() == [6000] * 10
+
+
+def test_simulate_on_a_users_image_folder_uses_the_embedding_cache(tmp_path, fashion_folder, isolated_cache):
+    args = ["simulate", "--images", str(fashion_folder), "--backbone", "squeezenet", "--strategies", "random,margin",
+            "--seeds", "2", "--initial", "20", "--batch", "20", "--budget", "80", "--out"]  # fmt: skip
+    args.append(str(tmp_path / "a"))
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    with open(tmp_path / "a" / "curves.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["dataset"] for r in rows} == {"images"} and max(int(r["n_labeled"]) for r in rows) == 80
+    assert all(0.0 <= float(r["accuracy"]) <= 1.0 for r in rows)
+    store_keys = isolated_cache / "embeddings" / "squeezenet" / "keys.bin"
+    assert store_keys.stat().st_size == 200 * 32  # every picture embedded once
+    result = runner.invoke(app, [*args[:-1], str(tmp_path / "b")])
+    assert result.exit_code == 0 and store_keys.stat().st_size == 200 * 32  # nothing embedded again
+
+
+def test_embed_missing_loads_only_what_the_store_lacks(tmp_path, fashion_folder):
+    from PIL import Image
+
+    from labelwise.embed import get_backbone
+    from labelwise.embed.batches import embed_missing
+    from labelwise.embed.store import EmbeddingStore
+
+    files = sorted(fashion_folder.rglob("*.png"))[:70]
+    keys = [f"{i:064x}" for i in range(len(files))]
+    loaded: list[int] = []
+
+    def load(i: int) -> Image.Image:
+        loaded.append(i)
+        return Image.open(files[i])
+
+    store = EmbeddingStore(tmp_path, 512, "squeezenet")
+    net = get_backbone("squeezenet")
+    assert embed_missing(net, store, keys[:30], load, batch=8) == 30
+    assert embed_missing(net, store, keys, load, batch=8) == 40
+    assert sorted(loaded) == list(range(70))  # the first 30 were not loaded twice
+    expected = net.embed(np.stack([net.prepare(Image.open(files[i])) for i in (3, 55)]))
+    np.testing.assert_allclose(store.get([keys[3], keys[55]]), expected, rtol=1e-4, atol=1e-4)

@@ -30,7 +30,7 @@ def _root() -> None:
     """labelwise: label only the images that teach the model most."""
 
 
-DEFAULT_STRATEGIES = "random,margin,entropy,least-confidence,variance,bald"
+DEFAULT_STRATEGIES = "random,auto,margin,entropy,least-confidence,variance,bald"
 
 
 def _fail(message: str) -> typer.Exit:
@@ -61,6 +61,9 @@ def simulate(
     initial: Annotated[int | None, typer.Option(help="random labels to start from (dataset default)")] = None,
     batch: Annotated[int | None, typer.Option(help="labels added per round (dataset default)")] = None,
     budget: Annotated[int | None, typer.Option(help="total labels at the end (dataset default)")] = None,
+    budgets: Annotated[
+        str | None, typer.Option(help="comma-separated checkpoints, e.g. 10,20,50,100; the last is the budget")
+    ] = None,
     seeds: Annotated[int, typer.Option(help="repetitions with different random starts")] = 5,
     workers: Annotated[int | None, typer.Option(help="parallel processes (default: one per core)")] = None,
     plot_boundary: Annotated[bool, typer.Option(help="toy only: draw random's and margin's boundaries")] = False,
@@ -87,6 +90,10 @@ def simulate(
             else:
                 data = load_dataset(dataset)
         names = [s.strip() for s in strategies.split(",") if s.strip()]
+        checkpoints = sorted(int(b) for b in budgets.split(",")) if budgets else None
+        if checkpoints:
+            budget = checkpoints[-1]
+            initial = 0 if initial is None else initial
         initial = data.initial if initial is None else initial
         batch = data.batch if batch is None else batch
         budget = data.budget if budget is None else budget
@@ -95,7 +102,7 @@ def simulate(
             task = progress.add_task(f"simulating {dataset}", total=len(names) * seeds)
             points = run_simulation(
                 data, names, seeds, initial, batch, budget,
-                workers=workers, on_done=lambda _: progress.advance(task),
+                workers=workers, checkpoints=checkpoints, on_done=lambda _: progress.advance(task),
             )  # fmt: skip
     except (LabelwiseError, ValueError) as exc:
         raise _fail(str(exc)) from exc
@@ -240,7 +247,7 @@ def status(
 def suggest(
     project: Annotated[Path, typer.Argument(help="the project folder")],
     n: Annotated[int, typer.Option("-n", help="how many images")] = 20,
-    strategy: Annotated[str, typer.Option(help="strategy name")] = "margin",
+    strategy: Annotated[str, typer.Option(help="strategy name (default: auto)")] = "auto",
     candidates: Annotated[str, typer.Option(help="'all' or N: rank only N random images")] = "all",
     explore: Annotated[float, typer.Option(help="fraction of the batch drawn at random")] = 0.0,
     fmt: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",

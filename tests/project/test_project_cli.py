@@ -104,7 +104,10 @@ def test_suggest_ranks_the_pool_and_handles_cold_start(tmp_path, fashion_folder)
     names = ",".join(sorted(p.name for p in fashion_folder.iterdir()))
     invoke("init", project, "--images", fashion_folder, "--backbone", "squeezenet", "--classes", names)
     cold = json.loads(invoke("suggest", project, "-n", "5", "--format", "json").stdout)
-    assert cold["strategy"] == "random (cold start)" and "cold start" in cold["note"] and len(cold["items"]) == 5
+    assert cold["strategy"] == "auto: typiclust" and "cold start" in cold["note"] and len(cold["items"]) == 5
+    assert {i["path"].split("/")[0] for i in cold["items"]} != {cold["items"][0]["path"].split("/")[0]}
+    cold = json.loads(invoke("suggest", project, "-n", "5", "--strategy", "margin", "--format", "json").stdout)
+    assert cold["strategy"] == "random (cold start)" and "picked by random" in cold["note"]
     proj = Project(project)
     for cls in ("Bag", "Trouser", "Sneaker"):
         for path in sorted((fashion_folder / cls).iterdir())[:3]:
@@ -121,7 +124,7 @@ def test_suggest_ranks_the_pool_and_handles_cold_start(tmp_path, fashion_folder)
     }
     assert not labeled_paths & {i["path"] for i in items}
     table = invoke("suggest", project, "-n", "3", "--candidates", "50", "--explore", "0.34").output
-    assert "suggestions by margin" in table
+    assert "suggestions by auto: typiclust" in table  # 9 labels for 10 classes: the typical phase
     csv_out = invoke("suggest", project, "-n", "3", "--format", "csv").stdout.splitlines()
     assert csv_out[0] == "path,score,predicted,probability" and len(csv_out) == 4
     assert "unknown strategy" in invoke("suggest", project, "--strategy", "oracle", code=2).output

@@ -48,7 +48,7 @@ class ActiveLoop:
         X: np.ndarray,
         n_classes: int,
         *,
-        strategy: str | Strategy = "margin",
+        strategy: str | Strategy = "auto",
         head: Head | None = None,
         n_members: int = 5,
         X_test: np.ndarray | None = None,
@@ -130,7 +130,10 @@ class ActiveLoop:
             else:
                 probs = self.model.predict_proba(self.X)
         labels = self.labels
-        return PoolView(labeled=self.labeled, probs=probs, samples=samples, embeddings=self.X, labels=labels)
+        return PoolView(
+            labeled=self.labeled, probs=probs, samples=samples, embeddings=self.X, labels=labels,
+            n_classes=self.n_classes,
+        )  # fmt: skip
 
     def query(self, n: int, view: PoolView | None = None) -> np.ndarray:
         """Indices of the next ``n`` items to label (fewer if the pool runs out)."""
@@ -143,7 +146,8 @@ class ActiveLoop:
         seed = self.seed * 100_003 + self._round
         picked = strategy.query(view, n, seed=seed, candidates=self.candidates, explore=self.explore)
         self._last_selected = picked
-        self.last_strategy = strategy.name if strategy is self.strategy else f"{strategy.name} (cold start)"
+        label = strategy.label(view)
+        self.last_strategy = label if strategy is self.strategy else f"{label} (cold start)"
         return picked
 
     # -- measuring -----------------------------------------------------------------------
@@ -196,14 +200,29 @@ class ActiveLoop:
         return entry
 
     # -- the loop ------------------------------------------------------------------------
+    def start(self) -> PoolView:
+        """Train on the labels given so far and record round 0."""
+        self.fit()
+        view = self.pool_view()
+        self.record(view)
+        return view
+
+    def step(self, oracle: Oracle, n: int, view: PoolView | None = None) -> PoolView:
+        """One round: query ``n`` items, label them with ``oracle``, retrain, record."""
+        picked = self.query(n, view)
+        self.teach(picked, oracle(picked))
+        self._round += 1
+        self.fit()
+        view = self.pool_view()
+        self.record(view)
+        return view
+
     def run(self, oracle: Oracle, batch_size: int, stop: StoppingCriterion) -> StopDecision:
         """Train, record, then query-label-train rounds until ``stop`` is met or the pool is empty.
 
         oracle: maps an index array to the true class indices (a person, or known labels).
         """
-        self.fit()
-        view = self.pool_view()
-        self.record(view)
+        view = self.start()
         while True:
             decision = stop.check(self.history)
             if decision.met:
@@ -211,9 +230,4 @@ class ActiveLoop:
             if self.labeled.all():
                 return StopDecision(True, "the pool is fully labeled")
             left = stop.labels_left(self.history)
-            picked = self.query(batch_size if left is None else min(batch_size, left), view)
-            self.teach(picked, oracle(picked))
-            self._round += 1
-            self.fit()
-            view = self.pool_view()
-            self.record(view)
+            view = self.step(oracle, batch_size if left is None else min(batch_size, left), view)

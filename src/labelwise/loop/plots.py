@@ -15,7 +15,7 @@ from labelwise.loop.datasets import Dataset
 from labelwise.loop.report import BASELINE
 
 
-def plot_curves(summary: dict, path: Path, title: str) -> None:
+def plot_curves(summary: dict, path: Path, title: str, log_x: bool = False) -> None:
     """Mean learning curves with a +-1 sd band; random drawn dashed and black."""
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
     # Distinct markers keep strategies visible where their curves coincide (with two classes,
@@ -30,6 +30,8 @@ def plot_curves(summary: dict, path: Path, title: str) -> None:
         )
         (line,) = ax.plot(n, mean, label=strategy, **style)
         ax.fill_between(n, mean - sd, mean + sd, color=line.get_color(), alpha=0.12)
+    if log_x:
+        ax.set_xscale("log")
     ax.set_xlabel("labeled images")
     ax.set_ylabel("test accuracy")
     ax.set_title(title)

@@ -16,7 +16,6 @@ from threadpoolctl import threadpool_limits
 
 from labelwise.loop.active_loop import ActiveLoop
 from labelwise.loop.datasets import Dataset
-from labelwise.loop.stopping import LabelBudget
 from labelwise.strategies import get_strategy
 
 
@@ -36,22 +35,44 @@ def initial_indices(dataset: Dataset, n: int, seed: int) -> np.ndarray:
     return rng.choice(dataset.X_pool.shape[0], size=min(n, dataset.X_pool.shape[0]), replace=False)
 
 
+def label_targets(start: int, budget: int, batch: int, checkpoints: list[int] | None = None) -> list[int]:
+    """The n_labeled after each round: steps of at most ``batch``, landing on every checkpoint."""
+    stops = sorted({c for c in (checkpoints or []) if start < c <= budget} | {budget})
+    targets, n = [], start
+    for stop in stops:
+        while n < stop:
+            n = min(n + batch, stop)
+            targets.append(n)
+    return targets
+
+
+def start_size(strategy: str, initial: int) -> int:
+    """Strategies that need a model start from a random 10 when asked to start from nothing."""
+    needs_model = bool(get_strategy(strategy).needs & {"probs", "samples"})
+    return max(initial, 10) if needs_model and initial == 0 else initial
+
+
 def run_one(
-    dataset: Dataset, strategy: str, seed: int, initial: int, batch: int, budget: int
+    dataset: Dataset,
+    strategy: str,
+    seed: int,
+    initial: int,
+    batch: int,
+    budget: int,
+    checkpoints: list[int] | None = None,
 ) -> tuple[list[CurvePoint], ActiveLoop]:
     """One learning curve: initial random labels, then batches chosen by ``strategy`` to ``budget``."""
     loop = ActiveLoop(
-        dataset.X_pool,
-        dataset.n_classes,
-        strategy=strategy,
-        X_test=dataset.X_test,
-        y_test=dataset.y_test,
-        estimate_accuracy=False,
-        seed=seed,
-    )
-    first = initial_indices(dataset, initial, seed)
+        dataset.X_pool, dataset.n_classes, strategy=strategy,
+        X_test=dataset.X_test, y_test=dataset.y_test, estimate_accuracy=False, seed=seed,
+    )  # fmt: skip
+    first = initial_indices(dataset, start_size(strategy, initial), seed)
     loop.teach(first, dataset.y_pool[first])
-    loop.run(lambda idx: dataset.y_pool[idx], batch, LabelBudget(budget))
+    view = loop.start()
+    for target in label_targets(loop.n_labeled, budget, batch, checkpoints):
+        if loop.labeled.all():
+            break
+        view = loop.step(lambda idx: dataset.y_pool[idx], target - loop.n_labeled, view)
     points = [
         CurvePoint(dataset.name, strategy, seed, r.round, r.n_labeled, r.metrics["accuracy"]) for r in loop.history
     ]
@@ -66,7 +87,7 @@ def _init_worker(dataset: Dataset) -> None:
     _WORKER_DATASET = dataset
 
 
-def _run_job(job: tuple[str, int, int, int, int]) -> list[CurvePoint]:
+def _run_job(job: tuple) -> list[CurvePoint]:
     assert _WORKER_DATASET is not None
     with threadpool_limits(1):
         return run_one(_WORKER_DATASET, *job)[0]
@@ -81,13 +102,14 @@ def simulate(
     budget: int,
     *,
     workers: int | None = None,
+    checkpoints: list[int] | None = None,
     on_done: Callable[[list[CurvePoint]], None] | None = None,
 ) -> list[CurvePoint]:
     """All learning curves, strategies x seeds; ``on_done`` is called as each curve finishes."""
     strategies = [get_strategy(name).name for name in strategies]  # fail early on a typo
     if budget < initial:
         raise ValueError(f"budget: {budget} is below the {initial} initial labels")
-    jobs = [(s, seed, initial, batch, budget) for seed in range(seeds) for s in strategies]
+    jobs = [(s, seed, initial, batch, budget, checkpoints) for seed in range(seeds) for s in strategies]
     workers = min(workers or os.cpu_count() or 1, len(jobs))
     results: list[CurvePoint] = []
     if workers <= 1:

@@ -34,7 +34,7 @@ def suggest(
     project: Project,
     n: int = 20,
     *,
-    strategy: str = "margin",
+    strategy: str = "auto",
     candidates: int | None = None,
     explore: float = 0.0,
     seed: int = 0,
@@ -68,5 +68,8 @@ def suggest(
     note = ""
     if loop.model is None:
         seen = np.unique(pool.labels[labeled]).size
-        note = f"cold start: {seen} labeled class(es), a model needs two; these images were picked at random"
+        note = (
+            f"cold start: {seen} labeled class(es), a model needs two; "
+            f"these images were picked by {loop.last_strategy}, without a model"
+        )
     return Suggestions(loop.last_strategy, items, int(labeled.size), int(pool.X.shape[0] - labeled.size), note)

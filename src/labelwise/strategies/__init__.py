@@ -1,5 +1,6 @@
 """Strategies: pure scoring and selection functions over arrays."""
 
+from labelwise.strategies import builtin as _builtin  # noqa: F401  (registers the strategies)
 from labelwise.strategies.registry import PoolView, Strategy, get_strategy, register, strategy_names
 from labelwise.strategies.selection import select_top, top_k
 from labelwise.strategies.uncertainty import (

@@ -14,8 +14,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from labelwise.errors import UnknownStrategyError
-from labelwise.strategies import uncertainty
-from labelwise.strategies.selection import select_top
+from labelwise.strategies.selection import (
+    add_explorers,
+    candidate_subset,
+    check_batch_controls,
+    select_top,
+    selectable_indices,
+)
 
 INPUTS = ("probs", "samples", "embeddings")
 
@@ -30,6 +35,7 @@ class PoolView:
     embeddings: ``(N, d)`` feature vectors, or ``None``.
     labels: ``(N,)`` int class indices, ``-1`` where unlabeled, or ``None``.
     excluded: ``(N,)`` bool, items that may not be chosen although unlabeled (leased, skipped).
+    n_classes: the project's number of classes, when known.
     """
 
     labeled: np.ndarray
@@ -38,6 +44,7 @@ class PoolView:
     embeddings: np.ndarray | None = None
     labels: np.ndarray | None = None
     excluded: np.ndarray | None = None
+    n_classes: int | None = None
 
     @property
     def size(self) -> int:
@@ -52,7 +59,8 @@ class PoolView:
 
 
 ScoreFn = Callable[[PoolView, "int | None"], np.ndarray]
-SelectFn = Callable[[PoolView, int, "int | None"], np.ndarray]
+# select(view, n, rng, candidates) -> up to n distinct indices taken from candidates (selectable items)
+SelectFn = Callable[[PoolView, int, np.random.Generator, np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,11 @@ class Strategy:
     needs: frozenset[str] = field(default_factory=frozenset)
     score: ScoreFn | None = None
     select: SelectFn | None = None
+    describe: Callable[[PoolView], str] | None = None  # what it does on this view, when that varies
+
+    def label(self, view: PoolView) -> str:
+        """The name to record for a batch chosen on ``view``, e.g. ``auto: typiclust``."""
+        return self.describe(view) if self.describe is not None else self.name
 
     def __post_init__(self) -> None:
         if (self.score is None) == (self.select is None):
@@ -73,7 +86,7 @@ class Strategy:
             raise ValueError(f"strategy {self.name!r}: unknown inputs {sorted(unknown)}")
 
     def check_inputs(self, view: PoolView) -> None:
-        for needed in self.needs:
+        for needed in sorted(self.needs):
             if getattr(view, needed) is None:
                 raise ValueError(f"strategy {self.name!r} needs {needed!r}, which the pool view lacks")
 
@@ -92,7 +105,13 @@ class Strategy:
             scores = self.score(view, seed)
             return select_top(scores, n, selectable=view.selectable, candidates=candidates, explore=explore, seed=seed)
         assert self.select is not None
-        return self.select(view, n, seed)
+        check_batch_controls(n, explore, candidates)
+        pool = selectable_indices(view.selectable)
+        rng = np.random.default_rng(seed)
+        n = min(n, pool.size)
+        ranked = candidate_subset(pool, candidates, rng)
+        chosen = np.asarray(self.select(view, n - round(explore * n), rng, ranked), dtype=np.intp)
+        return add_explorers(chosen, pool, n, rng)
 
 
 _REGISTRY: dict[str, Strategy] = {}
@@ -116,60 +135,3 @@ def get_strategy(name: str) -> Strategy:
 
 def strategy_names() -> list[str]:
     return list(_REGISTRY)
-
-
-def _probs_score(fn: Callable[[np.ndarray], np.ndarray]) -> ScoreFn:
-    return lambda view, seed: fn(view.probs)
-
-
-def _samples_score(fn: Callable[[np.ndarray], np.ndarray]) -> ScoreFn:
-    return lambda view, seed: fn(view.samples)
-
-
-register(
-    Strategy(
-        "random",
-        "uniform random sampling: the honest baseline",
-        score=lambda view, seed: uncertainty.random_scores(view.size, seed),
-    )
-)
-register(
-    Strategy(
-        "least-confidence",
-        "1 - max probability",
-        frozenset({"probs"}),
-        score=_probs_score(uncertainty.least_confidence),
-    )
-)
-register(
-    Strategy(
-        "margin",
-        "1 - gap between the two most likely classes",
-        frozenset({"probs"}),
-        score=_probs_score(uncertainty.margin),
-    )
-)
-register(
-    Strategy(
-        "entropy",
-        "entropy of the predicted distribution",
-        frozenset({"probs"}),
-        score=_probs_score(uncertainty.entropy),
-    )
-)
-register(
-    Strategy(
-        "variance",
-        "disagreement of a committee: mean per-class variance",
-        frozenset({"samples"}),
-        score=_samples_score(uncertainty.variance),
-    )
-)
-register(
-    Strategy(
-        "bald",
-        "mutual information between prediction and model (committee)",
-        frozenset({"samples"}),
-        score=_samples_score(uncertainty.bald),
-    )
-)

@@ -42,6 +42,31 @@ def top_k(scores: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     return perm[order]
 
 
+def check_batch_controls(n: int, explore: float, candidates: int | None) -> None:
+    if n < 0:
+        raise ValueError(f"n: must be >= 0, got {n}")
+    if not 0.0 <= explore <= 1.0:
+        raise ValueError(f"explore: must be in [0, 1], got {explore}")
+    if candidates is not None and candidates < 1:
+        raise ValueError(f"candidates: must be >= 1 or None, got {candidates}")
+
+
+def candidate_subset(pool: np.ndarray, candidates: int | None, rng: np.random.Generator) -> np.ndarray:
+    """All of ``pool``, or a sorted random subset of ``candidates`` of its indices."""
+    if candidates is None or candidates >= pool.size:
+        return pool
+    return np.sort(rng.choice(pool, size=candidates, replace=False))
+
+
+def add_explorers(chosen: np.ndarray, pool: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``chosen`` followed by random items of ``pool`` not in it, up to ``n`` in all."""
+    missing = n - chosen.size
+    if missing <= 0:
+        return chosen
+    rest = np.setdiff1d(pool, chosen, assume_unique=True)
+    return np.concatenate([chosen, rng.choice(rest, size=min(missing, rest.size), replace=False)])
+
+
 def select_top(
     scores: np.ndarray,
     n: int,
@@ -65,12 +90,7 @@ def select_top(
         raise ValueError(f"scores: expected shape (N,), got {scores.shape}")
     if not np.isfinite(scores).all():
         raise ValueError("scores: contains NaN or inf")
-    if n < 0:
-        raise ValueError(f"n: must be >= 0, got {n}")
-    if not 0.0 <= explore <= 1.0:
-        raise ValueError(f"explore: must be in [0, 1], got {explore}")
-    if candidates is not None and candidates < 1:
-        raise ValueError(f"candidates: must be >= 1 or None, got {candidates}")
+    check_batch_controls(n, explore, candidates)
     if selectable is None:
         selectable = np.ones(scores.shape[0], dtype=bool)
     elif np.shape(selectable) != scores.shape:
@@ -78,14 +98,6 @@ def select_top(
     pool = selectable_indices(selectable)
     rng = np.random.default_rng(seed)
     n = min(n, pool.size)
-    n_explore = round(explore * n)
-    ranked = pool
-    if candidates is not None and candidates < pool.size:
-        ranked = np.sort(rng.choice(pool, size=candidates, replace=False))
-    exploit = ranked[top_k(scores[ranked], n - n_explore, rng)]
-    missing = n - exploit.size
-    if missing == 0:
-        return exploit
-    rest = np.setdiff1d(pool, exploit, assume_unique=True)
-    explorers = rng.choice(rest, size=missing, replace=False)
-    return np.concatenate([exploit, explorers])
+    ranked = candidate_subset(pool, candidates, rng)
+    exploit = ranked[top_k(scores[ranked], n - round(explore * n), rng)]
+    return add_explorers(exploit, pool, n, rng)

@@ -1,0 +1,146 @@
+"""Diversity and coverage strategies over embeddings: they need no model, so they work from 0 labels.
+
+- k-center greedy: Sener & Savarese, "Active Learning for Convolutional Neural Networks: A Core-Set
+  Approach" (ICLR 2018). Repeatedly pick the item farthest from everything labeled or picked.
+- TypiClust: Hacohen, Dekel & Weinshall, "Active Learning on a Budget" (ICML 2022). Cluster the pool
+  into (labeled + batch) clusters; from the clusters with the fewest labels (the largest first),
+  pick the most typical item, typicality = 1 / mean distance to its k nearest neighbours.
+- ProbCover: Yehuda, Dekel, Hacohen & Weinshall, "Active Learning Through a Covering Lens" (NeurIPS
+  2022). Greedy maximum coverage of delta-balls; delta is the largest radius at which at least 95%
+  of the balls are pure with respect to k-means pseudo-labels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+from labelwise.strategies.geometry import BLOCK, kmeans_labels, min_sq_distance, sq_distances
+from labelwise.strategies.registry import PoolView
+
+MAX_CLUSTERS = 500  # TypiClust's cap: more clusters than this cost time without changing picks
+TYPICALITY_NEIGHBOURS = 20
+PROBCOVER_SAMPLE = 10_000
+PURITY = 0.95
+
+
+def kcenter_select(view: PoolView, n: int, rng: np.random.Generator, candidates: np.ndarray) -> np.ndarray:
+    if n <= 0:
+        return np.empty(0, dtype=np.intp)
+    X = view.embeddings
+    Xc = np.asarray(X[candidates], dtype=np.float32)
+    labeled = np.flatnonzero(view.labeled)
+    chosen: list[int] = []
+    if labeled.size:
+        dist = min_sq_distance(Xc, np.asarray(X[labeled], dtype=np.float32))
+    else:
+        # Nothing labeled: start from the most central item, the most typical single choice.
+        first = int(sq_distances(Xc, Xc.mean(axis=0, keepdims=True))[:, 0].argmin())
+        chosen.append(first)
+        dist = sq_distances(Xc, Xc[first : first + 1])[:, 0]
+        dist[first] = -1.0
+    return candidates[_farthest_first(Xc, dist, n - len(chosen), chosen)]
+
+
+def _farthest_first(Xc: np.ndarray, dist: np.ndarray, n: int, chosen: list[int]) -> list[int]:
+    for _ in range(max(0, min(n, Xc.shape[0] - len(chosen)))):
+        i = int(dist.argmax())
+        chosen.append(i)
+        np.minimum(dist, sq_distances(Xc, Xc[i : i + 1])[:, 0], out=dist)
+        dist[chosen] = -1.0
+    return chosen
+
+
+def typicality(members: np.ndarray, k: int = TYPICALITY_NEIGHBOURS, reference: int = 5_000) -> np.ndarray:
+    """``1 / mean distance to the k nearest neighbours`` of each member, within ``members``."""
+    m = members.shape[0]
+    if m == 1:
+        return np.ones(1)
+    k = min(k, m - 1)
+    ref = members if m <= reference else members[np.linspace(0, m - 1, reference).astype(int)]
+    d = np.sqrt(sq_distances(members, ref))
+    nearest = np.partition(d, k, axis=1)[:, 1 : k + 1]  # column 0 is the member itself (distance 0)
+    return 1.0 / (nearest.mean(axis=1) + 1e-12)
+
+
+def typiclust_select(view: PoolView, n: int, rng: np.random.Generator, candidates: np.ndarray) -> np.ndarray:
+    X = view.embeddings
+    labeled = np.flatnonzero(view.labeled)
+    points = np.concatenate([labeled, candidates])
+    k = min(labeled.size + n, MAX_CLUSTERS, points.size)
+    clusters = kmeans_labels(np.asarray(X[points], dtype=np.float32), k, int(rng.integers(2**31)))
+    n_clusters = int(clusters.max()) + 1
+    label_count = np.bincount(clusters[: labeled.size], minlength=n_clusters).astype(float)
+    cand_clusters = clusters[labeled.size :]
+    size = np.bincount(clusters, minlength=n_clusters)
+    available = np.bincount(cand_clusters, minlength=n_clusters)
+    chosen: list[int] = []
+    taken = np.zeros(candidates.size, dtype=bool)
+    for _ in range(n):
+        open_ = available > 0
+        if not open_.any():
+            break
+        # Fewest labels first; among those, the largest cluster (lexsort: last key is primary).
+        order = np.lexsort((-size, label_count))
+        c = next(int(c) for c in order if open_[c])
+        members = np.flatnonzero((cand_clusters == c) & ~taken)
+        pick = members[int(typicality(np.asarray(X[candidates[members]], dtype=np.float32)).argmax())]
+        taken[pick] = True
+        chosen.append(int(candidates[pick]))
+        label_count[c] += 1
+        available[c] -= 1
+    return np.array(chosen, dtype=np.intp)
+
+
+def purity_radius(Z: np.ndarray, pseudo: np.ndarray, purity: float = PURITY) -> float:
+    """The largest delta at which a fraction ``purity`` of delta-balls hold a single pseudo-label.
+
+    A ball around x is pure while delta is below the distance from x to the nearest point of
+    another pseudo-class, so delta is the ``1 - purity`` quantile of those distances.
+    """
+    nearest_other = np.full(Z.shape[0], np.inf, dtype=np.float32)
+    for start in range(0, Z.shape[0], BLOCK):
+        d = sq_distances(Z[start : start + BLOCK], Z)
+        d[pseudo[start : start + BLOCK, None] == pseudo[None, :]] = np.inf
+        nearest_other[start : start + BLOCK] = d.min(axis=1)
+    finite = nearest_other[np.isfinite(nearest_other)]
+    return float(np.sqrt(np.quantile(finite, 1.0 - purity))) if finite.size else 0.0
+
+
+def probcover_select(view: PoolView, n: int, rng: np.random.Generator, candidates: np.ndarray) -> np.ndarray:
+    X = view.embeddings
+    if candidates.size > PROBCOVER_SAMPLE:
+        candidates = np.sort(rng.choice(candidates, PROBCOVER_SAMPLE, replace=False))
+    labeled = np.flatnonzero(view.labeled)
+    if labeled.size > PROBCOVER_SAMPLE:
+        labeled = rng.choice(labeled, PROBCOVER_SAMPLE, replace=False)
+    Z = np.asarray(X[np.concatenate([candidates, labeled])], dtype=np.float32)
+    n_classes = view.n_classes or (view.probs.shape[1] if view.probs is not None else 10)
+    delta = purity_radius(Z, kmeans_labels(Z, n_classes, int(rng.integers(2**31))))
+    # Ball graph: row i lists the points within delta of point i (candidates first, then labeled).
+    rows, cols = [], []
+    for start in range(0, Z.shape[0], BLOCK):
+        r, c = np.nonzero(sq_distances(Z[start : start + BLOCK], Z) <= delta * delta)
+        rows.append(r + start)
+        cols.append(c)
+    balls = sparse.csr_matrix(
+        (np.ones(sum(r.size for r in rows), dtype=np.float32), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(Z.shape[0], Z.shape[0]),
+    )
+    covered = np.zeros(Z.shape[0], dtype=bool)
+    if labeled.size:
+        covered[balls[candidates.size :].indices] = True
+    candidate_balls = balls[: candidates.size].tocsc()  # column slices below
+    gain = np.asarray(candidate_balls @ (~covered).astype(np.float32)).ravel()
+    chosen: list[int] = []
+    for _ in range(min(n, candidates.size)):
+        gain[chosen] = -1.0
+        i = int(gain.argmax())
+        if gain[i] <= 0:
+            break  # everything is covered: the caller fills the rest at random
+        chosen.append(i)
+        newly = balls[i].indices[~covered[balls[i].indices]]
+        covered[newly] = True
+        # Each candidate whose ball holds a newly covered point gains that much less.
+        gain -= np.asarray(candidate_balls[:, newly].sum(axis=1)).ravel()
+    return candidates[np.array(chosen, dtype=np.intp)]

@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEBIAN_PACKAGES := dataset-fashion-mnist postgresql
+DEBIAN_PACKAGES := dataset-fashion-mnist postgresql chromium
 OUT ?= demo-out
 
 .PHONY: install deps-system test lint demo bench bench-long clean
@@ -49,6 +49,12 @@ bench: install
 	$(PY) benchmarks/bench_training.py
 	$(PY) benchmarks/bench_ingest.py
 	$(PY) benchmarks/bench_projection.py
+	$(PY) benchmarks/bench_diversity.py
+	$(PY) benchmarks/label_efficiency.py --datasets toy,digits --seeds 5
+
+# The full protocol of docs/heuristics.md: Fashion-MNIST to 2,000 labels, 12 strategies, 5 seeds (about 40 min).
+bench-long: install
+	$(PY) benchmarks/label_efficiency.py --datasets fashion-mnist,digits,toy --seeds 5
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache

@@ -361,6 +361,52 @@ def db_upgrade(project: Annotated[Path, typer.Argument(help="the project folder"
     console.print(f"database up to date ({len(pending)} migration(s) applied)")
 
 
+users_app = typer.Typer(help="People who may use the annotation server.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    project: Annotated[Path, typer.Argument(help="the project folder")],
+    name: Annotated[str, typer.Argument(help="the person's name")],
+    role: Annotated[str, typer.Option(help="admin or annotator")] = "annotator",
+) -> None:
+    """Create a person; their token is printed alone on one line of stdout (shown only once)."""
+    from labelwise.project.users import add_user
+
+    try:
+        token = add_user(_open(project), name, role)
+    except LabelwiseError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(token)
+
+
+@app.command()
+def serve(
+    project: Annotated[Path, typer.Argument(help="the project folder")],
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+) -> None:
+    """Start the annotation server: dashboard, annotate page, image grid, JSON API."""
+    import uvicorn
+
+    from labelwise.project.users import add_user, has_admin
+    from labelwise.server.app import create_app
+
+    try:
+        proj = _open(project)
+        shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
+        if not has_admin(proj):
+            token = add_user(proj, "admin", "admin")
+            console.print(f"created the first admin; log in with: http://{shown}:{port}/login?token={token}")
+        proj.close()
+        server_app = create_app(project)
+    except LabelwiseError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(f"labelwise is serving {project} at http://{shown}:{port}/  (Ctrl-C stops)")
+    uvicorn.run(server_app, host=host, port=port, log_level="warning")
+
+
 def main() -> None:
     app()
 

@@ -39,7 +39,7 @@ def test_project_on_postgresql(tmp_path, fashion_folder, pg_url):
     engine = sqlalchemy.create_engine(pg_url)
     with engine.connect() as conn:
         assert conn.execute(sqlalchemy.text("select count(*) from images where status = 'ok'")).scalar() == 200
-        assert conn.execute(sqlalchemy.text("select version_num from alembic_version")).scalar() == "0001"
+        assert conn.execute(sqlalchemy.text("select version_num from alembic_version")).scalar() == "0002"
     engine.dispose()
     # Everything is labeled: suggest says so instead of failing obscurely.
     assert "no unlabeled item left" in invoke("suggest", project, code=2).output
@@ -59,10 +59,11 @@ def test_pending_migrations_are_refused_with_the_upgrade_command(tmp_path, fashi
     # by dropping them: the upgrade then rebuilds the schema.
     engine = db.make_engine(db.sqlite_url(project / "labelwise.db"))
     with engine.begin() as conn:
-        for table in ("annotations", "classes", "images"):
+        for table in ("model_versions", "skips", "leases", "settings_history", "settings", "users",
+                      "annotations", "classes", "images"):  # fmt: skip
             conn.execute(sqlalchemy.text(f"drop table {table}"))
     engine.dispose()
-    assert "1 migration(s) applied" in invoke("db", "upgrade", project).output
+    assert "2 migration(s) applied" in invoke("db", "upgrade", project).output
     Project(project)
 
 

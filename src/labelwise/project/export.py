@@ -1,0 +1,88 @@
+"""Exports of the current labels: CSV, JSON, COCO-style JSON, and an ImageFolder copy."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+from sqlalchemy import select
+
+from labelwise.errors import LabelwiseError
+from labelwise.project.project import Project
+from labelwise.store.models import Annotation, Image, LabelClass
+
+COLUMNS = ["path", "label", "annotator", "time", "model_version", "strategy", "score"]
+FORMATS = ("csv", "json", "coco")
+
+
+def labeled_rows(project: Project) -> list[dict]:
+    with project.sessions() as session:
+        rows = session.execute(
+            select(Image.id, Image.path, Image.width, Image.height, LabelClass.name, LabelClass.position,
+                   Annotation.annotator, Annotation.created_at, Annotation.model_version, Annotation.strategy,
+                   Annotation.score)
+            .join(Annotation, Annotation.image_id == Image.id)
+            .join(LabelClass, LabelClass.id == Annotation.class_id)
+            .where(Annotation.superseded.is_(False))
+            .order_by(Image.path)
+        ).all()  # fmt: skip
+    return [
+        {"image_id": r[0], "path": r[1], "width": r[2], "height": r[3], "label": r[4], "position": r[5],
+         "annotator": r[6], "time": r[7].isoformat() if r[7] else None, "model_version": r[8], "strategy": r[9],
+         "score": r[10]}
+        for r in rows
+    ]  # fmt: skip
+
+
+def export_text(project: Project, fmt: str) -> str:
+    """The labels as ``csv``, ``json`` or ``coco`` text."""
+    if fmt not in FORMATS:
+        raise LabelwiseError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
+    rows = labeled_rows(project)
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        return buffer.getvalue()
+    if fmt == "json":
+        return json.dumps([{k: r[k] for k in COLUMNS} for r in rows], indent=2, ensure_ascii=False)
+    classes = project.class_names()
+    coco = {
+        "info": {"description": f"labelwise export of {project.folder.name}",
+                 "date_created": datetime.now().isoformat()},
+        "images": [{"id": r["image_id"], "file_name": r["path"], "width": r["width"], "height": r["height"]}
+                   for r in rows],
+        "categories": [{"id": i + 1, "name": name} for i, name in enumerate(classes)],
+        "annotations": [{"id": n + 1, "image_id": r["image_id"], "category_id": r["position"] + 1,
+                         "annotator": r["annotator"]} for n, r in enumerate(rows)],
+    }  # fmt: skip
+    return json.dumps(coco, indent=2, ensure_ascii=False)
+
+
+def export_image_folder(project: Project, target: Path | None = None) -> tuple[Path, int, int]:
+    """Copy labeled images into ``class/`` sub-folders (hard links where the file system allows).
+
+    Returns the folder, the number of images and how many of them are hard links.
+    """
+    target = target or project.folder / "exports" / f"imagefolder-{datetime.now():%Y%m%d-%H%M%S}"
+    target.mkdir(parents=True, exist_ok=False)
+    linked = 0
+    rows = labeled_rows(project)
+    for r in rows:
+        folder = target / r["label"].replace("/", "-")
+        folder.mkdir(exist_ok=True)
+        # The image id keeps names unique when two folders hold files of the same name.
+        dest = folder / f"{r['image_id']}-{PurePosixPath(r['path']).name}"
+        source = project.images_root / r["path"]
+        try:
+            os.link(source, dest)
+            linked += 1
+        except OSError:
+            shutil.copy2(source, dest)
+    return target, len(rows), linked

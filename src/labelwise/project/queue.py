@@ -1,0 +1,236 @@
+"""The annotation queue: leases so that two people never hold the same image, labels, undo, skip.
+
+Late labels: a label for an image whose lease belongs to somebody else, still live, is refused
+(409). A label from a person whose own lease has expired is accepted as long as nobody else has
+leased the image since: the work was done, and nothing is lost by keeping it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from labelwise.errors import LabelwiseError
+from labelwise.project.labels import add_annotation
+from labelwise.project.project import Project
+from labelwise.project.training import QueueEntry, Ranking
+from labelwise.store.models import STATUS_OK, Annotation, Image, LabelClass, Lease, Skip, User, utcnow
+
+CHUNK = 64
+
+
+class NotFoundError(LabelwiseError):
+    """An image, class or annotation that does not exist (HTTP 404)."""
+
+
+class ConflictError(LabelwiseError):
+    """The request clashes with somebody else's work (HTTP 409)."""
+
+
+class ForbiddenError(LabelwiseError):
+    """The person may not do this (HTTP 403)."""
+
+
+@dataclass
+class Leased:
+    image_id: int
+    path: str
+    expires_at: datetime
+    model_version: int | None
+    strategy: str | None
+    score: float | None
+    top: list[tuple[str, float]]
+
+
+def _insert_ignore(session: Session):
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Lease)
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite returns naive datetimes; everything we store is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
+
+
+def _start_of_day(now: datetime) -> datetime:
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def lease_next(project: Project, user: User, n: int, ranking: Ranking | None, lease_minutes: float) -> list[Leased]:
+    """Up to ``n`` images for ``user``: the live leases they hold first, then the best free ones."""
+    if n < 0 or n > 100:
+        raise LabelwiseError("n: must be between 0 and 100")
+    now = utcnow()
+    expires = now + timedelta(minutes=lease_minutes)
+    why = {e.image_id: e for e in ranking.entries} if ranking else {}
+    version = ranking.version if ranking else None
+    strategy = ranking.strategy if ranking else None
+    with project.sessions.begin() as session:
+        held = list(session.scalars(select(Lease).where(Lease.user_id == user.id, Lease.expires_at > now).limit(n)))
+        got = [lease.image_id for lease in held]
+        for lease in held:  # asking again renews what you hold
+            lease.expires_at = expires
+        order = [e.image_id for e in ranking.entries] if ranking else []
+        position = 0
+        while len(got) < n:
+            if position < len(order):
+                chunk = order[position : position + CHUNK]
+                position += CHUNK
+            else:
+                chunk = _fallback_chunk(session, now, user.id, exclude=got)
+                if not chunk:
+                    break
+            free = _free_images(session, chunk, user.id, now)
+            for image_id in free:
+                if len(got) >= n:
+                    break
+                entry = why.get(image_id)
+                if _acquire(session, image_id, user.id, now, expires, version if entry else None,
+                            strategy if entry else "fallback: unranked", entry.score if entry else None):  # fmt: skip
+                    got.append(image_id)
+            if position >= len(order) and not free:
+                position = len(order)  # ranking exhausted: only the fallback from now on
+        rows = session.execute(
+            select(Image.id, Image.path, Lease.expires_at, Lease.model_version, Lease.strategy, Lease.score)
+            .join(Lease, Lease.image_id == Image.id)
+            .where(Image.id.in_(got))
+        ).all()
+    by_id = {r[0]: r for r in rows}
+    return [
+        Leased(i, by_id[i][1], _aware(by_id[i][2]), by_id[i][3], by_id[i][4], by_id[i][5],
+               list(why[i].top) if i in why else [])
+        for i in got
+        if i in by_id
+    ]  # fmt: skip
+
+
+def _free_images(session: Session, chunk: list[int], user_id: int, now: datetime) -> list[int]:
+    """The images of ``chunk`` (in order) that are ok, unlabeled, not leased live, not skipped today."""
+    if not chunk:
+        return []
+    blocked = set(
+        session.scalars(
+            select(Annotation.image_id).where(Annotation.image_id.in_(chunk), Annotation.superseded.is_(False))
+        )
+    )
+    blocked |= set(session.scalars(select(Lease.image_id).where(Lease.image_id.in_(chunk), Lease.expires_at > now)))
+    blocked |= set(
+        session.scalars(
+            select(Skip.image_id).where(
+                Skip.image_id.in_(chunk), Skip.user_id == user_id, Skip.skipped_at >= _start_of_day(now)
+            )
+        )
+    )
+    ok = set(session.scalars(select(Image.id).where(Image.id.in_(chunk), Image.status == STATUS_OK)))
+    return [i for i in chunk if i in ok and i not in blocked]
+
+
+def _fallback_chunk(session: Session, now: datetime, user_id: int, exclude: list[int]) -> list[int]:
+    """Unranked unlabeled images, when the ranking is used up or there is none yet."""
+    labeled = select(Annotation.image_id).where(Annotation.superseded.is_(False))
+    leased = select(Lease.image_id).where(Lease.expires_at > now)
+    skipped = select(Skip.image_id).where(Skip.user_id == user_id, Skip.skipped_at >= _start_of_day(now))
+    query = (
+        select(Image.id)
+        .where(Image.status == STATUS_OK, Image.id.not_in(labeled), Image.id.not_in(leased), Image.id.not_in(skipped))
+        .order_by(Image.id)
+        .limit(CHUNK)
+    )
+    if exclude:
+        query = query.where(Image.id.not_in(exclude))
+    return list(session.scalars(query))
+
+
+def _acquire(session, image_id, user_id, now, expires, version, strategy, score) -> bool:
+    """Take the lease of one image; ``False`` if somebody else got it first."""
+    session.execute(delete(Lease).where(Lease.image_id == image_id, Lease.expires_at <= now))
+    values = dict(image_id=image_id, user_id=user_id, expires_at=expires, model_version=version,
+                  strategy=strategy, score=score)  # fmt: skip
+    # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
+    statement = _insert_ignore(session).values(**values).on_conflict_do_nothing().returning(Lease.image_id)
+    return session.execute(statement).first() is not None
+
+
+def annotate(project: Project, user: User, image_id: int, label: str, ranking: Ranking | None) -> int:
+    """Record ``user``'s label of an image; returns the annotation id."""
+    now = utcnow()
+    with project.sessions.begin() as session:
+        image = session.get(Image, image_id)
+        if image is None:
+            raise NotFoundError(f"image_id: no image {image_id}")
+        if image.status != STATUS_OK:
+            raise LabelwiseError(f"image_id: image {image_id} is {image.status} and cannot be labeled")
+        cls = session.scalar(select(LabelClass).where(LabelClass.name == label))
+        if cls is None:
+            known = ", ".join(session.scalars(select(LabelClass.name).order_by(LabelClass.position)))
+            raise LabelwiseError(f"label: unknown class {label!r}; the classes are: {known}")
+        lease = session.get(Lease, image_id, with_for_update=True)
+        if lease is not None and lease.user_id != user.id and _aware(lease.expires_at) > now:
+            holder = session.get(User, lease.user_id)
+            raise ConflictError(
+                f"image_id: image {image_id} is leased to {holder.name if holder else 'someone else'} "
+                f"until {_aware(lease.expires_at).isoformat(timespec='seconds')}"
+            )
+        version = strategy = score = None
+        if lease is not None and lease.user_id == user.id:
+            version, strategy, score = lease.model_version, lease.strategy, lease.score
+        elif ranking is not None:
+            entry = next((e for e in ranking.entries if e.image_id == image_id), None)
+            if entry is not None:
+                version, strategy, score = ranking.version, ranking.strategy, entry.score
+        annotation = add_annotation(session, image, cls, annotator=user.name, source="server",
+                                    model_version=version, strategy=strategy, score=score)  # fmt: skip
+        if lease is not None:
+            session.delete(lease)
+        session.flush()
+        return annotation.id
+
+
+def undo(project: Project, user: User, annotation_id: int, lease_minutes: float) -> int:
+    """Remove an annotation (its author or an admin); the label it replaced, if any, is current
+    again, and the image goes back to its author's queue. Returns the image id."""
+    with project.sessions.begin() as session:
+        annotation = session.get(Annotation, annotation_id)
+        if annotation is None:
+            raise NotFoundError(f"annotation {annotation_id}: not found")
+        if annotation.annotator != user.name and user.role != "admin":
+            raise ForbiddenError(f"annotation {annotation_id}: only {annotation.annotator} or an admin may undo it")
+        image_id = annotation.image_id
+        was_current = not annotation.superseded
+        session.delete(annotation)
+        session.flush()
+        if was_current:
+            previous = session.scalar(
+                select(Annotation).where(Annotation.image_id == image_id).order_by(Annotation.id.desc()).limit(1)
+            )
+            if previous is not None:
+                previous.superseded = False
+            else:
+                now = utcnow()
+                session.execute(delete(Lease).where(Lease.image_id == image_id, Lease.expires_at <= now))
+                session.execute(
+                    _insert_ignore(session)
+                    .values(image_id=image_id, user_id=user.id, expires_at=now + timedelta(minutes=lease_minutes))
+                    .on_conflict_do_nothing()
+                )
+        return image_id
+
+
+def skip(project: Project, user: User, image_id: int) -> None:
+    with project.sessions.begin() as session:
+        if session.get(Image, image_id) is None:
+            raise NotFoundError(f"image_id: no image {image_id}")
+        session.add(Skip(image_id=image_id, user_id=user.id))
+        session.execute(delete(Lease).where(Lease.image_id == image_id, Lease.user_id == user.id))
+
+
+def label_count(project: Project) -> int:
+    with project.sessions() as session:
+        return session.scalar(select(func.count()).select_from(Annotation).where(Annotation.superseded.is_(False)))
+
+
+__all__ = ["ConflictError", "ForbiddenError", "Leased", "NotFoundError", "QueueEntry"]

@@ -1,0 +1,1 @@
+"""The annotation server: a FastAPI app over a project, with a background retraining worker."""

@@ -1,0 +1,196 @@
+"""The JSON API under ``/api/``. Route functions only translate: the work is in labelwise.project."""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.responses import FileResponse, PlainTextResponse
+from PIL import Image as PILImage
+
+from labelwise.errors import LabelwiseError
+from labelwise.project import queue
+from labelwise.project.export import FORMATS, export_image_folder, export_text
+from labelwise.project.settings import get_settings, update_settings
+from labelwise.server.auth import admin_user, current_user
+from labelwise.server.schemas import (
+    AnnotationRequest,
+    AnnotationResponse,
+    ClassRequest,
+    QueueItem,
+    QueueRequest,
+    QueueResponse,
+    SettingsBody,
+    SkipRequest,
+    TopClass,
+)
+from labelwise.server.status import server_status
+from labelwise.store.models import Image, User
+
+router = APIRouter(prefix="/api")
+CurrentUser = Annotated[User, Depends(current_user)]
+Admin = Annotated[User, Depends(admin_user)]
+THUMB_SIZE = 256
+
+
+def _state(request: Request):
+    return request.app.state
+
+
+@router.get("/status")
+def status(request: Request, user: CurrentUser) -> dict:
+    state = _state(request)
+    return server_status(state.project, state.retrainer) | {"user": {"name": user.name, "role": user.role}}
+
+
+@router.post("/queue/next", response_model=QueueResponse)
+def queue_next(body: QueueRequest, request: Request, user: CurrentUser) -> QueueResponse:
+    state = _state(request)
+    settings = get_settings(state.project)
+    leased = queue.lease_next(state.project, user, body.n, state.retrainer.ranking, settings["lease_minutes"])
+    return QueueResponse(items=[
+        QueueItem(
+            image_id=item.image_id, path=item.path, file_url=f"/api/images/{item.image_id}/file",
+            thumb_url=f"/api/images/{item.image_id}/thumb", lease_expires_at=item.expires_at.isoformat(),
+            model_version=item.model_version, strategy=item.strategy, score=item.score,
+            top=[TopClass(label=name, p=p) for name, p in item.top],
+        )
+        for item in leased
+    ])  # fmt: skip
+
+
+@router.post("/annotations", status_code=201, response_model=AnnotationResponse)
+def create_annotation(body: AnnotationRequest, request: Request, user: CurrentUser):
+    state = _state(request)
+    annotation_id = queue.annotate(state.project, user, body.image_id, body.label, state.retrainer.ranking)
+    state.retrainer.notify_label()
+    return AnnotationResponse(id=annotation_id, image_id=body.image_id, label=body.label)
+
+
+@router.delete("/annotations/{annotation_id}")
+def delete_annotation(annotation_id: int, request: Request, user: CurrentUser) -> dict:
+    state = _state(request)
+    image_id = queue.undo(state.project, user, annotation_id, get_settings(state.project)["lease_minutes"])
+    return {"undone": annotation_id, "image_id": image_id}
+
+
+@router.post("/skip")
+def skip_image(body: SkipRequest, request: Request, user: CurrentUser) -> dict:
+    queue.skip(_state(request).project, user, body.image_id)
+    return {"skipped": body.image_id}
+
+
+def _image_path(request: Request, image_id: int) -> tuple[Path, Image]:
+    """The file of an image, found only through the project's own records."""
+    project = _state(request).project
+    with project.sessions() as session:
+        image = session.get(Image, image_id)
+    if image is None:
+        raise HTTPException(404, f"image {image_id}: not found")
+    root = project.images_root.resolve()
+    path = (root / image.path).resolve()
+    if not path.is_relative_to(root):  # a symlink pointing out of the images folder
+        raise HTTPException(404, f"image {image_id}: file is outside the images folder")
+    if not path.is_file():
+        raise HTTPException(404, f"image {image_id}: file {image.path} is missing")
+    return path, image
+
+
+@router.get("/images/{image_id}/file")
+def image_file(image_id: int, request: Request, user: CurrentUser) -> FileResponse:
+    path, _ = _image_path(request, image_id)
+    return FileResponse(path, media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream")
+
+
+@router.get("/images/{image_id}/thumb")
+def image_thumb(image_id: int, request: Request, user: CurrentUser) -> FileResponse:
+    from labelwise.ingest.decode import BrokenImageError, decode_image
+
+    project = _state(request).project
+    cached = project.folder / "thumbs" / f"{image_id}.jpg"
+    if not cached.exists():
+        path, _ = _image_path(request, image_id)
+        try:
+            picture = decode_image(path.read_bytes(), project.config.max_pixels, draft_size=THUMB_SIZE)
+        except BrokenImageError as exc:
+            raise HTTPException(422, f"image {image_id}: {exc.reason}") from None
+        picture.thumbnail((THUMB_SIZE, THUMB_SIZE), PILImage.Resampling.LANCZOS)
+        cached.parent.mkdir(exist_ok=True)
+        tmp = cached.with_suffix(".tmp")
+        picture.save(tmp, "JPEG", quality=85)
+        tmp.replace(cached)
+    return FileResponse(cached, media_type="image/jpeg")
+
+
+@router.get("/images")
+def list_images(
+    request: Request,
+    user: CurrentUser,
+    status: str = "ok",
+    label: str | None = None,
+    labeled: bool | None = None,
+    predicted: str | None = None,
+    sort: str = "path",
+    offset: int = 0,
+    limit: int = 60,
+) -> dict:
+    from labelwise.server.grid import image_grid
+
+    state = _state(request)
+    return image_grid(state.project, state.retrainer.ranking, status=status, label=label, labeled=labeled,
+                      predicted=predicted, sort=sort, offset=offset, limit=min(limit, 500))  # fmt: skip
+
+
+@router.post("/train", status_code=202)
+def train(request: Request, user: Admin) -> dict:
+    _state(request).retrainer.request()
+    return {"requested": True}
+
+
+@router.get("/settings")
+def read_settings(request: Request, user: CurrentUser) -> dict:
+    return get_settings(_state(request).project)
+
+
+@router.put("/settings")
+def write_settings(body: SettingsBody, request: Request, user: Admin) -> dict:
+    return update_settings(_state(request).project, body.changes(), user.name)
+
+
+@router.post("/classes", status_code=201)
+def add_class(body: ClassRequest, request: Request, user: Admin) -> dict:
+    project = _state(request).project
+    if body.name.strip() in project.class_names():
+        raise HTTPException(409, f"name: class {body.name!r} exists already")
+    project.add_classes([body.name])
+    return {"classes": project.class_names()}
+
+
+@router.get("/export")
+def export(request: Request, user: Admin, format: str = "csv") -> Response:
+    if format not in FORMATS:
+        raise HTTPException(422, f"format: {format!r} is not one of {', '.join(FORMATS)}")
+    text = export_text(_state(request).project, format)
+    media = "text/csv" if format == "csv" else "application/json"
+    filename = f"labels.{'csv' if format == 'csv' else 'json' if format == 'json' else 'coco.json'}"
+    return PlainTextResponse(
+        text, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
+@router.post("/export/imagefolder", status_code=201)
+def export_folder(request: Request, user: Admin) -> dict:
+    folder, count, linked = export_image_folder(_state(request).project)
+    return {"folder": str(folder), "images": count, "hard_links": linked}
+
+
+def error_status(exc: LabelwiseError) -> int:
+    if isinstance(exc, queue.NotFoundError):
+        return 404
+    if isinstance(exc, queue.ConflictError):
+        return 409
+    if isinstance(exc, queue.ForbiddenError):
+        return 403
+    return 422

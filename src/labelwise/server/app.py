@@ -1,0 +1,82 @@
+"""``create_app``: the FastAPI application over one project folder."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from labelwise.errors import LabelwiseError
+from labelwise.project import Project
+from labelwise.server import api, pages
+from labelwise.server.auth import current_user
+from labelwise.server.worker import Retrainer
+
+MAX_BODY_BYTES = 64 * 1024
+HERE = Path(__file__).parent
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def create_app(folder: str | Path, *, start_worker: bool = True) -> FastAPI:
+    project = Project(folder)  # refuses a database with pending migrations
+    retrainer = Retrainer(folder)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if start_worker:
+            retrainer.start()
+        yield
+        if start_worker:
+            retrainer.stop()
+        project.close()
+        retrainer.project.close()
+
+    app = FastAPI(
+        title="labelwise", version="0.1.0", lifespan=lifespan,
+        openapi_url=None, docs_url=None, redoc_url=None,  # served below, behind the login
+    )  # fmt: skip
+    app.state.project = project
+    app.state.retrainer = retrainer
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return JSONResponse({"detail": f"request body over {MAX_BODY_BYTES} bytes"}, status_code=413)
+        return await call_next(request)
+
+    @app.exception_handler(LabelwiseError)
+    async def labelwise_error(request: Request, exc: LabelwiseError):
+        return JSONResponse({"detail": str(exc)}, status_code=api.error_status(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        problems = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error.get("loc", ()))
+            message = "malformed JSON" if error.get("type") == "json_invalid" else error.get("msg", "invalid")
+            problems.append(f"{where}: {message}")
+        return JSONResponse({"detail": "; ".join(problems)}, status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):
+        if exc.status_code == 401 and _wants_html(request):
+            return HTMLResponse(pages.render(request, "login.html", {"user": None, "error": exc.detail}), 401)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.get("/api/openapi.json", include_in_schema=False)
+    def openapi(request: Request) -> JSONResponse:
+        current_user(request)
+        return JSONResponse(app.openapi())
+
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    return app

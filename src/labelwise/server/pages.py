@@ -1,0 +1,124 @@
+"""Server-rendered pages with a little plain JavaScript; every page needs a logged-in person."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from labelwise.project.users import user_for_token
+from labelwise.server.auth import COOKIE, admin_user, current_user
+from labelwise.server.status import server_status
+from labelwise.store.models import User
+from labelwise.strategies import get_strategy, strategy_names
+
+router = APIRouter(include_in_schema=False)
+templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"])
+)
+CurrentUser = Annotated[User, Depends(current_user)]
+Admin = Annotated[User, Depends(admin_user)]
+
+
+def render(request: Request, name: str, context: dict) -> str:
+    return templates.get_template(name).render(request=request, **context)
+
+
+def _page(request: Request, name: str, user: User, **context) -> HTMLResponse:
+    project = request.app.state.project
+    return HTMLResponse(render(request, name, {"user": user, "project": project.folder.name, **context}))
+
+
+def _login(token: str, target: str = "/") -> RedirectResponse:
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", max_age=30 * 24 * 3600)
+    return response
+
+
+@router.get("/login")
+def login_link(request: Request, token: str | None = None):
+    """The login link: ``/login?token=...`` sets the session cookie and opens the dashboard."""
+    if token and user_for_token(request.app.state.project, token):
+        return _login(token)
+    error = "that token is not valid" if token else None
+    return HTMLResponse(render(request, "login.html", {"user": None, "error": error}), 401 if token else 200)
+
+
+@router.post("/login")
+def login_form(request: Request, token: Annotated[str, Form()]):
+    if user_for_token(request.app.state.project, token.strip()):
+        return _login(token.strip())
+    return HTMLResponse(render(request, "login.html", {"user": None, "error": "that token is not valid"}), 401)
+
+
+@router.post("/logout")
+def logout() -> RedirectResponse:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+def learning_curve_svg(points: list[dict], width: int = 560, height: int = 220) -> str:
+    """Estimated accuracy against labels, one point per retrain, with a +-1 sd band, as inline SVG."""
+    if not points:
+        return ""
+    pad = 36
+    xs = [p["n_labels"] for p in points]
+    lo_x, hi_x = min(xs), max(max(xs), min(xs) + 1)
+
+    def px(x: float) -> float:
+        return pad + (x - lo_x) / (hi_x - lo_x) * (width - 2 * pad)
+
+    def py(y: float) -> float:
+        return height - pad - y * (height - 2 * pad)
+
+    upper = " ".join(f"{px(p['n_labels']):.1f},{py(min(1, p['accuracy'] + (p['sd'] or 0))):.1f}" for p in points)
+    lower = " ".join(
+        f"{px(p['n_labels']):.1f},{py(max(0, p['accuracy'] - (p['sd'] or 0))):.1f}" for p in reversed(points)
+    )
+    line = " ".join(f"{px(p['n_labels']):.1f},{py(p['accuracy']):.1f}" for p in points)
+    dots = "".join(
+        f'<circle cx="{px(p["n_labels"]):.1f}" cy="{py(p["accuracy"]):.1f}" r="3"><title>v{p["version"]}: '
+        f"{p['accuracy']:.3f} at {p['n_labels']} labels</title></circle>"
+        for p in points
+    )
+    grid = "".join(
+        f'<line x1="{pad}" x2="{width - pad}" y1="{py(t):.1f}" y2="{py(t):.1f}" class="grid"/>'
+        f'<text x="4" y="{py(t) + 4:.1f}">{t:.1f}</text>'
+        for t in (0.0, 0.25, 0.5, 0.75, 1.0)
+    )
+    return (
+        f'<svg class="curve" viewBox="0 0 {width} {height}" role="img" aria-label="learning curve">{grid}'
+        f'<polygon points="{upper} {lower}" class="band"/><polyline points="{line}" class="line"/>{dots}'
+        f'<text x="{width / 2:.0f}" y="{height - 6}" text-anchor="middle">labels ({lo_x}–{max(xs)})</text></svg>'
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(request: Request, user: CurrentUser) -> HTMLResponse:
+    state = request.app.state
+    status = server_status(state.project, state.retrainer)
+    strategies = [(name, get_strategy(name).summary) for name in strategy_names()]
+    return _page(request, "dashboard.html", user, status=status, curve=learning_curve_svg(status["learning_curve"]),
+                 strategies=strategies)  # fmt: skip
+
+
+@router.get("/annotate", response_class=HTMLResponse)
+def annotate(request: Request, user: CurrentUser) -> HTMLResponse:
+    classes = request.app.state.project.class_names()
+    return _page(request, "annotate.html", user, classes=classes, classes_json=json.dumps(classes))
+
+
+@router.get("/images", response_class=HTMLResponse)
+def images(request: Request, user: CurrentUser) -> HTMLResponse:
+    classes = request.app.state.project.class_names()
+    return _page(request, "images.html", user, classes=classes, classes_json=json.dumps(classes))
+
+
+@router.get("/export", response_class=HTMLResponse)
+def export_page(request: Request, user: Admin) -> HTMLResponse:
+    return _page(request, "export.html", user)

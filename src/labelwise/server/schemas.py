@@ -1,0 +1,65 @@
+"""Request and response bodies of the JSON API (validated by Pydantic at the edge)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class QueueRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    n: int = Field(5, ge=0, le=100, description="how many images to lease")
+
+
+class TopClass(BaseModel):
+    label: str = Field(alias="class")
+    p: float
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class QueueItem(BaseModel):
+    image_id: int
+    path: str
+    file_url: str
+    thumb_url: str
+    lease_expires_at: str
+    model_version: int | None
+    strategy: str | None
+    score: float | None
+    top: list[TopClass]
+
+
+class QueueResponse(BaseModel):
+    items: list[QueueItem]
+
+
+class AnnotationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    image_id: int
+    label: str = Field(min_length=1, max_length=255)
+
+
+class AnnotationResponse(BaseModel):
+    id: int
+    image_id: int
+    label: str
+
+
+class SkipRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    image_id: int
+
+
+class ClassRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=255)
+
+
+class SettingsBody(BaseModel):
+    """Any subset of the settings; unknown keys are refused by name."""
+
+    model_config = ConfigDict(extra="allow")
+
+    def changes(self) -> dict[str, Any]:
+        return dict(self.model_extra or {}) | self.model_dump(exclude_unset=True)

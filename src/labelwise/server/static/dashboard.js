@@ -1,0 +1,41 @@
+// The dashboard: admins change settings and ask for a retrain; the page refreshes its numbers.
+const form = document.getElementById("settings");
+if (form && !form.classList.contains("readonly")) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const f = form.elements;
+    const numberOrNull = (v) => (v === "" ? null : Number(v));
+    const body = {
+      strategy: f.strategy.value,
+      candidates: f.candidates_mode.value === "all" ? null : Number(f.candidates.value),
+      explore: Number(f.explore.value),
+      retrain_every: Number(f.retrain_every.value),
+      lease_minutes: Number(f.lease_minutes.value),
+      stop_label_budget: numberOrNull(f.stop_label_budget.value),
+      stop_target_accuracy: numberOrNull(f.stop_target_accuracy.value),
+    };
+    const r = await api("PUT", "/api/settings", body);
+    document.getElementById("settings-msg").textContent = r.ok ? "saved" : r.body.detail;
+    if (r.ok) setTimeout(() => window.location.reload(), 400);
+  });
+}
+const train = document.getElementById("train-now");
+if (train) {
+  train.addEventListener("click", async () => {
+    train.disabled = true;
+    train.textContent = "retraining…";
+    await api("POST", "/api/train");
+    setTimeout(() => window.location.reload(), 1500);
+  });
+}
+// Keep the numbers fresh while people label.
+setInterval(async () => {
+  if (document.hidden || document.activeElement?.form === form) return;
+  const r = await api("GET", "/api/status");
+  if (!r.ok) return;
+  const shownVersion = document.getElementById("model-version").textContent;
+  const version = r.body.model ? `version ${r.body.model.version}` : "no model yet";
+  if (version !== shownVersion || String(r.body.labeled) !== document.getElementById("labeled-count").textContent) {
+    window.location.reload();
+  }
+}, 5000);

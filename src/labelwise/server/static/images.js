@@ -1,0 +1,58 @@
+// The image grid: filters and sorting on the server, click a thumbnail to label or relabel it.
+const grid = document.getElementById("grid");
+const filters = document.getElementById("filters");
+let offset = 0;
+
+function query() {
+  const f = filters.elements;
+  const params = new URLSearchParams({ sort: f.sort.value, offset, limit: 60 });
+  const view = f.view.value;
+  params.set("status", view === "broken" || view === "duplicate" ? view : "ok");
+  if (view === "labeled") params.set("labeled", "true");
+  if (view === "unlabeled") params.set("labeled", "false");
+  if (f.label.value) params.set("label", f.label.value);
+  if (f.predicted.value) params.set("predicted", f.predicted.value);
+  return params;
+}
+
+async function load(reset) {
+  if (reset) { offset = 0; grid.innerHTML = ""; }
+  const r = await api("GET", "/api/images?" + query());
+  if (!r.ok) { grid.textContent = r.body.detail; return; }
+  document.getElementById("total").textContent = `${r.body.total} images`;
+  for (const item of r.body.items) {
+    const card = document.createElement("figure");
+    card.className = "thumb" + (item.label ? " labeled" : "");
+    const img = document.createElement("img");
+    img.loading = "lazy";
+    img.alt = item.path;
+    if (!item.reason) img.src = `/api/images/${item.image_id}/thumb`;
+    const caption = document.createElement("figcaption");
+    caption.textContent = item.reason ? `${item.path}: ${item.reason}` :
+      (item.label ? `✔ ${item.label}` : (item.predicted ? `${item.predicted}? ${(100 * item.confidence).toFixed(0)}%` : "unlabeled"));
+    card.append(img, caption);
+    if (!item.reason) card.addEventListener("click", () => relabel(item, caption, card));
+    grid.append(card);
+  }
+  offset += r.body.items.length;
+  document.getElementById("more").hidden = offset >= r.body.total;
+}
+
+function relabel(item, caption, card) {
+  const dialog = document.getElementById("relabel");
+  document.getElementById("relabel-path").textContent = item.path;
+  document.getElementById("relabel-img").src = `/api/images/${item.image_id}/file`;
+  const select = document.getElementById("relabel-class");
+  if (item.label || item.predicted) select.value = item.label || item.predicted;
+  dialog.onclose = async () => {
+    if (dialog.returnValue !== "save") return;
+    const r = await api("POST", "/api/annotations", { image_id: item.image_id, label: select.value });
+    if (r.ok) { item.label = select.value; caption.textContent = `✔ ${select.value}`; card.classList.add("labeled"); }
+    else alert(r.body.detail);
+  };
+  dialog.showModal();
+}
+
+filters.addEventListener("change", () => load(true));
+document.getElementById("more").addEventListener("click", () => load(false));
+load(true);

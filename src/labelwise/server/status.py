@@ -1,0 +1,49 @@
+"""What the dashboard and ``GET /api/status`` show, computed in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from labelwise.project.project import Project
+from labelwise.project.settings import get_settings, settings_history
+from labelwise.project.status import project_status
+from labelwise.project.training import load_history, stopping_status
+from labelwise.server.worker import Retrainer
+from labelwise.store.models import ModelVersion
+
+
+def server_status(project: Project, retrainer: Retrainer) -> dict[str, Any]:
+    info = project_status(project)
+    settings = get_settings(project)
+    with project.sessions() as session:
+        versions = list(session.scalars(select(ModelVersion).order_by(ModelVersion.id)))
+    ok = [v for v in versions if v.status == "ok"]
+    latest = ok[-1] if ok else None
+    failed = versions[-1] if versions and versions[-1].status == "failed" else None
+    ranking = retrainer.ranking
+    return {
+        "images_ok": info["images_ok"],
+        "images_broken": info["images_broken"],
+        "images_duplicate": info["images_duplicate"],
+        "labeled": info["labeled"],
+        "unlabeled": info["unlabeled"],
+        "classes": info["classes"],
+        "model": None if latest is None else {
+            "version": latest.id, "n_labels": latest.n_labels, "strategy": latest.strategy,
+            "accuracy": latest.accuracy, "accuracy_sd": latest.accuracy_sd, "seconds": latest.seconds,
+            "trained_at": latest.created_at.isoformat(),
+        },
+        "serving_version": None if ranking is None else ranking.version,
+        "queue_length": 0 if ranking is None else len(ranking.entries),
+        "training": retrainer.training,
+        "training_error": None if failed is None else {"version": failed.id, "error": failed.error},
+        "learning_curve": [
+            {"version": v.id, "n_labels": v.n_labels, "accuracy": v.accuracy, "sd": v.accuracy_sd}
+            for v in ok if v.accuracy is not None
+        ],
+        "stopping": stopping_status(settings, load_history(project)),
+        "settings": settings,
+        "settings_history": settings_history(project, limit=20),
+    }  # fmt: skip

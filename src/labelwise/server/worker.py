@@ -1,0 +1,103 @@
+"""Background retraining: labeling never waits for training.
+
+After every ``retrain_every`` new labels, or on demand, a thread retrains the head, re-scores the
+whole pool and swaps the new ranking in under a new model version (one reference assignment, so
+readers see the old ranking or the new one, never half of one). A failure is recorded with its
+error and the old ranking stays in service.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from labelwise.project import Project
+from labelwise.project.queue import label_count
+from labelwise.project.settings import get_settings
+from labelwise.project.training import Ranking, ranking_path, record_failure, train_and_rank
+
+log = logging.getLogger("labelwise.worker")
+
+
+class Retrainer:
+    def __init__(self, folder: str | Path) -> None:
+        self.project = Project(folder)
+        self.ranking: Ranking | None = Ranking.load(ranking_path(self.project))
+        self.labels_at_last_train = -1 if self.ranking is None else self._labels_of(self.ranking)
+        self.training = False
+        self.last_error: str | None = None
+        self.last_trained_at: float | None = None
+        self._requested = self.ranking is None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="labelwise-retrainer", daemon=True)
+
+    def _labels_of(self, ranking: Ranking) -> int:
+        from sqlalchemy import select
+
+        from labelwise.store.models import ModelVersion
+
+        with self.project.sessions() as session:
+            n = session.scalar(select(ModelVersion.n_labels).where(ModelVersion.id == ranking.version))
+        return -1 if n is None else n
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=30)
+
+    def request(self) -> None:
+        """Retrain as soon as possible (the dashboard's button, ``POST /api/train``)."""
+        self._requested = True
+        self._wake.set()
+
+    def notify_label(self) -> None:
+        self._wake.set()
+
+    def due(self) -> bool:
+        if self._requested:
+            return True
+        every = get_settings(self.project)["retrain_every"]
+        return label_count(self.project) - self.labels_at_last_train >= every
+
+    def train_now(self) -> None:
+        self._requested = False
+        settings = get_settings(self.project)
+        n = label_count(self.project)
+        self.training = True
+        try:
+            ranking, info = train_and_rank(self.project, settings)
+            self.ranking = ranking  # the atomic swap
+            self.last_error = None
+            log.info("model version %s trained on %s labels", info["version"], info["n_labels"])
+        except Exception as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.error("retraining failed: %s\n%s", exc, traceback.format_exc())
+            try:
+                record_failure(self.project, n, settings["strategy"], self.last_error)
+            except Exception:  # the database itself may be what failed
+                log.exception("could not record the failure")
+        finally:
+            # Also after a failure: wait for the next retrain_every labels instead of looping on it.
+            self.labels_at_last_train = n
+            self.training = False
+            self.last_trained_at = time.time()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=2.0)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                if self.due():
+                    self.train_now()
+            except Exception:
+                log.exception("retrainer loop")
+                time.sleep(1.0)

@@ -17,17 +17,18 @@ from labelwise.loop.report import BASELINE
 
 def plot_curves(summary: dict, path: Path, title: str, log_x: bool = False) -> None:
     """Mean learning curves with a +-1 sd band; random drawn dashed and black."""
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    fig, ax = plt.subplots(figsize=(9.5, 5), dpi=110)
     # Distinct markers keep strategies visible where their curves coincide (with two classes,
     # margin, entropy and least confidence rank identically).
     markers = iter("osD^v<>ph*")
     for strategy, s in sorted(summary["strategies"].items(), key=lambda kv: kv[0] != BASELINE):
         n, mean, sd = np.array(s["n_labeled"]), np.array(s["mean"]), np.array(s["sd"])
-        style = (
-            {"color": "black", "linestyle": "--", "linewidth": 2.2}
-            if strategy == BASELINE
-            else {"marker": next(markers, None), "markersize": 4, "linewidth": 1.5}
-        )
+        if strategy == BASELINE:
+            style = {"color": "black", "linestyle": "--", "linewidth": 2.2}
+        elif strategy == "auto":  # the default: easy to find among the rest
+            style = {"color": "crimson", "linewidth": 3.0, "zorder": 5}
+        else:
+            style = {"marker": next(markers, "."), "markersize": 4, "linewidth": 1.3}
         (line,) = ax.plot(n, mean, label=strategy, **style)
         ax.fill_between(n, mean - sd, mean + sd, color=line.get_color(), alpha=0.12)
     if log_x:
@@ -36,7 +37,7 @@ def plot_curves(summary: dict, path: Path, title: str, log_x: bool = False) -> N
     ax.set_ylabel("test accuracy")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

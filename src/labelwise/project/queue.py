@@ -70,7 +70,11 @@ def lease_next(project: Project, user: User, n: int, ranking: Ranking | None, le
     version = ranking.version if ranking else None
     strategy = ranking.strategy if ranking else None
     with project.sessions.begin() as session:
-        held = list(session.scalars(select(Lease).where(Lease.user_id == user.id, Lease.expires_at > now).limit(n)))
+        held = list(
+            session.scalars(
+                select(Lease).where(Lease.user_id == user.id, Lease.expires_at > now, Lease.done.is_(False)).limit(n)
+            )
+        )
         got = [lease.image_id for lease in held]
         for lease in held:  # asking again renews what you hold
             lease.expires_at = expires
@@ -117,7 +121,11 @@ def _free_images(session: Session, chunk: list[int], user_id: int, now: datetime
             select(Annotation.image_id).where(Annotation.image_id.in_(chunk), Annotation.superseded.is_(False))
         )
     )
-    blocked |= set(session.scalars(select(Lease.image_id).where(Lease.image_id.in_(chunk), Lease.expires_at > now)))
+    blocked |= set(
+        session.scalars(
+            select(Lease.image_id).where(Lease.image_id.in_(chunk), (Lease.expires_at > now) | Lease.done.is_(True))
+        )
+    )
     blocked |= set(
         session.scalars(
             select(Skip.image_id).where(
@@ -132,7 +140,7 @@ def _free_images(session: Session, chunk: list[int], user_id: int, now: datetime
 def _fallback_chunk(session: Session, now: datetime, user_id: int, exclude: list[int]) -> list[int]:
     """Unranked unlabeled images, when the ranking is used up or there is none yet."""
     labeled = select(Annotation.image_id).where(Annotation.superseded.is_(False))
-    leased = select(Lease.image_id).where(Lease.expires_at > now)
+    leased = select(Lease.image_id).where((Lease.expires_at > now) | Lease.done.is_(True))
     skipped = select(Skip.image_id).where(Skip.user_id == user_id, Skip.skipped_at >= _start_of_day(now))
     query = (
         select(Image.id)
@@ -147,7 +155,7 @@ def _fallback_chunk(session: Session, now: datetime, user_id: int, exclude: list
 
 def _acquire(session, image_id, user_id, now, expires, version, strategy, score) -> bool:
     """Take the lease of one image; ``False`` if somebody else got it first."""
-    session.execute(delete(Lease).where(Lease.image_id == image_id, Lease.expires_at <= now))
+    session.execute(delete(Lease).where(Lease.image_id == image_id, Lease.expires_at <= now, Lease.done.is_(False)))
     values = dict(image_id=image_id, user_id=user_id, expires_at=expires, model_version=version,
                   strategy=strategy, score=score)  # fmt: skip
     # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
@@ -168,15 +176,21 @@ def annotate(project: Project, user: User, image_id: int, label: str, ranking: R
         if cls is None:
             known = ", ".join(session.scalars(select(LabelClass.name).order_by(LabelClass.position)))
             raise LabelwiseError(f"label: unknown class {label!r}; the classes are: {known}")
-        lease = session.get(Lease, image_id, with_for_update=True)
-        if lease is not None and lease.user_id != user.id and _aware(lease.expires_at) > now:
+        # Make sure a lease row exists and lock it: concurrent labels of one image queue up here.
+        session.execute(
+            _insert_ignore(session)
+            .values(image_id=image_id, user_id=user.id, expires_at=now, done=True)
+            .on_conflict_do_nothing()
+        )
+        lease = session.get(Lease, image_id, with_for_update=True, populate_existing=True)
+        if not lease.done and lease.user_id != user.id and _aware(lease.expires_at) > now:
             holder = session.get(User, lease.user_id)
             raise ConflictError(
                 f"image_id: image {image_id} is leased to {holder.name if holder else 'someone else'} "
                 f"until {_aware(lease.expires_at).isoformat(timespec='seconds')}"
             )
         version = strategy = score = None
-        if lease is not None and lease.user_id == user.id:
+        if not lease.done and lease.user_id == user.id:
             version, strategy, score = lease.model_version, lease.strategy, lease.score
         elif ranking is not None:
             entry = next((e for e in ranking.entries if e.image_id == image_id), None)
@@ -184,8 +198,7 @@ def annotate(project: Project, user: User, image_id: int, label: str, ranking: R
                 version, strategy, score = ranking.version, ranking.strategy, entry.score
         annotation = add_annotation(session, image, cls, annotator=user.name, source="server",
                                     model_version=version, strategy=strategy, score=score)  # fmt: skip
-        if lease is not None:
-            session.delete(lease)
+        lease.done = True
         session.flush()
         return annotation.id
 
@@ -210,13 +223,11 @@ def undo(project: Project, user: User, annotation_id: int, lease_minutes: float)
             if previous is not None:
                 previous.superseded = False
             else:
-                now = utcnow()
-                session.execute(delete(Lease).where(Lease.image_id == image_id, Lease.expires_at <= now))
-                session.execute(
-                    _insert_ignore(session)
-                    .values(image_id=image_id, user_id=user.id, expires_at=now + timedelta(minutes=lease_minutes))
-                    .on_conflict_do_nothing()
-                )
+                # Unlabeled again: the image goes back to its author's queue, leased to them.
+                lease = session.get(Lease, image_id, with_for_update=True)
+                if lease is not None:
+                    lease.done, lease.user_id = False, user.id
+                    lease.expires_at = utcnow() + timedelta(minutes=lease_minutes)
         return image_id
 
 

@@ -104,7 +104,12 @@ class SettingChange(Base):
 
 
 class Lease(Base):
-    """An image handed to one person until ``expires_at``: at most one live lease per image."""
+    """An image handed to one person until ``expires_at``: at most one lease row per image.
+
+    Once the image is labeled the row stays, marked ``done``: the primary key then stops any later
+    lease of it, which makes "never labeled twice" a database constraint instead of a check that a
+    concurrent request could slip between.
+    """
 
     __tablename__ = "leases"
 
@@ -114,6 +119,7 @@ class Lease(Base):
     model_version: Mapped[int | None] = mapped_column(Integer)
     strategy: Mapped[str | None] = mapped_column(String(64))
     score: Mapped[float | None] = mapped_column(Float)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Skip(Base):

@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("model_version", sa.Integer),
         sa.Column("strategy", sa.String(64)),
         sa.Column("score", sa.Float),
+        sa.Column("done", sa.Boolean, nullable=False, server_default=sa.false()),
     )
     op.create_table(
         "skips",

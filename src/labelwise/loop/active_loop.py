@@ -168,14 +168,20 @@ class ActiveLoop:
         return metrics
 
     def cross_validated_accuracy(self, folds: int = 5) -> dict[str, float]:
-        """Accuracy estimated on the labels alone: mean and sd over stratified folds."""
-        y = self.labels[self.labeled]
-        counts = np.bincount(y, minlength=self.n_classes)
-        n_splits = min(folds, int(counts[counts > 0].min()) if y.size else 0)
-        if np.count_nonzero(counts) < 2 or n_splits < 2:
+        """Accuracy estimated on the labels alone: mean and sd over stratified folds.
+
+        Only classes with at least two labels can be held out and still trained on, so the
+        estimate covers those classes (and says NaN below two of them).
+        """
+        y_all = self.labels[self.labeled]
+        counts = np.bincount(y_all, minlength=self.n_classes)
+        keep = counts[y_all] >= 2
+        y, X = y_all[keep], self.X[self.labeled][keep]
+        evaluable = counts[counts >= 2]
+        if evaluable.size < 2:
             return {"cv_accuracy": float("nan"), "cv_accuracy_sd": float("nan")}
-        cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=self.seed)
-        scores = cross_val_score(clone(self.head), self.X[self.labeled], y, cv=cv)
+        cv = StratifiedKFold(n_splits=min(folds, int(evaluable.min())), shuffle=True, random_state=self.seed)
+        scores = cross_val_score(clone(self.head), X, y, cv=cv)
         return {"cv_accuracy": float(scores.mean()), "cv_accuracy_sd": float(scores.std())}
 
     def record(self, view: PoolView | None = None) -> RoundRecord:

@@ -41,7 +41,7 @@ function show() {
     `<p>strategy <b>${escapeHtml(item.strategy || "–")}</b>` +
     (item.score !== null ? `, score ${item.score.toFixed(4)}` : "") +
     (item.model_version ? `, model v${item.model_version}` : "") + "</p>" +
-    (top ? `<p>The model thinks:</p><ol>${top}</ol>` : "<p>No model yet.</p>");
+    (top ? `<p>The model thinks:</p><ol>${top}</ol>` : "<p>No predictions yet: the model needs labels of two classes.</p>");
 }
 
 function escapeHtml(text) {

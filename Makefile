@@ -8,8 +8,9 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEBIAN_PACKAGES := dataset-fashion-mnist postgresql chromium
 OUT ?= demo-out
+PORT ?= 8000
 
-.PHONY: install deps-system test lint demo bench bench-long clean
+.PHONY: install deps-system test lint demo demo-simulate bench bench-long clean
 
 deps-system:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do \
@@ -38,7 +39,12 @@ lint: install
 test: install lint
 	$(PY) -m pytest -q
 
+# The annotation app on 10,000 unlabeled Fashion-MNIST images: built once (about 90 s), then served.
 demo: install
+	$(VENV)/bin/labelwise demo --port $(PORT)
+
+# The simulator's comparison of strategies on the toy set and on Fashion-MNIST, with plots.
+demo-simulate: install
 	$(VENV)/bin/labelwise simulate --dataset toy --seeds 10 --plot-boundary --out $(OUT)/toy
 	# The first run embeds the 70,000 Fashion-MNIST pictures once (several minutes); later runs reuse them.
 	$(VENV)/bin/labelwise simulate --dataset fashion-mnist --seeds 5 --budget 500 --out $(OUT)/fashion-mnist

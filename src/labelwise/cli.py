@@ -407,6 +407,43 @@ def serve(
     uvicorn.run(server_app, host=host, port=port, log_level="warning")
 
 
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    build_only: Annotated[bool, typer.Option(help="build the demo project and exit")] = False,
+) -> None:
+    """Build (once) a project of 10,000 unlabeled Fashion-MNIST images and serve it."""
+    from labelwise.demo import build_demo_project
+
+    try:
+        with Progress(
+            TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
+            TimeElapsedColumn(), console=err_console,
+        ) as progress:  # fmt: skip
+            task = progress.add_task("building the demo project (once)", total=None)
+            folder = build_demo_project(
+                on_total=lambda n: progress.update(task, total=n), on_progress=lambda k: progress.advance(task, k)
+            )
+    except LabelwiseError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(f"demo project: {folder}")
+    # The demo keeps its admin's token (readable by you alone) so every `make demo` prints the link;
+    # real projects never store a token, only its hash.
+    token_file = folder / "demo-admin-token"
+    if not token_file.exists():
+        from labelwise.project.users import add_user
+
+        proj = _open(folder)
+        token_file.write_text(add_user(proj, "demo-admin", "admin"))
+        token_file.chmod(0o600)
+        proj.close()
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
+    console.print(f"log in as the demo admin: http://{shown}:{port}/login?token={token_file.read_text().strip()}")
+    if not build_only:
+        serve(folder, host=host, port=port)
+
+
 def main() -> None:
     app()
 

@@ -58,6 +58,7 @@ def client(server_project):
     folder, tokens = server_project
     app = create_app(folder, start_worker=False)
     yield Client(app, tokens)
+    app.state.retrainer.stop()
     app.state.project.close()
     app.state.retrainer.project.close()
 

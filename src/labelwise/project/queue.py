@@ -20,7 +20,7 @@ from labelwise.project.project import Project
 from labelwise.project.training import QueueEntry, Ranking
 from labelwise.store.models import STATUS_OK, Annotation, Image, LabelClass, Lease, Skip, User, utcnow
 
-CHUNK = 64
+CHUNK = 256
 
 
 class NotFoundError(LabelwiseError):

@@ -9,9 +9,11 @@ error and the old ranking stays in service.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import threading
 import time
 import traceback
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from labelwise.project import Project
@@ -20,6 +22,15 @@ from labelwise.project.settings import get_settings
 from labelwise.project.training import Ranking, ranking_path, record_failure, train_and_rank
 
 log = logging.getLogger("labelwise.worker")
+
+
+def _train_in_child(folder: str, settings: dict) -> Ranking:
+    """Runs in the training process: its own connections, its own interpreter lock."""
+    project = Project(folder)
+    try:
+        return train_and_rank(project, settings)[0]
+    finally:
+        project.close()
 
 
 class Retrainer:
@@ -34,6 +45,9 @@ class Retrainer:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="labelwise-retrainer", daemon=True)
+        # Training runs in a separate process: in this one it would hold the interpreter lock for
+        # seconds at a time and every request would wait for it.
+        self._executor: ProcessPoolExecutor | None = None
 
     def _labels_of(self, ranking: Ranking) -> int:
         from sqlalchemy import select
@@ -50,7 +64,10 @@ class Retrainer:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        self._thread.join(timeout=30)
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
     def request(self) -> None:
         """Retrain as soon as possible (the dashboard's button, ``POST /api/train``)."""
@@ -72,10 +89,12 @@ class Retrainer:
         n = label_count(self.project)
         self.training = True
         try:
-            ranking, info = train_and_rank(self.project, settings)
+            if self._executor is None:
+                self._executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            ranking = self._executor.submit(_train_in_child, str(self.project.folder), settings).result()
             self.ranking = ranking  # the atomic swap
             self.last_error = None
-            log.info("model version %s trained on %s labels", info["version"], info["n_labels"])
+            log.info("model version %s trained", ranking.version)
         except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.error("retraining failed: %s\n%s", exc, traceback.format_exc())

@@ -1,0 +1,178 @@
+"""Annotation server latency under load, on SQLite and on PostgreSQL.
+
+A synthetic project of 100,000 images (database rows and stored embeddings; the files are not
+needed to serve the queue), retraining in the background after every 10 labels, and 20 simulated
+annotators each looping "lease the next image, label it". Reports p50 and p99 of that pair of
+requests, and the time from the 10th new label to the new ranking being served (measured with the
+server otherwise idle). The baseline in the same run is a request that does no work (/login).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import numpy as np
+import sqlalchemy
+from PIL import Image as PILImage
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from labelwise.project import Project
+from labelwise.project.labels import add_annotation
+from labelwise.project.settings import update_settings
+from labelwise.project.users import add_user
+from labelwise.store.models import STATUS_OK, Image, LabelClass
+from tests.server.conftest import ServerProcess
+
+CLASSES = [f"class-{i}" for i in range(10)]
+
+
+def synthetic_project(folder: Path, n: int, db_url: str) -> tuple[Project, list[str], str]:
+    images = folder / "images"
+    images.mkdir(parents=True)
+    PILImage.new("RGB", (8, 8)).save(images / "placeholder.png")
+    project = Project.create(folder / "project", images, backbone="squeezenet", db_url=db_url)
+    project.add_classes(CLASSES)
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(10, 512)).astype(np.float32)
+    truth = rng.integers(0, 10, n)
+    keys = [hashlib.blake2b(str(i).encode(), digest_size=32).hexdigest() for i in range(n)]
+    for start in range(0, n, 20_000):
+        part = slice(start, min(start + 20_000, n))
+        vectors = rng.normal(size=(part.stop - part.start, 512)).astype(np.float32) + centres[truth[part]]
+        project.store.add(keys[part], vectors)
+    with project.engine.begin() as conn:
+        conn.execute(sqlalchemy.insert(Image), [
+            {"path": f"img-{i:06d}.png", "size_bytes": 100, "mtime_ns": 0, "content_hash": keys[i], "width": 8,
+             "height": 8, "status": STATUS_OK}
+            for i in range(n)
+        ])  # fmt: skip
+    with project.sessions.begin() as session:
+        classes = {c.position: c for c in session.scalars(sqlalchemy.select(LabelClass))}
+        for image in session.scalars(sqlalchemy.select(Image).limit(200)):
+            add_annotation(session, image, classes[int(truth[image.id - 1])], annotator="seed", source="bench")
+    tokens = [add_user(project, f"annotator-{i}", "annotator") for i in range(20)]
+    admin = add_user(project, "boss", "admin")
+    update_settings(project, {"retrain_every": 10, "queue_size": 500}, "bench")
+    return project, tokens, admin
+
+
+def annotator(url: str, token: str, until: float, latencies: list[float], errors: list[str]) -> None:
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
+        for _ in range(10_000):  # bounded
+            if time.monotonic() > until:
+                return
+            start = time.perf_counter()
+            r = c.post("/api/queue/next", json={"n": 1})
+            items = r.json().get("items", []) if r.status_code == 200 else []
+            if not items:
+                errors.append(f"queue {r.status_code}")
+                continue
+            r = c.post("/api/annotations", json={"image_id": items[0]["image_id"], "label": "class-3"})
+            latencies.append(time.perf_counter() - start)
+            if r.status_code != 201:
+                errors.append(f"annotate {r.status_code} {r.text[:80]}")
+
+
+def wait_for(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def run(backend: str, n: int, seconds: float, pg_admin: str) -> list[str]:
+    work = Path(tempfile.mkdtemp(prefix="labelwise-bench-server-"))
+    db_name = f"labelwise_bench_{uuid.uuid4().hex[:8]}"
+    db_url = ""
+    admin_engine = None
+    if backend == "postgresql":
+        admin_engine = sqlalchemy.create_engine(pg_admin, isolation_level="AUTOCOMMIT")
+        with admin_engine.connect() as conn:
+            conn.execute(sqlalchemy.text(f'CREATE DATABASE "{db_name}"'))
+        db_url = sqlalchemy.make_url(pg_admin).set(database=db_name).render_as_string(hide_password=False)
+    try:
+        start = time.perf_counter()
+        project, tokens, admin = synthetic_project(work, n, db_url)
+        build_s = time.perf_counter() - start
+        server = ServerProcess(project.folder)
+        project.close()
+        server.start(timeout=300)
+        try:
+            with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {admin}"}, timeout=60) as c:
+                wait_for(lambda: c.get("/api/status").json()["serving_version"] is not None, 300)
+                baseline = []
+                for _ in range(50):
+                    t = time.perf_counter()
+                    httpx.get(server.url + "/login")
+                    baseline.append(time.perf_counter() - t)
+                latencies: list[float] = []
+                errors: list[str] = []
+                until = time.monotonic() + seconds
+                threads = [threading.Thread(target=annotator, args=(server.url, t, until, latencies, errors))
+                           for t in tokens]  # fmt: skip
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                versions_during = c.get("/api/status").json()["serving_version"]
+                # Quiet now: the time from the 10th new label to the new ranking being served.
+                wait_for(lambda: not c.get("/api/status").json()["training"], 300)
+                c.post("/api/train")
+                wait_for(lambda: c.get("/api/status").json()["serving_version"] > versions_during, 300)
+                wait_for(lambda: not c.get("/api/status").json()["training"], 300)
+                before = c.get("/api/status").json()["serving_version"]
+                items = httpx.post(server.url + "/api/queue/next", json={"n": 10},
+                                   headers={"Authorization": f"Bearer {tokens[0]}"}).json()["items"]  # fmt: skip
+                for item in items:
+                    httpx.post(server.url + "/api/annotations", json={"image_id": item["image_id"], "label": "class-1"},
+                               headers={"Authorization": f"Bearer {tokens[0]}"})  # fmt: skip
+                tenth = time.perf_counter()
+                wait_for(lambda: c.get("/api/status").json()["serving_version"] > before, 300)
+                swap_s = time.perf_counter() - tenth
+        finally:
+            server.stop()
+        q = np.quantile(latencies, [0.5, 0.99]) if latencies else [float("nan")] * 2
+        return [
+            backend, f"{n:,}", f"{build_s:.0f}", f"{len(latencies):,}", f"{len(latencies) / seconds:.0f}",
+            f"{1000 * q[0]:.0f}", f"{1000 * q[1]:.0f}", f"{1000 * statistics.median(baseline):.1f}",
+            str(versions_during), f"{swap_s:.1f}", str(len(errors)),
+        ]  # fmt: skip
+    finally:
+        if admin_engine is not None:
+            with admin_engine.connect() as conn:
+                conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+            admin_engine.dispose()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--images", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    args = parser.parse_args()
+    rows = [run(b, args.images, args.seconds, args.pg) for b in args.backends.split(",")]
+    headers = ["db", "images", "build s", "label pairs", "pairs/s", "p50 ms", "p99 ms", "idle request ms",
+               "model versions", "10th label -> new ranking s", "errors"]  # fmt: skip
+    print("20 annotators, each: POST /api/queue/next (n=1) then POST /api/annotations; retraining every 10 labels")
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _common import print_table
+
+    print_table(headers, rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -330,13 +330,15 @@ def import_labels(
 def export(
     project: Annotated[Path, typer.Argument(help="the project folder")],
     out: Annotated[Path, typer.Option(help="file to write")],
-    fmt: Annotated[str, typer.Option("--format", help="csv or json")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", help="csv, json or coco")] = "csv",
 ) -> None:
     """Export the current labels with who gave them, when, and what suggested them."""
-    from labelwise.project.labels import export_labels
+    from labelwise.project.export import export_text, labeled_rows
 
     try:
-        count = export_labels(_open(project), fmt, out)
+        proj = _open(project)
+        out.write_text(export_text(proj, fmt), encoding="utf-8")
+        count = len(labeled_rows(proj))
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
     console.print(f"wrote {count} labels to {out}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -139,33 +138,3 @@ def current_labels(session: Session) -> dict[int, int]:
         .where(Annotation.superseded.is_(False))
     )
     return dict(rows.all())
-
-
-EXPORT_COLUMNS = ["path", "label", "annotator", "time", "model_version", "strategy", "score"]
-
-
-def export_labels(project: Project, fmt: str, out: str | Path) -> int:
-    """Write the current labels as CSV or JSON; returns the number of rows."""
-    if fmt not in ("csv", "json"):
-        raise LabelwiseError(f"format: {fmt!r} is not csv or json")
-    with project.sessions() as session:
-        rows = session.execute(
-            select(Image.path, LabelClass.name, Annotation.annotator, Annotation.created_at,
-                   Annotation.model_version, Annotation.strategy, Annotation.score)
-            .join(Annotation, Annotation.image_id == Image.id)
-            .join(LabelClass, LabelClass.id == Annotation.class_id)
-            .where(Annotation.superseded.is_(False))
-            .order_by(Image.path)
-        ).all()  # fmt: skip
-    records = [
-        dict(zip(EXPORT_COLUMNS, (*r[:3], r[3].isoformat() if r[3] else None, *r[4:]), strict=True)) for r in rows
-    ]
-    out = Path(out)
-    if fmt == "csv":
-        with open(out, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=EXPORT_COLUMNS)
-            writer.writeheader()
-            writer.writerows(records)
-    else:
-        out.write_text(json.dumps(records, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return len(records)

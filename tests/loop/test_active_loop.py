@@ -91,3 +91,20 @@ def test_run_stops_when_the_pool_is_exhausted():
     loop.teach(np.arange(4), data.y_pool[:4])
     decision = loop.run(lambda idx: data.y_pool[idx], 10, MaxRounds(100))
     assert decision.reason == "the pool is fully labeled" and loop.n_labeled == 30
+
+
+@pytest.mark.parametrize("labeled_classes", [0, 1])
+def test_every_strategy_survives_a_cold_start(data, labeled_classes):
+    from labelwise.strategies import strategy_names
+
+    for name in strategy_names():
+        loop = ActiveLoop(data.X_pool, 10, strategy=name, n_members=2, seed=0, estimate_accuracy=False)
+        if labeled_classes:
+            same = np.flatnonzero(data.y_pool == 3)[:4]
+            loop.teach(same, data.y_pool[same])
+        loop.fit()
+        picked = loop.query(7)
+        assert picked.size == 7 and len(set(picked.tolist())) == 7, name
+        assert not loop.labeled[picked].any(), name
+        needs_model = bool(loop.strategy.needs & {"probs", "samples"})
+        assert loop.last_strategy.endswith("(cold start)") == needs_model, (name, loop.last_strategy)

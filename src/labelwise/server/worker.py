@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
 import time
 import traceback
@@ -22,6 +23,22 @@ from labelwise.project.settings import get_settings
 from labelwise.project.training import Ranking, ranking_path, record_failure, train_and_rank
 
 log = logging.getLogger("labelwise.worker")
+
+
+def _die_with_parent(server_pid: int) -> None:
+    """In the training process: end when the server ends, even by SIGKILL, instead of training on
+    for a server that is gone (Linux; elsewhere the process ends when its pipe breaks)."""
+    import os
+
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != server_pid:  # the server died while this process was starting
+        os._exit(0)
 
 
 def _train_in_child(folder: str, settings: dict) -> Ranking:
@@ -68,6 +85,8 @@ class Retrainer:
             self._thread.join(timeout=30)
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
+            for child in multiprocessing.active_children():  # a training run in progress: stop it too
+                child.terminate()
 
     def request(self) -> None:
         """Retrain as soon as possible (the dashboard's button, ``POST /api/train``)."""
@@ -90,7 +109,12 @@ class Retrainer:
         self.training = True
         try:
             if self._executor is None:
-                self._executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+                self._executor = ProcessPoolExecutor(
+                    1,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_die_with_parent,
+                    initargs=(os.getpid(),),
+                )
             ranking = self._executor.submit(_train_in_child, str(self.project.folder), settings).result()
             self.ranking = ranking  # the atomic swap
             self.last_error = None

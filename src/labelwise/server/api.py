@@ -15,6 +15,7 @@ from labelwise.project import queue
 from labelwise.project.export import FORMATS, export_image_folder, export_text
 from labelwise.project.settings import get_settings, update_settings
 from labelwise.server.auth import admin_user, current_user
+from labelwise.server.grid import image_grid
 from labelwise.server.schemas import (
     AnnotationRequest,
     AnnotationResponse,
@@ -136,8 +137,6 @@ def list_images(
     offset: int = 0,
     limit: int = 60,
 ) -> dict:
-    from labelwise.server.grid import image_grid
-
     state = _state(request)
     return image_grid(state.project, state.retrainer.ranking, status=status, label=label, labeled=labeled,
                       predicted=predicted, sort=sort, offset=offset, limit=min(limit, 500))  # fmt: skip

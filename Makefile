@@ -58,7 +58,7 @@ bench: install
 	$(PY) benchmarks/bench_diversity.py
 	$(PY) benchmarks/label_efficiency.py --datasets toy,digits --seeds 5
 
-# The full protocol of docs/heuristics.md: Fashion-MNIST to 2,000 labels, 12 strategies, 5 seeds (about 40 min).
+# The full protocol of docs/heuristics.md: Fashion-MNIST to 2,000 labels, 12 strategies, 5 seeds (about 15 min).
 bench-long: install
 	$(PY) benchmarks/label_efficiency.py --datasets fashion-mnist,digits,toy --seeds 5
 

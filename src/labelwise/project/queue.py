@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from labelwise.errors import LabelwiseError
 from labelwise.project.labels import add_annotation
 from labelwise.project.project import Project
-from labelwise.project.training import QueueEntry, Ranking
+from labelwise.project.training import Ranking
 from labelwise.store.models import STATUS_OK, Annotation, Image, LabelClass, Lease, Skip, User, utcnow
 
 CHUNK = 256
@@ -96,8 +96,6 @@ def lease_next(project: Project, user: User, n: int, ranking: Ranking | None, le
                 if _acquire(session, image_id, user.id, now, expires, version if entry else None,
                             strategy if entry else "fallback: unranked", entry.score if entry else None):  # fmt: skip
                     got.append(image_id)
-            if position >= len(order) and not free:
-                position = len(order)  # ranking exhausted: only the fallback from now on
         rows = session.execute(
             select(Image.id, Image.path, Lease.expires_at, Lease.model_version, Lease.strategy, Lease.score)
             .join(Lease, Lease.image_id == Image.id)
@@ -112,42 +110,28 @@ def lease_next(project: Project, user: User, n: int, ranking: Ranking | None, le
     ]  # fmt: skip
 
 
-def _free_images(session: Session, chunk: list[int], user_id: int, now: datetime) -> list[int]:
-    """The images of ``chunk`` (in order) that are ok, unlabeled, not leased live, not skipped today."""
-    if not chunk:
-        return []
-    blocked = set(
-        session.scalars(
-            select(Annotation.image_id).where(Annotation.image_id.in_(chunk), Annotation.superseded.is_(False))
-        )
-    )
-    blocked |= set(
-        session.scalars(
-            select(Lease.image_id).where(Lease.image_id.in_(chunk), (Lease.expires_at > now) | Lease.done.is_(True))
-        )
-    )
-    blocked |= set(
-        session.scalars(
-            select(Skip.image_id).where(
-                Skip.image_id.in_(chunk), Skip.user_id == user_id, Skip.skipped_at >= _start_of_day(now)
-            )
-        )
-    )
-    ok = set(session.scalars(select(Image.id).where(Image.id.in_(chunk), Image.status == STATUS_OK)))
-    return [i for i in chunk if i in ok and i not in blocked]
-
-
-def _fallback_chunk(session: Session, now: datetime, user_id: int, exclude: list[int]) -> list[int]:
-    """Unranked unlabeled images, when the ranking is used up or there is none yet."""
+def _free(now: datetime, user_id: int):
+    """The one definition of a free image: ok, unlabeled, not leased (live or done), not skipped
+    by this person today."""
     labeled = select(Annotation.image_id).where(Annotation.superseded.is_(False))
     leased = select(Lease.image_id).where((Lease.expires_at > now) | Lease.done.is_(True))
     skipped = select(Skip.image_id).where(Skip.user_id == user_id, Skip.skipped_at >= _start_of_day(now))
-    query = (
-        select(Image.id)
-        .where(Image.status == STATUS_OK, Image.id.not_in(labeled), Image.id.not_in(leased), Image.id.not_in(skipped))
-        .order_by(Image.id)
-        .limit(CHUNK)
+    return select(Image.id).where(
+        Image.status == STATUS_OK, Image.id.not_in(labeled), Image.id.not_in(leased), Image.id.not_in(skipped)
     )
+
+
+def _free_images(session: Session, chunk: list[int], user_id: int, now: datetime) -> list[int]:
+    """The free images of ``chunk``, in the chunk's (ranking) order."""
+    if not chunk:
+        return []
+    free = set(session.scalars(_free(now, user_id).where(Image.id.in_(chunk))))
+    return [i for i in chunk if i in free]
+
+
+def _fallback_chunk(session: Session, now: datetime, user_id: int, exclude: list[int]) -> list[int]:
+    """Unranked free images, when the ranking is used up or there is none yet."""
+    query = _free(now, user_id).order_by(Image.id).limit(CHUNK)
     if exclude:
         query = query.where(Image.id.not_in(exclude))
     return list(session.scalars(query))
@@ -242,6 +226,3 @@ def skip(project: Project, user: User, image_id: int) -> None:
 def label_count(project: Project) -> int:
     with project.sessions() as session:
         return session.scalar(select(func.count()).select_from(Annotation).where(Annotation.superseded.is_(False)))
-
-
-__all__ = ["ConflictError", "ForbiddenError", "Leased", "NotFoundError", "QueueEntry"]

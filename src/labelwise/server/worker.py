@@ -1,7 +1,8 @@
 """Background retraining: labeling never waits for training.
 
-After every ``retrain_every`` new labels, or on demand, a thread retrains the head, re-scores the
-whole pool and swaps the new ranking in under a new model version (one reference assignment, so
+After every ``retrain_every`` new labels, or on demand, a thread hands the training to a separate
+process, which retrains the head and re-scores the whole pool; the thread then swaps the new
+ranking in under a new model version (one reference assignment, so
 readers see the old ranking or the new one, never half of one). A failure is recorded with its
 error and the old ranking stays in service.
 """
@@ -17,10 +18,13 @@ import traceback
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from sqlalchemy import select
+
 from labelwise.project import Project
 from labelwise.project.queue import label_count
 from labelwise.project.settings import get_settings
 from labelwise.project.training import Ranking, ranking_path, record_failure, train_and_rank
+from labelwise.store.models import ModelVersion
 
 log = logging.getLogger("labelwise.worker")
 
@@ -28,8 +32,6 @@ log = logging.getLogger("labelwise.worker")
 def _die_with_parent(server_pid: int) -> None:
     """In the training process: end when the server ends, even by SIGKILL, instead of training on
     for a server that is gone (Linux; elsewhere the process ends when its pipe breaks)."""
-    import os
-
     try:
         import ctypes
         import signal
@@ -57,7 +59,6 @@ class Retrainer:
         self.labels_at_last_train = -1 if self.ranking is None else self._labels_of(self.ranking)
         self.training = False
         self.last_error: str | None = None
-        self.last_trained_at: float | None = None
         self._requested = self.ranking is None
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -67,10 +68,6 @@ class Retrainer:
         self._executor: ProcessPoolExecutor | None = None
 
     def _labels_of(self, ranking: Ranking) -> int:
-        from sqlalchemy import select
-
-        from labelwise.store.models import ModelVersion
-
         with self.project.sessions() as session:
             n = session.scalar(select(ModelVersion.n_labels).where(ModelVersion.id == ranking.version))
         return -1 if n is None else n
@@ -130,7 +127,6 @@ class Retrainer:
             # Also after a failure: wait for the next retrain_every labels instead of looping on it.
             self.labels_at_last_train = n
             self.training = False
-            self.last_trained_at = time.time()
 
     def _run(self) -> None:
         while not self._stop.is_set():

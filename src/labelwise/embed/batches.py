@@ -12,6 +12,13 @@ from labelwise.embed.backbone import Backbone
 from labelwise.embed.store import EmbeddingStore
 
 
+def embed_into_store(
+    backbone: Backbone, store: EmbeddingStore, keys: Sequence[str], pixels: Sequence[np.ndarray]
+) -> int:
+    """Embed one batch of prepared pictures and store it under ``keys``; returns how many were new."""
+    return store.add(keys, backbone.embed(np.stack(pixels)))
+
+
 def embed_missing(
     backbone: Backbone,
     store: EmbeddingStore,
@@ -39,7 +46,7 @@ def embed_missing(
             pixels = ahead.pop(0).result()
             if n + workers < len(chunks):
                 ahead.append(pool.submit(prepare, chunks[n + workers]))
-            done += store.add([keys[i] for i in chunk], backbone.embed(pixels))
+            done += embed_into_store(backbone, store, [keys[i] for i in chunk], list(pixels))
             if on_progress:
                 on_progress(len(chunk))
     return done

@@ -13,7 +13,7 @@ from sklearn.decomposition import PCA
 from sklearn.model_selection import train_test_split
 
 from labelwise.embed import BACKBONE_DIMS, get_backbone
-from labelwise.embed.batches import embed_missing
+from labelwise.embed.batches import embed_into_store, embed_missing
 from labelwise.embed.projection import apply_projection, project_features
 from labelwise.embed.store import EmbeddingStore
 from labelwise.errors import DatasetUnavailableError
@@ -204,7 +204,7 @@ def image_folder(
 
     def flush() -> None:
         if pending:
-            store.add([r.content_hash for r in pending], net.embed(np.stack([r.pixels for r in pending])))
+            embed_into_store(net, store, [r.content_hash for r in pending], [r.pixels for r in pending])
             pending.clear()
 
     for result in read_files(files, net.prepare, net.input_size, store.__contains__):

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from sqlalchemy import select
 
+from labelwise.embed.batches import embed_into_store
 from labelwise.errors import LabelwiseError
 from labelwise.ingest.pipeline import ReadFile, read_files
 from labelwise.ingest.scan import FoundFile, scan_images
@@ -98,8 +98,8 @@ def ingest_folder(
 
     def flush() -> None:
         if batch:
-            vectors = backbone.embed(np.stack([r.pixels for r in batch]))
-            report.embedded += store.add([r.content_hash for r in batch], vectors)
+            keys, pixels = [r.content_hash for r in batch], [r.pixels for r in batch]
+            report.embedded += embed_into_store(backbone, store, keys, pixels)
         _record(project, batch + ready, first_of_hash, report)
         if on_progress:
             on_progress(len(batch) + len(ready))

@@ -18,6 +18,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from labelwise.learn import BootstrapCommittee, Head
 from labelwise.loop.history import RoundRecord
+from labelwise.loop.ranking import RankedQueue, rank_pool
 from labelwise.loop.stopping import StopDecision, StoppingCriterion
 from labelwise.strategies import PoolView, Strategy, get_strategy
 from labelwise.strategies.uncertainty import least_confidence
@@ -77,7 +78,7 @@ class ActiveLoop:
         self.model: Head | BootstrapCommittee | None = None
         self.history: list[RoundRecord] = []
         self._round = 0
-        self._last_selected: np.ndarray | None = None
+        self.last_selected: np.ndarray | None = None
         self.last_strategy = "initial"
 
     # -- state ---------------------------------------------------------------------------
@@ -135,20 +136,20 @@ class ActiveLoop:
             n_classes=self.n_classes,
         )  # fmt: skip
 
+    @property
+    def round_seed(self) -> int:
+        """The seed of this round's selection: different each round, the same for a seed and round."""
+        return self.seed * 100_003 + self._round
+
     def query(self, n: int, view: PoolView | None = None) -> np.ndarray:
         """Indices of the next ``n`` items to label (fewer if the pool runs out)."""
+        return self.rank(batch_size=n, queue_size=n, view=view).indices
+
+    def rank(self, *, batch_size: int, queue_size: int, view: PoolView | None = None) -> RankedQueue:
+        """The queue of the next ``queue_size`` items, built as successive batches of ``batch_size``
+        (see :mod:`labelwise.loop.ranking`), on ``view`` or on the current model's predictions."""
         view = view if view is not None else self.pool_view()
-        strategy = self.strategy
-        try:
-            strategy.check_inputs(view)
-        except ValueError:
-            strategy = self.cold_start
-        seed = self.seed * 100_003 + self._round
-        picked = strategy.query(view, n, seed=seed, candidates=self.candidates, explore=self.explore)
-        self._last_selected = picked
-        label = strategy.label(view)
-        self.last_strategy = label if strategy is self.strategy else f"{label} (cold start)"
-        return picked
+        return rank_pool(self, batch_size=batch_size, queue_size=queue_size, view=view)
 
     # -- measuring -----------------------------------------------------------------------
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -198,7 +199,7 @@ class ActiveLoop:
             n_labeled=self.n_labeled,
             strategy=self.last_strategy,
             metrics=self.evaluate(),
-            selected=self._last_selected,
+            selected=self.last_selected,
             stop_predictions=stop_predictions,
             pool_uncertainty=pool_uncertainty,
         )

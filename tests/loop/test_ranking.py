@@ -46,6 +46,16 @@ def test_each_batch_is_what_the_strategy_picks_with_the_earlier_batches_taken(vi
     assert len(set(queue.indices.tolist())) == 30 and not view.labeled[queue.indices].any()
 
 
+def test_set_strategies_build_the_tail_of_the_queue_in_one_call(view):
+    kcenter, margin = get_strategy("kcenter"), get_strategy("margin")
+    queue = build_queue(kcenter, view, batch_size=10, queue_size=100, seed=SEED, exact_batches=2)
+    assert [len(queue.batch(b)) for b in (1, 2, 3)] == [10, 10, 80]
+    exact = build_queue(kcenter, view, batch_size=10, queue_size=100, seed=SEED)
+    assert queue.indices[:20].tolist() == exact.indices[:20].tolist()
+    scored = build_queue(margin, view, batch_size=10, queue_size=100, seed=SEED, exact_batches=2)
+    assert [len(scored.batch(b)) for b in range(1, 11)] == [10] * 10  # slicing one scoring costs nothing
+
+
 def test_batch_one_is_what_the_simulator_asks_for_not_the_head_of_one_big_batch(view):
     typiclust = get_strategy("typiclust")
     queue = build_queue(typiclust, view, batch_size=10, queue_size=200, seed=SEED)

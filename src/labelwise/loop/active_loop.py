@@ -42,6 +42,8 @@ class ActiveLoop:
     candidates, explore: the explore/exploit controls of
         :func:`~labelwise.strategies.select_top`.
     stop_set_size: size of the fixed unlabeled stop set for stabilizing predictions.
+    first_round: the number of this loop's first round; the server counts its retrains with it, so
+        that its k-th retrain draws what the simulator's k-th round draws.
     """
 
     def __init__(
@@ -60,6 +62,7 @@ class ActiveLoop:
         cold_start: str = "random",
         stop_set_size: int = 2000,
         seed: int = 0,
+        first_round: int = 0,
     ) -> None:
         if n_classes < 2:
             raise ValueError(f"n_classes: need at least 2 classes, got {n_classes}")
@@ -77,7 +80,7 @@ class ActiveLoop:
         self.stop_set = np.sort(rng.choice(X.shape[0], size=min(stop_set_size, X.shape[0]), replace=False))
         self.model: Head | BootstrapCommittee | None = None
         self.history: list[RoundRecord] = []
-        self._round = 0
+        self._round = first_round
         self.last_selected: np.ndarray | None = None
         self.last_strategy = "initial"
 

@@ -60,11 +60,15 @@ class RankedQueue:
 
 
 def batch_seed(seed: int | None, batch: int) -> int | None:
-    """Batch 1 uses ``seed`` itself (so it is exactly ``Strategy.query(view, n, seed=seed)``); later
-    batches get seeds derived from it that do not collide with the next round's."""
-    if seed is None or batch == 1:
-        return seed
-    return int(np.random.SeedSequence([seed, batch]).generate_state(1)[0])
+    """Batch 1 uses ``seed`` itself, so it is exactly ``Strategy.query(view, n, seed=seed)``.
+
+    Batch k uses ``seed + k - 1``: the seed of the simulator's round k - 1 rounds later (a round's
+    seed is ``seed * 100_003 + round``), so a queue the team labels through before the next retrain
+    lands draws as the simulator's next rounds do, with only the retrain missing.
+    """
+    if seed is None:
+        return None
+    return seed + batch - 1
 
 
 def next_batch(
@@ -101,12 +105,16 @@ def build_queue(
     candidates: int | None = None,
     explore: float = 0.0,
     label_suffix: str = "",
+    exact_batches: int | None = None,
 ) -> RankedQueue:
     """Up to ``queue_size`` selectable items as successive batches of ``batch_size``.
 
-    Raises ``EmptyPoolError`` when items are asked for and none is selectable.
-
     label_suffix: appended to the strategy's label, e.g. ``" (cold start)"``.
+    exact_batches: for set strategies, build this many batches one by one and the rest of the
+        queue as one last batch (``None``: every batch one by one). Each batch of a set strategy
+        is a full call (TypiClust: a k-means with one more cluster per item); the tail is served
+        only when retraining falls that many batches behind the people labeling.
+    Raises ``EmptyPoolError`` when items are asked for and none is selectable.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
@@ -123,6 +131,8 @@ def build_queue(
     while len(picks) < min(queue_size, free):
         number += 1
         n = min(batch_size, queue_size - len(picks))
+        if strategy.score is None and exact_batches is not None and number > exact_batches:
+            n = queue_size - len(picks)
         try:
             chosen = next_batch(strategy, view, taken, n, seed=batch_seed(seed, number), candidates=candidates,
                                 explore=explore, scores=scores)  # fmt: skip
@@ -157,11 +167,13 @@ def rank_pool(
     batch_size: int,
     queue_size: int,
     view: PoolView | None = None,
+    exact_batches: int | None = None,
 ) -> RankedQueue:
     """Train ``loop``'s head on its labels (unless ``view`` from that training is given), score the
     pool and build the queue. Below two labeled classes the loop's cold-start strategy chooses.
 
     The seed is the loop's seed for this round, so a round's first batch is the same whoever asks.
+    exact_batches: see :func:`build_queue`.
     """
     if view is None:
         loop.fit()
@@ -172,7 +184,8 @@ def rank_pool(
     except ValueError:
         strategy, suffix = loop.cold_start, " (cold start)"
     queue = build_queue(strategy, view, batch_size=batch_size, queue_size=queue_size, seed=loop.round_seed,
-                        candidates=loop.candidates, explore=loop.explore, label_suffix=suffix)  # fmt: skip
+                        candidates=loop.candidates, explore=loop.explore, label_suffix=suffix,
+                        exact_batches=exact_batches)  # fmt: skip
     loop.last_strategy = queue.strategy
     loop.last_selected = queue.indices
     return queue

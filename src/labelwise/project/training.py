@@ -34,6 +34,10 @@ from labelwise.store.models import Lease, ModelVersion, utcnow
 from labelwise.strategies import get_strategy
 from labelwise.strategies.uncertainty import least_confidence
 
+# Set strategies build this many batches one by one, then the rest of the queue at once: each
+# batch is a full call (seconds at 10,000 images, see benchmarks/bench_queue.py), and a retrain
+# lands long before a team labels 4 batches.
+EXACT_BATCHES = 4
 STOP_SET_SIZE = 2000  # the lowest image ids: a fixed set, since new images get higher ids
 
 
@@ -136,6 +140,12 @@ def live_annotators(project: Project) -> int:
         )
 
 
+def retrains(project: Project) -> int:
+    """How many models were trained: the server's round number, as the simulator counts rounds."""
+    with project.sessions() as session:
+        return int(session.scalar(select(func.count()).where(ModelVersion.status == "ok")) or 0)
+
+
 def batch_size(project: Project, settings: dict[str, Any]) -> int:
     """Images labeled between two retrains: ``retrain_every`` for each person labeling (at least one)."""
     return int(settings["retrain_every"]) * max(1, live_annotators(project))
@@ -148,12 +158,14 @@ def train_and_rank(project: Project, settings: dict[str, Any], seed: int = 0) ->
     if len(pool.class_names) < 2:
         raise LabelwiseError("the project needs at least two classes before a model can be trained")
     labeled = np.flatnonzero(pool.labels >= 0)
+    history = load_history(project)
     loop = ActiveLoop(pool.X, len(pool.class_names), strategy=get_strategy(settings["strategy"]),
                       candidates=settings["candidates"], explore=settings["explore"], estimate_accuracy=False,
-                      seed=seed)  # fmt: skip
+                      seed=seed, first_round=retrains(project))  # fmt: skip
     loop.teach(labeled, pool.labels[labeled])
     unlabeled = int(pool.X.shape[0] - labeled.size)
-    queue = rank_pool(loop, batch_size=batch_size(project, settings), queue_size=min(settings["queue_size"], unlabeled))
+    queue = rank_pool(loop, batch_size=batch_size(project, settings), queue_size=min(settings["queue_size"], unlabeled),
+                      exact_batches=EXACT_BATCHES)  # fmt: skip
     view, scores = queue.view, queue.scores
     entries = [
         QueueEntry(int(pool.image_ids[p.index]), p.score, [(pool.class_names[k], prob) for k, prob in p.top],
@@ -161,7 +173,6 @@ def train_and_rank(project: Project, settings: dict[str, Any], seed: int = 0) ->
         for p in queue.picks
     ]  # fmt: skip
     cv = loop.cross_validated_accuracy() if loop.model is not None else {}
-    history = load_history(project)
     stop_predictions = pool_uncertainty = None
     if view.probs is not None:
         stop_predictions = view.probs[:STOP_SET_SIZE].argmax(axis=1)  # pool is ordered by image id

@@ -20,7 +20,7 @@ from labelwise.project.labels import label_image
 from labelwise.project.pool import load_pool
 from labelwise.project.queue import Leased, annotate, lease_next
 from labelwise.project.settings import get_settings, update_settings
-from labelwise.project.training import batch_size, train_and_rank
+from labelwise.project.training import QueueEntry, Ranking, batch_size, train_and_rank
 from labelwise.project.users import add_user, user_for_token
 from labelwise.store.models import User
 from labelwise.strategies import strategy_names
@@ -88,3 +88,20 @@ def test_the_batch_grows_with_the_people_labeling(served):
     ranking, _ = train_and_rank(project, settings, seed=SEED)
     # Four batches built one by one (EXACT_BATCHES), then the rest of the queue as one.
     assert [e.batch for e in ranking.entries] == [1] * 15 + [2] * 15 + [3] * 15 + [4] * 15 + [5] * 20
+
+
+def test_the_queue_serves_the_ranking_in_its_order(served):
+    project, _, _ = served
+    pool = load_pool(project)
+    free = pool.image_ids[pool.labels < 0]
+    order = [int(i) for i in free[::-7][:12]]  # neither id order nor pool order
+    ranking = Ranking(1, "test", [QueueEntry(i, float(-k), [], batch=1 + k // 4, strategy=f"s{k}")
+                                  for k, i in enumerate(order)])  # fmt: skip
+    ann, bob = (user_for_token(project, add_user(project, name)) for name in ("ann", "bob"))
+    first = lease_next(project, ann, 3, ranking, 10)
+    second = lease_next(project, bob, 4, ranking, 10)
+    third = lease_next(project, ann, 5, ranking, 10)  # renews ann's 3, then the next 2
+    assert [x.image_id for x in first] == order[:3]
+    assert [x.image_id for x in second] == order[3:7]
+    assert [x.image_id for x in third] == order[:3] + order[7:9]
+    assert [x.strategy for x in second] == ["s3", "s4", "s5", "s6"]  # what chose each image

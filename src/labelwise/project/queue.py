@@ -75,6 +75,9 @@ def lease_next(project: Project, user: User, n: int, ranking: Ranking | None, le
                 select(Lease).where(Lease.user_id == user.id, Lease.expires_at > now, Lease.done.is_(False)).limit(n)
             )
         )
+        # What you hold comes back in ranking order, not in the database's order.
+        rank_of = {e.image_id: k for k, e in enumerate(ranking.entries)} if ranking else {}
+        held.sort(key=lambda lease: (rank_of.get(lease.image_id, len(rank_of)), lease.image_id))
         got = [lease.image_id for lease in held]
         for lease in held:  # asking again renews what you hold
             lease.expires_at = expires

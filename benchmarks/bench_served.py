@@ -7,7 +7,9 @@ seconds (a person looking at the image, so background retrains land as they woul
 ``POST /api/annotations`` with the true class. Accuracy of the same logistic head on the same
 embeddings, trained on the first k images labeled and tested on the rest of the pool, at each k,
 against the same measure for random picks and for the simulator (``run_one``, ``auto``, batches
-of 10, from 0 labels) on the same embeddings.
+of 10, from 0 labels) on the same embeddings. The server always draws with seed 0, so its runs
+differ only by timing (which retrain the people are ahead of); the simulator's seed 0 is the
+like-for-like row.
 """
 
 from __future__ import annotations
@@ -161,6 +163,8 @@ def main() -> None:
             order = np.concatenate([r.selected for r in loop.history if r.selected is not None])
             sim_curves.append([accuracy(pool.X, y, order, k) for k in checkpoints])
         add_row("simulator, auto, batches of 10", sim_curves)
+        # The server draws with seed 0 (its k-th retrain as the simulator's round k of seed 0).
+        add_row("simulator, seed 0 only (the server's seed)", sim_curves[:1])
         for people in (int(p) for p in args.people.split(",")):
             curves = []
             for run in range(args.runs):

@@ -18,6 +18,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from labelwise.learn import BootstrapCommittee, Head
 from labelwise.loop.history import RoundRecord
+from labelwise.loop.ranking import RankedQueue, rank_pool
 from labelwise.loop.stopping import StopDecision, StoppingCriterion
 from labelwise.strategies import PoolView, Strategy, get_strategy
 from labelwise.strategies.uncertainty import least_confidence
@@ -41,6 +42,8 @@ class ActiveLoop:
     candidates, explore: the explore/exploit controls of
         :func:`~labelwise.strategies.select_top`.
     stop_set_size: size of the fixed unlabeled stop set for stabilizing predictions.
+    first_round: the number of this loop's first round; the server counts its retrains with it, so
+        that its k-th retrain draws what the simulator's k-th round draws.
     """
 
     def __init__(
@@ -59,6 +62,7 @@ class ActiveLoop:
         cold_start: str = "random",
         stop_set_size: int = 2000,
         seed: int = 0,
+        first_round: int = 0,
     ) -> None:
         if n_classes < 2:
             raise ValueError(f"n_classes: need at least 2 classes, got {n_classes}")
@@ -76,8 +80,8 @@ class ActiveLoop:
         self.stop_set = np.sort(rng.choice(X.shape[0], size=min(stop_set_size, X.shape[0]), replace=False))
         self.model: Head | BootstrapCommittee | None = None
         self.history: list[RoundRecord] = []
-        self._round = 0
-        self._last_selected: np.ndarray | None = None
+        self._round = first_round
+        self.last_selected: np.ndarray | None = None
         self.last_strategy = "initial"
 
     # -- state ---------------------------------------------------------------------------
@@ -135,20 +139,20 @@ class ActiveLoop:
             n_classes=self.n_classes,
         )  # fmt: skip
 
+    @property
+    def round_seed(self) -> int:
+        """The seed of this round's selection: different each round, the same for a seed and round."""
+        return self.seed * 100_003 + self._round
+
     def query(self, n: int, view: PoolView | None = None) -> np.ndarray:
         """Indices of the next ``n`` items to label (fewer if the pool runs out)."""
+        return self.rank(batch_size=n, queue_size=n, view=view).indices
+
+    def rank(self, *, batch_size: int, queue_size: int, view: PoolView | None = None) -> RankedQueue:
+        """The queue of the next ``queue_size`` items, built as successive batches of ``batch_size``
+        (see :mod:`labelwise.loop.ranking`), on ``view`` or on the current model's predictions."""
         view = view if view is not None else self.pool_view()
-        strategy = self.strategy
-        try:
-            strategy.check_inputs(view)
-        except ValueError:
-            strategy = self.cold_start
-        seed = self.seed * 100_003 + self._round
-        picked = strategy.query(view, n, seed=seed, candidates=self.candidates, explore=self.explore)
-        self._last_selected = picked
-        label = strategy.label(view)
-        self.last_strategy = label if strategy is self.strategy else f"{label} (cold start)"
-        return picked
+        return rank_pool(self, batch_size=batch_size, queue_size=queue_size, view=view)
 
     # -- measuring -----------------------------------------------------------------------
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -198,7 +202,7 @@ class ActiveLoop:
             n_labeled=self.n_labeled,
             strategy=self.last_strategy,
             metrics=self.evaluate(),
-            selected=self._last_selected,
+            selected=self.last_selected,
             stop_predictions=stop_predictions,
             pool_uncertainty=pool_uncertainty,
         )

@@ -60,10 +60,16 @@ def run_one(
     batch: int,
     budget: int,
     checkpoints: list[int] | None = None,
+    *,
+    candidates: int | None = None,
+    explore: float = 0.0,
 ) -> tuple[list[CurvePoint], ActiveLoop]:
-    """One learning curve: initial random labels, then batches chosen by ``strategy`` to ``budget``."""
+    """One learning curve: initial random labels, then batches chosen by ``strategy`` to ``budget``.
+
+    candidates, explore: the server's settings of the same names.
+    """
     loop = ActiveLoop(
-        dataset.X_pool, dataset.n_classes, strategy=strategy,
+        dataset.X_pool, dataset.n_classes, strategy=strategy, candidates=candidates, explore=explore,
         X_test=dataset.X_test, y_test=dataset.y_test, estimate_accuracy=False, seed=seed,
     )  # fmt: skip
     first = initial_indices(dataset, start_size(strategy, initial), seed)

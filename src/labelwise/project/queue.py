@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from labelwise.errors import LabelwiseError
 from labelwise.project.labels import add_annotation
 from labelwise.project.project import Project
-from labelwise.project.training import Ranking
+from labelwise.project.training import QueueEntry, Ranking
 from labelwise.store.models import STATUS_OK, Annotation, Image, LabelClass, Lease, Skip, User, utcnow
 
 CHUNK = 256
@@ -75,6 +75,9 @@ def lease_next(project: Project, user: User, n: int, ranking: Ranking | None, le
                 select(Lease).where(Lease.user_id == user.id, Lease.expires_at > now, Lease.done.is_(False)).limit(n)
             )
         )
+        # What you hold comes back in ranking order, not in the database's order.
+        rank_of = {e.image_id: k for k, e in enumerate(ranking.entries)} if ranking else {}
+        held.sort(key=lambda lease: (rank_of.get(lease.image_id, len(rank_of)), lease.image_id))
         got = [lease.image_id for lease in held]
         for lease in held:  # asking again renews what you hold
             lease.expires_at = expires
@@ -94,7 +97,7 @@ def lease_next(project: Project, user: User, n: int, ranking: Ranking | None, le
                     break
                 entry = why.get(image_id)
                 if _acquire(session, image_id, user.id, now, expires, version if entry else None,
-                            strategy if entry else "fallback: unranked", entry.score if entry else None):  # fmt: skip
+                            _chosen_by(entry, strategy), entry.score if entry else None):  # fmt: skip
                     got.append(image_id)
         rows = session.execute(
             select(Image.id, Image.path, Lease.expires_at, Lease.model_version, Lease.strategy, Lease.score)
@@ -108,6 +111,13 @@ def lease_next(project: Project, user: User, n: int, ranking: Ranking | None, le
         for i in got
         if i in by_id
     ]  # fmt: skip
+
+
+def _chosen_by(entry: QueueEntry | None, ranking_strategy: str | None) -> str | None:
+    """What chose an image: its own pick label (e.g. an explore pick), else the ranking's."""
+    if entry is None:
+        return "fallback: unranked"
+    return entry.strategy or ranking_strategy
 
 
 def _free(now: datetime, user_id: int):
@@ -179,7 +189,7 @@ def annotate(project: Project, user: User, image_id: int, label: str, ranking: R
         elif ranking is not None:
             entry = next((e for e in ranking.entries if e.image_id == image_id), None)
             if entry is not None:
-                version, strategy, score = ranking.version, ranking.strategy, entry.score
+                version, strategy, score = ranking.version, _chosen_by(entry, ranking.strategy), entry.score
         annotation = add_annotation(session, image, cls, annotator=user.name, source="server",
                                     model_version=version, strategy=strategy, score=score)  # fmt: skip
         lease.done = True

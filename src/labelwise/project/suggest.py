@@ -8,6 +8,7 @@ import numpy as np
 
 from labelwise.errors import LabelwiseError
 from labelwise.loop import ActiveLoop
+from labelwise.loop.ranking import rank_pool
 from labelwise.project.pool import load_pool
 from labelwise.project.project import Project
 from labelwise.strategies import get_strategy
@@ -52,19 +53,15 @@ def suggest(
                       estimate_accuracy=False, seed=seed)  # fmt: skip
     labeled = np.flatnonzero(pool.labels >= 0)
     loop.teach(labeled, pool.labels[labeled])
-    loop.fit()
-    view = loop.pool_view()
-    picked = loop.query(n, view)
-    scores = None
-    if loop.model is not None and chosen.score is not None:
-        scores = chosen.score(view, seed)
+    # One batch of n: what the strategy would choose for n labels before the next retrain.
+    queue = rank_pool(loop, batch_size=n, queue_size=n)
     items = []
-    for i in picked:
+    for pick in queue.picks:
         predicted = probability = None
-        if view.probs is not None:
-            k = int(view.probs[i].argmax())
-            predicted, probability = pool.class_names[k], float(view.probs[i, k])
-        items.append(Suggestion(pool.paths[i], None if scores is None else float(scores[i]), predicted, probability))
+        if pick.top:
+            k, probability = pick.top[0]
+            predicted = pool.class_names[k]
+        items.append(Suggestion(pool.paths[pick.index], pick.score, predicted, probability))
     note = ""
     if loop.model is None:
         seen = np.unique(pool.labels[labeled]).size

@@ -1,8 +1,9 @@
 """Retrain the head on the project's labels, rank the pool, and record a model version.
 
-The ranking is what the queue serves: the next ``queue_size`` images chosen by the strategy, each
-with why it was chosen. It is saved atomically next to the models, so a restarted server serves
-the last ranking at once.
+The ranking is what the queue serves, in order: the next ``queue_size`` images as the strategy's
+successive batches of what is labeled between two retrains (``retrain_every`` per person holding a
+lease), each with why it was chosen (:mod:`labelwise.loop.ranking`). It is saved atomically next to the models, so a
+restarted server serves the last ranking at once.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy import distinct, func, select
 
 from labelwise.errors import LabelwiseError
 from labelwise.loop import (
@@ -25,12 +27,17 @@ from labelwise.loop import (
     StabilizingPredictions,
     TargetMetric,
 )
+from labelwise.loop.ranking import rank_pool
 from labelwise.project.pool import load_pool
 from labelwise.project.project import Project
-from labelwise.store.models import ModelVersion
+from labelwise.store.models import Lease, ModelVersion, utcnow
 from labelwise.strategies import get_strategy
 from labelwise.strategies.uncertainty import least_confidence
 
+# Set strategies build this many batches one by one, then the rest of the queue at once: each
+# batch is a full call (seconds at 10,000 images, see benchmarks/bench_queue.py), and a retrain
+# lands long before a team labels 4 batches.
+EXACT_BATCHES = 4
 STOP_SET_SIZE = 2000  # the lowest image ids: a fixed set, since new images get higher ids
 
 
@@ -39,6 +46,8 @@ class QueueEntry:
     image_id: int
     score: float | None
     top: list[tuple[str, float]] = field(default_factory=list)  # the model's top 3 classes
+    batch: int = 1  # which retrain batch of the queue (1 = labeled before the next retrain)
+    strategy: str | None = None  # what chose this image; None in rankings saved before it was recorded
 
 
 @dataclass
@@ -60,7 +69,11 @@ class Ranking:
             data = json.loads(path.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             return None
-        entries = [QueueEntry(e["image_id"], e["score"], [tuple(t) for t in e["top"]]) for e in data["entries"]]
+        entries = [
+            QueueEntry(e["image_id"], e["score"], [tuple(t) for t in e["top"]], batch=e.get("batch", 1),
+                       strategy=e.get("strategy"))
+            for e in data["entries"]
+        ]  # fmt: skip
         return cls(data["version"], data["strategy"], entries, data["created_at"])
 
 
@@ -115,6 +128,29 @@ def stopping_status(settings: dict[str, Any], history: list[RoundRecord]) -> lis
     return out
 
 
+def live_annotators(project: Project) -> int:
+    """How many people hold a live lease now: they label in parallel between two retrains."""
+    now = utcnow()
+    with project.sessions() as session:
+        return int(
+            session.scalar(
+                select(func.count(distinct(Lease.user_id))).where(Lease.expires_at > now, Lease.done.is_(False))
+            )
+            or 0
+        )
+
+
+def retrains(project: Project) -> int:
+    """How many models were trained: the server's round number, as the simulator counts rounds."""
+    with project.sessions() as session:
+        return int(session.scalar(select(func.count()).where(ModelVersion.status == "ok")) or 0)
+
+
+def batch_size(project: Project, settings: dict[str, Any]) -> int:
+    """Images labeled between two retrains: ``retrain_every`` for each person labeling (at least one)."""
+    return int(settings["retrain_every"]) * max(1, live_annotators(project))
+
+
 def train_and_rank(project: Project, settings: dict[str, Any], seed: int = 0) -> tuple[Ranking, dict[str, Any]]:
     """Train on the current labels, rank the pool; record the model version (or its failure)."""
     start = time.perf_counter()
@@ -122,24 +158,21 @@ def train_and_rank(project: Project, settings: dict[str, Any], seed: int = 0) ->
     if len(pool.class_names) < 2:
         raise LabelwiseError("the project needs at least two classes before a model can be trained")
     labeled = np.flatnonzero(pool.labels >= 0)
-    strategy = get_strategy(settings["strategy"])
-    loop = ActiveLoop(pool.X, len(pool.class_names), strategy=strategy, candidates=settings["candidates"],
-                      explore=settings["explore"], estimate_accuracy=False, seed=seed)  # fmt: skip
-    loop.teach(labeled, pool.labels[labeled])
-    loop.fit()
-    view = loop.pool_view()
-    unlabeled = int(pool.X.shape[0] - labeled.size)
-    picked = loop.query(min(settings["queue_size"], unlabeled), view) if unlabeled else np.empty(0, int)
-    scores = strategy.score(view, seed) if (loop.model is not None and strategy.score is not None) else None
-    entries = []
-    for i in picked:
-        top = []
-        if view.probs is not None:
-            order = np.argsort(-view.probs[i])[:3]
-            top = [(pool.class_names[k], float(view.probs[i, k])) for k in order]
-        entries.append(QueueEntry(int(pool.image_ids[i]), None if scores is None else float(scores[i]), top))
-    cv = loop.cross_validated_accuracy() if loop.model is not None else {}
     history = load_history(project)
+    loop = ActiveLoop(pool.X, len(pool.class_names), strategy=get_strategy(settings["strategy"]),
+                      candidates=settings["candidates"], explore=settings["explore"], estimate_accuracy=False,
+                      seed=seed, first_round=retrains(project))  # fmt: skip
+    loop.teach(labeled, pool.labels[labeled])
+    unlabeled = int(pool.X.shape[0] - labeled.size)
+    queue = rank_pool(loop, batch_size=batch_size(project, settings), queue_size=min(settings["queue_size"], unlabeled),
+                      exact_batches=EXACT_BATCHES)  # fmt: skip
+    view, scores = queue.view, queue.scores
+    entries = [
+        QueueEntry(int(pool.image_ids[p.index]), p.score, [(pool.class_names[k], prob) for k, prob in p.top],
+                   batch=p.batch, strategy=p.strategy)
+        for p in queue.picks
+    ]  # fmt: skip
+    cv = loop.cross_validated_accuracy() if loop.model is not None else {}
     stop_predictions = pool_uncertainty = None
     if view.probs is not None:
         stop_predictions = view.probs[:STOP_SET_SIZE].argmax(axis=1)  # pool is ordered by image id

@@ -2,7 +2,7 @@
 
 from labelwise.strategies import builtin as _builtin  # noqa: F401  (registers the strategies)
 from labelwise.strategies.registry import PoolView, Strategy, get_strategy, register, strategy_names
-from labelwise.strategies.selection import select_top, top_k
+from labelwise.strategies.selection import Selection, select_top, top_k
 from labelwise.strategies.uncertainty import (
     bald,
     entropy,
@@ -14,6 +14,7 @@ from labelwise.strategies.uncertainty import (
 
 __all__ = [
     "PoolView",
+    "Selection",
     "Strategy",
     "bald",
     "entropy",

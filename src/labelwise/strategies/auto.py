@@ -18,7 +18,7 @@ import numpy as np
 from labelwise.strategies.diversity import typiclust_select
 from labelwise.strategies.hybrid import cluster_margin_select
 from labelwise.strategies.registry import PoolView
-from labelwise.strategies.selection import add_explorers
+from labelwise.strategies.selection import Selection, add_explorers
 
 TYPICAL_PHASE_LABELS_PER_CLASS = 20
 EXPLORE = 0.1
@@ -33,8 +33,8 @@ def auto_phase(view: PoolView) -> str:
     return "cluster-margin"
 
 
-def auto_select(view: PoolView, n: int, rng: np.random.Generator, candidates: np.ndarray) -> np.ndarray:
+def auto_select(view: PoolView, n: int, rng: np.random.Generator, candidates: np.ndarray) -> Selection:
     if auto_phase(view) == "typiclust":
-        return typiclust_select(view, n, rng, candidates)
+        return Selection(typiclust_select(view, n, rng, candidates))
     exploit = cluster_margin_select(view, n - round(EXPLORE * n), rng, candidates)
-    return add_explorers(exploit, candidates, n, rng)
+    return Selection.of(exploit, add_explorers(exploit, candidates, n, rng)[exploit.size :])

@@ -15,10 +15,11 @@ import numpy as np
 
 from labelwise.errors import UnknownStrategyError
 from labelwise.strategies.selection import (
+    Selection,
     add_explorers,
     candidate_subset,
     check_batch_controls,
-    select_top,
+    select_top_split,
     selectable_indices,
 )
 
@@ -59,8 +60,9 @@ class PoolView:
 
 
 ScoreFn = Callable[[PoolView, "int | None"], np.ndarray]
-# select(view, n, rng, candidates) -> up to n distinct indices taken from candidates (selectable items)
-SelectFn = Callable[[PoolView, int, np.random.Generator, np.ndarray], np.ndarray]
+# select(view, n, rng, candidates) -> up to n distinct indices taken from candidates (selectable items),
+# or a Selection when some of them are random picks
+SelectFn = Callable[[PoolView, int, np.random.Generator, np.ndarray], "np.ndarray | Selection"]
 
 
 @dataclass(frozen=True)
@@ -100,18 +102,47 @@ class Strategy:
         explore: float = 0.0,
     ) -> np.ndarray:
         """Indices of up to ``n`` selectable items, most informative first."""
+        return self.rank(view, n, seed=seed, candidates=candidates, explore=explore).indices
+
+    def rank(
+        self,
+        view: PoolView,
+        n: int,
+        *,
+        seed: int | None = 0,
+        candidates: int | None = None,
+        explore: float = 0.0,
+        scores: np.ndarray | None = None,
+    ) -> Selection:
+        """Up to ``n`` selectable items, most informative first, with the scores that ranked them.
+
+        scores: ``(N,)`` scores computed earlier on the same model (a scoring strategy's
+            ``Selection.scores``), so that successive batches slice one scoring; set strategies
+            ignore it.
+        """
         self.check_inputs(view)
         if self.score is not None:
-            scores = self.score(view, seed)
-            return select_top(scores, n, selectable=view.selectable, candidates=candidates, explore=explore, seed=seed)
+            if scores is None:
+                scores = np.asarray(self.score(view, seed))
+            exploit, explorers = select_top_split(
+                scores, n, selectable=view.selectable, candidates=candidates, explore=explore, seed=seed
+            )
+            return Selection.of(exploit, explorers, scores)
         assert self.select is not None
         check_batch_controls(n, explore, candidates)
         pool = selectable_indices(view.selectable)
         rng = np.random.default_rng(seed)
         n = min(n, pool.size)
         ranked = candidate_subset(pool, candidates, rng)
-        chosen = np.asarray(self.select(view, n - round(explore * n), rng, ranked), dtype=np.intp)
-        return add_explorers(chosen, pool, n, rng)
+        chosen = self.select(view, n - round(explore * n), rng, ranked)
+        # A select function may flag its own random picks (auto's exploration share).
+        inner = chosen if isinstance(chosen, Selection) else Selection(chosen)
+        filled = add_explorers(inner.indices, pool, n, rng)[inner.indices.size :]
+        return Selection(
+            np.concatenate([inner.indices, filled]).astype(np.intp),
+            None,
+            np.concatenate([inner.explored, np.ones(filled.size, dtype=bool)]),
+        )
 
 
 _REGISTRY: dict[str, Strategy] = {}

@@ -8,9 +8,40 @@ uncertainty would never point at.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from labelwise.errors import EmptyPoolError
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A chosen batch with what chose it, so that nothing has to score the pool a second time.
+
+    indices: ``(n,)`` chosen pool indices, most informative first, random explorers last.
+    scores: ``(N,)`` the score of every pool item for scoring strategies, ``None`` for set strategies.
+    explored: ``(n,)`` bool, ``True`` for the picks drawn uniformly at random (the explore share,
+        and random fill when a set strategy runs out of informative items).
+    """
+
+    indices: np.ndarray
+    scores: np.ndarray | None = None
+    explored: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        indices = np.asarray(self.indices, dtype=np.intp)
+        object.__setattr__(self, "indices", indices)
+        explored = np.zeros(indices.size, dtype=bool) if self.explored is None else np.asarray(self.explored, bool)
+        if explored.shape != indices.shape:
+            raise ValueError(f"explored: expected shape {indices.shape}, got {explored.shape}")
+        object.__setattr__(self, "explored", explored)
+
+    @classmethod
+    def of(cls, exploit: np.ndarray, explorers: np.ndarray, scores: np.ndarray | None = None) -> Selection:
+        """The picks ``exploit`` followed by the random ``explorers``."""
+        flags = np.concatenate([np.zeros(len(exploit), dtype=bool), np.ones(len(explorers), dtype=bool)])
+        return cls(np.concatenate([exploit, explorers]).astype(np.intp), scores, flags)
 
 
 def selectable_indices(selectable: np.ndarray) -> np.ndarray:
@@ -85,6 +116,22 @@ def select_top(
     explore: fraction in [0, 1] of the batch drawn uniformly from the selectable items not chosen.
     Returns at most ``n`` distinct indices; fewer when fewer are selectable.
     """
+    exploit, explorers = select_top_split(
+        scores, n, selectable=selectable, candidates=candidates, explore=explore, seed=seed
+    )
+    return np.concatenate([exploit, explorers])
+
+
+def select_top_split(
+    scores: np.ndarray,
+    n: int,
+    *,
+    selectable: np.ndarray | None = None,
+    candidates: int | None = None,
+    explore: float = 0.0,
+    seed: int | None = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`select_top` in its two parts: the best-scored picks, and the random explorers after them."""
     scores = np.asarray(scores)
     if scores.ndim != 1:
         raise ValueError(f"scores: expected shape (N,), got {scores.shape}")
@@ -100,4 +147,4 @@ def select_top(
     n = min(n, pool.size)
     ranked = candidate_subset(pool, candidates, rng)
     exploit = ranked[top_k(scores[ranked], n - round(explore * n), rng)]
-    return add_explorers(exploit, pool, n, rng)
+    return exploit, add_explorers(exploit, pool, n, rng)[exploit.size :]

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from labelwise.errors import LabelwiseError
 from labelwise.project.labels import add_annotation
 from labelwise.project.project import Project
-from labelwise.project.training import Ranking
+from labelwise.project.training import QueueEntry, Ranking
 from labelwise.store.models import STATUS_OK, Annotation, Image, LabelClass, Lease, Skip, User, utcnow
 
 CHUNK = 256
@@ -94,7 +94,8 @@ def lease_next(project: Project, user: User, n: int, ranking: Ranking | None, le
                     break
                 entry = why.get(image_id)
                 if _acquire(session, image_id, user.id, now, expires, version if entry else None,
-                            strategy if entry else "fallback: unranked", entry.score if entry else None):  # fmt: skip
+                            strategy if entry else "fallback: unranked", entry.score if entry else None,
+                            **_audit_columns(entry)):  # fmt: skip
                     got.append(image_id)
         rows = session.execute(
             select(Image.id, Image.path, Lease.expires_at, Lease.model_version, Lease.strategy, Lease.score)
@@ -137,11 +138,19 @@ def _fallback_chunk(session: Session, now: datetime, user_id: int, exclude: list
     return list(session.scalars(query))
 
 
-def _acquire(session, image_id, user_id, now, expires, version, strategy, score) -> bool:
+def _audit_columns(entry: QueueEntry | None) -> dict:
+    """The serving model's prediction, stored at lease time, before the label exists; an audit
+    pick without a model (cold start) measures nothing and is not marked."""
+    if entry is None or not entry.top:
+        return {}
+    return {"audit": entry.audit, "predicted": entry.top[0][0], "predicted_p": entry.top[0][1]}
+
+
+def _acquire(session, image_id, user_id, now, expires, version, strategy, score, **audit) -> bool:
     """Take the lease of one image; ``False`` if somebody else got it first."""
     session.execute(delete(Lease).where(Lease.image_id == image_id, Lease.expires_at <= now, Lease.done.is_(False)))
     values = dict(image_id=image_id, user_id=user_id, expires_at=expires, model_version=version,
-                  strategy=strategy, score=score)  # fmt: skip
+                  strategy=strategy, score=score, **audit)  # fmt: skip
     # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
     statement = _insert_ignore(session).values(**values).on_conflict_do_nothing().returning(Lease.image_id)
     return session.execute(statement).first() is not None
@@ -174,14 +183,18 @@ def annotate(project: Project, user: User, image_id: int, label: str, ranking: R
                 f"until {_aware(lease.expires_at).isoformat(timespec='seconds')}"
             )
         version = strategy = score = None
+        audit = {}
         if not lease.done and lease.user_id == user.id:
             version, strategy, score = lease.model_version, lease.strategy, lease.score
+            audit = {"audit": lease.audit, "predicted": lease.predicted, "predicted_p": lease.predicted_p}
         elif ranking is not None:
             entry = next((e for e in ranking.entries if e.image_id == image_id), None)
             if entry is not None:
                 version, strategy, score = ranking.version, ranking.strategy, entry.score
         annotation = add_annotation(session, image, cls, annotator=user.name, source="server",
                                     model_version=version, strategy=strategy, score=score)  # fmt: skip
+        for key, value in audit.items():  # only a leased image counts: its prediction predates the label
+            setattr(annotation, key, value)
         lease.done = True
         session.flush()
         return annotation.id

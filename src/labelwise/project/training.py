@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from labelwise.loop import (
     StabilizingPredictions,
     TargetMetric,
 )
+from labelwise.loop.audit import AccuracyEstimate, audit_blocks
 from labelwise.project.pool import load_pool
 from labelwise.project.project import Project
 from labelwise.store.models import ModelVersion
@@ -39,6 +40,7 @@ class QueueEntry:
     image_id: int
     score: float | None
     top: list[tuple[str, float]] = field(default_factory=list)  # the model's top 3 classes
+    audit: bool = False  # drawn at random from the pool to measure the model, not by the strategy
 
 
 @dataclass
@@ -60,7 +62,8 @@ class Ranking:
             data = json.loads(path.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             return None
-        entries = [QueueEntry(e["image_id"], e["score"], [tuple(t) for t in e["top"]]) for e in data["entries"]]
+        entries = [QueueEntry(e["image_id"], e["score"], [tuple(t) for t in e["top"]], e.get("audit", False))
+                   for e in data["entries"]]  # fmt: skip
         return cls(data["version"], data["strategy"], entries, data["created_at"])
 
 
@@ -99,8 +102,20 @@ def _save_history(project: Project, history: list[RoundRecord]) -> None:
     tmp.replace(path)
 
 
-def stopping_status(settings: dict[str, Any], history: list[RoundRecord]) -> list[dict[str, Any]]:
-    """Each configured stopping criterion, whether it is met, and why."""
+def stopping_status(
+    settings: dict[str, Any], history: list[RoundRecord], audit: AccuracyEstimate | None = None
+) -> list[dict[str, Any]]:
+    """Each configured stopping criterion, whether it is met, and why.
+
+    audit: the newest model's audit estimate; target accuracy reads only its interval's lower end.
+    """
+    if history:
+        metrics = {k: v for k, v in history[-1].metrics.items() if not k.startswith("cv_")}
+        if audit is not None:
+            metrics["audit_accuracy_reason"] = audit.reason  # type: ignore[assignment]
+            if audit.measured:
+                metrics["audit_accuracy_low"] = audit.low  # type: ignore[assignment]
+        history = [*history[:-1], replace(history[-1], metrics=metrics)]
     criteria = []
     if settings.get("stop_label_budget"):
         criteria.append(("label budget", LabelBudget(int(settings["stop_label_budget"]))))
@@ -131,13 +146,16 @@ def train_and_rank(project: Project, settings: dict[str, Any], seed: int = 0) ->
     unlabeled = int(pool.X.shape[0] - labeled.size)
     picked = loop.query(min(settings["queue_size"], unlabeled), view) if unlabeled else np.empty(0, int)
     scores = strategy.score(view, seed) if (loop.model is not None and strategy.score is not None) else None
+    picked, is_audit = audit_blocks(picked, np.flatnonzero(pool.labels < 0), settings["audit_fraction"],
+                                    settings["retrain_every"], np.random.default_rng([seed, labeled.size]))  # fmt: skip
     entries = []
-    for i in picked:
+    for i, audit in zip(picked, is_audit, strict=True):
         top = []
         if view.probs is not None:
             order = np.argsort(-view.probs[i])[:3]
             top = [(pool.class_names[k], float(view.probs[i, k])) for k in order]
-        entries.append(QueueEntry(int(pool.image_ids[i]), None if scores is None else float(scores[i]), top))
+        score = None if scores is None else float(scores[i])
+        entries.append(QueueEntry(int(pool.image_ids[i]), score, top, bool(audit)))
     cv = loop.cross_validated_accuracy() if loop.model is not None else {}
     history = load_history(project)
     stop_predictions = pool_uncertainty = None

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.server.conftest.ServerProcess
 
@@ -109,15 +109,28 @@ def one_run(work: Path, run: int, pool: int, backbone: str, max_labels: int) -> 
     return rows
 
 
+def add_audit_totals(work: Path, rows: list[dict]) -> None:
+    """Per row: the audit labels served so far (by versions before it), counted in its run's database."""
+    for run in sorted({r["run"] for r in rows}):
+        db = max(work.glob(f"project-{run}-*/labelwise.db"), key=lambda p: p.stat().st_mtime)
+        engine = create_engine(f"sqlite:///{db}")
+        with engine.connect() as conn:
+            served = [v for (v,) in conn.execute(text("select model_version from annotations where audit"))]
+        engine.dispose()
+        for r in rows:
+            if r["run"] == run:
+                r["audit_total"] = sum(v < r["version"] for v in served)
+
+
 def first_at(rows: list[dict], key: str, target: float) -> int | None:
     return next((r["labels"] for r in rows if r[key] is not None and r[key] >= target), None)
 
 
 def summarize(rows: list[dict], min_audit: int, targets: list[float]) -> str:
     lines = []
-    later = [r for r in rows if r["audit_n"] >= min_audit and r["shown"] is not None]
+    later = [r for r in rows if r["audit_total"] >= min_audit and r["shown"] is not None]
     shown = [r for r in rows if r["shown"] is not None]
-    for name, subset in ((f"audit estimates resting on >= {min_audit} audit labels", later),
+    for name, subset in ((f"versions after >= {min_audit} audit labels in all", later),
                          ("all shown audit estimates", shown)):  # fmt: skip
         if subset:
             inside = np.mean([r["low"] <= r["true"] <= r["high"] for r in subset])
@@ -138,13 +151,14 @@ def summarize(rows: list[dict], min_audit: int, targets: list[float]) -> str:
 
 
 def markdown(rows: list[dict]) -> str:
-    out = ["| run | labels | true | shown (audit) | 95% interval | audit labels | cv (old, optimistic) |",
+    out = ["| run | labels | true | shown (audit) | 95% interval | audit labels used (so far) | cv (old, optimistic) |",
            "|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
         shown = "too few" if r["shown"] is None else f"{r['shown']:.3f}"
         interval = "" if r["shown"] is None else f"{r['low']:.3f}–{r['high']:.3f}"
         cv = "" if r["cv"] is None else f"{r['cv']:.3f}"
-        out.append(f"| {r['run']} | {r['labels']} | {r['true']:.3f} | {shown} | {interval} | {r['audit_n']} | {cv} |")
+        used = f"{r['audit_n']} ({r['audit_total']})"
+        out.append(f"| {r['run']} | {r['labels']} | {r['true']:.3f} | {shown} | {interval} | {used} | {cv} |")
     return "\n".join(out)
 
 
@@ -157,12 +171,16 @@ def main() -> None:
     parser.add_argument("--min-audit", type=int, default=30)
     parser.add_argument("--targets", default="0.7,0.75")
     parser.add_argument("--out", type=Path, default=Path("bench-out/honest"))
+    parser.add_argument("--summarize-only", action="store_true", help="re-read rows.json of an earlier run")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
-    for run in range(args.runs):
+    if args.summarize_only:
+        rows = json.loads((args.out / "rows.json").read_text())
+    for run in range(0 if args.summarize_only else args.runs):
         rows += one_run(args.out, run, args.pool, args.backbone, args.max_labels)
         (args.out / "rows.json").write_text(json.dumps(rows, indent=1))
+    add_audit_totals(args.out, rows)
     text = summarize(rows, args.min_audit, [float(t) for t in args.targets.split(",")])
     (args.out / "table.md").write_text(markdown(rows) + "\n\n" + text + "\n")
     print(markdown(rows))

@@ -3,8 +3,12 @@ them before their label exists, shown with an interval, and the only number stop
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import json
 
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from labelwise.cli import app
 from labelwise.loop.audit import MIN_AUDIT_LABELS
 from labelwise.store.models import Annotation
 
@@ -72,6 +76,12 @@ def test_audit_labels_give_the_shown_accuracy_and_drive_stopping(client):
     assert model["accuracy"] == expected and model["accuracy_n"] == len(items)
     assert model["accuracy_low"] <= expected <= model["accuracy_high"]
     assert model["accuracy_versions"] == [version]
+    page = client.ann.get("/").text
+    assert f"{100 * expected:.1f}%</b>" in page and f"measured on {len(items)} random audit images" in page
+    result = CliRunner().invoke(app, ["status", str(client.app.state.project.folder), "--json"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)["model_accuracy"]
+    assert shown["value"] == expected and shown["n"] == len(items) and shown["low"] == model["accuracy_low"]
     status = client.ann.get("/api/status").json()
     assert status["learning_curve"][-1]["accuracy"] == expected
     target = next(c for c in status["stopping"] if c["name"] == "target accuracy")

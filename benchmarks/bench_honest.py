@@ -162,6 +162,23 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def compact(rows: list[dict], at: list[int]) -> str:
+    """The issue's table: per label count, each run's true accuracy, shown estimate and old cv figure."""
+    runs = sorted({r["run"] for r in rows})
+    out = ["| labels | true | shown (audit) [95% interval] | audit labels used | cv (old) |", "|---|---|---|---|---|"]
+    for n in at:
+        mine = [next((r for r in rows if r["run"] == run and r["labels"] == n), None) for run in runs]
+        if any(r is None for r in mine):
+            continue
+        true = " / ".join(f"{r['true']:.3f}" for r in mine)
+        shown = " / ".join("too few" if r["shown"] is None else
+                           f"{r['shown']:.2f} [{r['low']:.2f}–{r['high']:.2f}]" for r in mine)  # fmt: skip
+        used = " / ".join(str(r["audit_n"]) for r in mine)
+        cv = " / ".join("—" if r["cv"] is None else f"{r['cv']:.3f}" for r in mine)
+        out.append(f"| {n} | {true} | {shown} | {used} | {cv} |")
+    return "\n".join(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
@@ -182,7 +199,9 @@ def main() -> None:
         (args.out / "rows.json").write_text(json.dumps(rows, indent=1))
     add_audit_totals(args.out, rows)
     text = summarize(rows, args.min_audit, [float(t) for t in args.targets.split(",")])
-    (args.out / "table.md").write_text(markdown(rows) + "\n\n" + text + "\n")
+    at = [10, 20, 30, 50, 100, 150, 200, 250, 300, 400, 500, 600]
+    (args.out / "table.md").write_text(compact(rows, at) + "\n\n" + text + "\n\n" + markdown(rows) + "\n")
+    print(compact(rows, at))
     print(markdown(rows))
     print(text)
 

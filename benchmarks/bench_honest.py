@@ -122,6 +122,28 @@ def add_audit_totals(work: Path, rows: list[dict]) -> None:
                 r["audit_total"] = sum(v < r["version"] for v in served)
 
 
+def audit_outcomes(work: Path, rows: list[dict]) -> str:
+    """Is each audit label an unbiased test of the version that served it? Compare the audit labels
+    predicted right with the sum of the serving versions' true accuracies (binomial sd)."""
+    hits = expected = variance = n = 0
+    for run in sorted({r["run"] for r in rows}):
+        db = max(work.glob(f"project-{run}-*/labelwise.db"), key=lambda p: p.stat().st_mtime)
+        engine = create_engine(f"sqlite:///{db}")
+        with engine.connect() as conn:
+            served = conn.execute(text(
+                "select a.model_version, a.predicted, c.name from annotations a join classes c on c.id = a.class_id "
+                "where a.audit and a.predicted is not null and not a.superseded")).all()  # fmt: skip
+        engine.dispose()
+        true = {r["version"]: r["true"] for r in rows if r["run"] == run}
+        for version, predicted, label in served:
+            if version in true:
+                hits, n = hits + (predicted == label), n + 1
+                expected += true[version]
+                variance += true[version] * (1 - true[version])
+    return (f"audit labels: {n}, predicted right by their serving version: {hits}; expected from those versions' "
+            f"true accuracy: {expected:.1f} ± {variance**0.5:.1f} (binomial sd)")  # fmt: skip
+
+
 def first_at(rows: list[dict], key: str, target: float) -> int | None:
     return next((r["labels"] for r in rows if r[key] is not None and r[key] >= target), None)
 
@@ -198,12 +220,13 @@ def main() -> None:
         rows += one_run(args.out, run, args.pool, args.backbone, args.max_labels)
         (args.out / "rows.json").write_text(json.dumps(rows, indent=1))
     add_audit_totals(args.out, rows)
-    text = summarize(rows, args.min_audit, [float(t) for t in args.targets.split(",")])
+    summary = summarize(rows, args.min_audit, [float(t) for t in args.targets.split(",")])
+    summary += "\n" + audit_outcomes(args.out, rows)
     at = [10, 20, 30, 50, 100, 150, 200, 250, 300, 400, 500, 600]
-    (args.out / "table.md").write_text(compact(rows, at) + "\n\n" + text + "\n\n" + markdown(rows) + "\n")
+    (args.out / "table.md").write_text(compact(rows, at) + "\n\n" + summary + "\n\n" + markdown(rows) + "\n")
     print(compact(rows, at))
-    print(markdown(rows))
-    print(text)
+    print(summary)
+    print(f"every version: {args.out / 'table.md'}")
 
 
 if __name__ == "__main__":

@@ -63,6 +63,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--step", type=int, default=250, help="largest batch between two budgets")
     parser.add_argument("--max-budget", type=int, default=None, help="cut the budgets (a quick run)")
+    parser.add_argument("--audit-fraction", type=float, default=0.05, help="random audit picks per batch, as served")
     parser.add_argument("--out", type=Path, default=Path("bench-out/label-efficiency"))
     args = parser.parse_args()
     strategies = args.strategies.split(",")
@@ -71,7 +72,7 @@ def main() -> None:
         data = load_dataset(name)
         start = time.perf_counter()
         points = simulate(data, strategies, args.seeds, 0, min(args.step, budgets[-1]), budgets[-1],
-                          checkpoints=budgets)  # fmt: skip
+                          checkpoints=budgets, audit_fraction=args.audit_fraction)  # fmt: skip
         summary = report.summarize(points, budgets[-1])
         summary.update(dataset=name, budgets=budgets, seeds=args.seeds, step=args.step)
         out = args.out / name

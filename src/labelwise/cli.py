@@ -66,6 +66,9 @@ def simulate(
     ] = None,
     seeds: Annotated[int, typer.Option(help="repetitions with different random starts")] = 5,
     workers: Annotated[int | None, typer.Option(help="parallel processes (default: one per core)")] = None,
+    audit_fraction: Annotated[
+        float, typer.Option(help="share of each batch drawn at random to estimate accuracy as the product does")
+    ] = 0.05,
     plot_boundary: Annotated[bool, typer.Option(help="toy only: draw random's and margin's boundaries")] = False,
     out: Annotated[Path, typer.Option(help="folder for curves.csv, summary.json, curves.png")] = Path("out"),
 ) -> None:
@@ -103,6 +106,7 @@ def simulate(
             points = run_simulation(
                 data, names, seeds, initial, batch, budget,
                 workers=workers, checkpoints=checkpoints, on_done=lambda _: progress.advance(task),
+                audit_fraction=audit_fraction,
             )  # fmt: skip
     except (LabelwiseError, ValueError) as exc:
         raise _fail(str(exc)) from exc
@@ -220,10 +224,13 @@ def status(
     """Counts of images and labels, the backbone, the store size and the broken files."""
     import json
 
+    from labelwise.project.accuracy import model_accuracy
     from labelwise.project.status import project_status
 
     try:
-        info = project_status(_open(project))
+        proj = _open(project)
+        info = project_status(proj)
+        info["model_accuracy"] = model_accuracy(proj).as_dict()  # from the random audit sample
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
     if as_json:
@@ -235,6 +242,7 @@ def status(
         f"labeled {info['labeled']}, unlabeled {info['unlabeled']}"
     )
     console.print(f"embedding store: {info['store_vectors']} vectors, {info['store_bytes'] / 2**20:.1f} MiB")
+    console.print(f"model accuracy: {info['model_accuracy']['reason']}", highlight=False)
     table = Table("class", "labels")
     for name, count in info["classes"].items():
         table.add_row(name, str(count))

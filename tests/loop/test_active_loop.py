@@ -66,14 +66,29 @@ def test_uncertainty_sampling_beats_random_on_toy_data():
     assert finals["margin"] > finals["random"]
 
 
-def test_cross_validated_accuracy_without_a_test_set(data):
-    loop = ActiveLoop(data.X_pool, 10, strategy="margin", seed=0)
+def test_without_a_test_set_the_target_waits_for_the_audit_interval(data):
+    loop = ActiveLoop(data.X_pool, 10, strategy="margin", audit_fraction=0.2, seed=0)
     loop.teach(np.arange(200), data.y_pool[:200])
-    decision = loop.run(lambda idx: data.y_pool[idx], 20, TargetMetric(0.5) | MaxRounds(5))
+    decision = loop.run(lambda idx: data.y_pool[idx], 20, TargetMetric(0.5) | MaxRounds(8))
+    first = loop.history[0].metrics
+    # Cross-validated accuracy is recorded but never stops the loop: the initial model's 0.5+ did not.
+    assert "accuracy" not in first and 0.5 <= first["cv_accuracy"] <= 1.0 and "audit_accuracy" not in first
     metrics = loop.history[-1].metrics
-    assert "accuracy" not in metrics and 0.5 <= metrics["cv_accuracy"] <= 1.0
-    assert decision.met and "cv_accuracy" in decision.reason
-    assert len(loop.history) == 1  # the target was met by the initial model
+    assert decision.met and "lower end" in decision.reason
+    assert metrics["audit_accuracy_low"] >= 0.5 and metrics["audit_n"] >= 10
+    assert len(loop.history) == 4  # 4 audit labels per round: 12 after round 3, the first estimate
+
+
+def test_audit_interval_brackets_the_test_accuracy_or_lags_below_it(data):
+    loop = ActiveLoop(data.X_pool, 10, strategy="margin", X_test=data.X_test, y_test=data.y_test,
+                      estimate_accuracy=True, audit_fraction=0.5, seed=1)  # fmt: skip
+    loop.teach(np.arange(30), data.y_pool[:30])
+    loop.start()
+    for _ in range(6):
+        loop.step(lambda idx: data.y_pool[idx], 20)
+    last = loop.history[-1].metrics
+    assert last["audit_accuracy_low"] <= last["accuracy"] + 0.02  # it may lag a model behind, never lead
+    assert last["audit_accuracy_high"] >= last["accuracy"] - 0.1
 
 
 def test_teach_rejects_bad_labels_and_indices(data):

@@ -28,6 +28,22 @@ def test_simulate_serial_and_parallel_agree():
     assert {p.n_labeled for p in serial} == {4, 8, 12, 16}
 
 
+def test_simulator_reports_the_audit_estimate_beside_the_test_accuracy():
+    data = toy()
+    points = simulate(data, ["margin"], 1, 4, 4, 60, workers=1, audit_fraction=1.0)
+    measured = [p for p in points if p.audit_accuracy is not None]
+    assert measured and points[0].audit_accuracy is None  # too few audit labels at first
+    for p in measured:
+        assert p.audit_n >= 10 and p.audit_low <= p.audit_accuracy <= p.audit_high
+    # Every label was an audit label here, drawn at random: the estimate must sit near the truth.
+    last = points[-1]
+    assert last.audit_low - 0.05 <= last.accuracy <= last.audit_high + 0.05
+    off = simulate(data, ["margin"], 1, 4, 4, 60, workers=1, audit_fraction=0.0)
+    assert all(p.audit_accuracy is None and p.audit_n == 0 for p in off)
+    with pytest.raises(ValueError, match="audit_fraction"):
+        simulate(data, ["margin"], 1, 4, 4, 60, audit_fraction=float("nan"))
+
+
 def test_summary_labels_to_match_random_and_savings():
     points = [
         CurvePoint("d", s, seed, r, n, acc)
@@ -55,7 +71,8 @@ def test_cli_simulate_writes_csv_summary_and_plots(tmp_path):
     assert "labels to" in result.output and "margin" in result.output
     with open(out / "curves.csv") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["dataset", "strategy", "seed", "round", "n_labeled", "accuracy"]
+    assert list(rows[0]) == ["dataset", "strategy", "seed", "round", "n_labeled", "accuracy",
+                             "audit_accuracy", "audit_low", "audit_high", "audit_n"]  # fmt: skip
     assert {r["strategy"] for r in rows} == {"random", "margin", "bald"}
     assert max(int(r["n_labeled"]) for r in rows) == 28  # toy's default budget
     summary = json.loads((out / "summary.json").read_text())

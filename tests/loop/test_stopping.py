@@ -29,13 +29,18 @@ def test_max_rounds():
     assert MaxRounds(3).check([record(3, 10)]).met
 
 
-def test_target_metric_uses_held_out_then_cross_validated():
+def test_target_metric_uses_held_out_then_the_audit_interval_never_cross_validation():
     crit = TargetMetric(0.9)
     assert not crit.check([record(0, 10, {})]).met
     assert crit.check([record(1, 10, {"accuracy": 0.91})]).met
-    decision = crit.check([record(1, 10, {"cv_accuracy": 0.85})])
-    assert not decision.met and "cv_accuracy 0.850" in decision.reason
-    assert not crit.check([record(1, 10, {"cv_accuracy": float("nan")})]).met
+    # Cross-validated on actively chosen labels: optimistic, so it never stops the labeling (issue 19).
+    decision = crit.check([record(1, 10, {"cv_accuracy": 0.97})])
+    assert not decision.met and "not measured" in decision.reason
+    # The audit estimate counts by the lower end of its interval, not by its point value.
+    assert not crit.check([record(1, 10, {"audit_accuracy": 0.95, "audit_accuracy_low": 0.85})]).met
+    decision = crit.check([record(1, 10, {"audit_accuracy": 0.97, "audit_accuracy_low": 0.91})])
+    assert decision.met and "lower end" in decision.reason and "0.910" in decision.reason
+    assert not crit.check([record(1, 10, {"audit_accuracy_low": float("nan")})]).met
 
 
 def test_stabilizing_predictions_needs_window_agreeing_pairs():

@@ -17,6 +17,7 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from labelwise.learn import BootstrapCommittee, Head
+from labelwise.loop.audit import audit_estimate, window_mask
 from labelwise.loop.history import RoundRecord
 from labelwise.loop.ranking import RankedQueue, rank_pool
 from labelwise.loop.stopping import StopDecision, StoppingCriterion
@@ -44,6 +45,11 @@ class ActiveLoop:
     stop_set_size: size of the fixed unlabeled stop set for stabilizing predictions.
     first_round: the number of this loop's first round; the server counts its retrains with it, so
         that its k-th retrain draws what the simulator's k-th round draws.
+    audit_fraction: share of each queried batch (at least one) drawn uniformly at random from the
+        unlabeled pool and scored by the current model before its label arrives; their agreement
+        with the labels is recorded as ``audit_accuracy`` with its Wilson 95% interval
+        (``audit_accuracy_low``/``_high``, ``audit_n``), the estimate the product shows
+        (:mod:`labelwise.loop.audit`).
     """
 
     def __init__(
@@ -61,6 +67,7 @@ class ActiveLoop:
         explore: float = 0.0,
         cold_start: str = "random",
         stop_set_size: int = 2000,
+        audit_fraction: float = 0.0,
         seed: int = 0,
         first_round: int = 0,
     ) -> None:
@@ -75,6 +82,9 @@ class ActiveLoop:
         self.X_test, self.y_test = X_test, y_test
         self.estimate_accuracy = X_test is None if estimate_accuracy is None else estimate_accuracy
         self.candidates, self.explore, self.seed = candidates, explore, seed
+        self.audit_fraction = audit_fraction
+        # Per audit label: labels the serving model was trained on, its prediction, the label.
+        self._audit: list[tuple[int, int, int]] = []
         self.labels = np.full(X.shape[0], -1, dtype=np.int64)
         rng = np.random.default_rng(seed)
         self.stop_set = np.sort(rng.choice(X.shape[0], size=min(stop_set_size, X.shape[0]), replace=False))
@@ -169,7 +179,21 @@ class ActiveLoop:
             metrics["accuracy"] = float((self.predict(self.X_test) == self.y_test).mean())
         if self.estimate_accuracy:
             metrics.update(self.cross_validated_accuracy())
+        metrics.update(self.audit_accuracy())
         return metrics
+
+    def audit_accuracy(self) -> dict[str, float]:
+        """The audit estimate as the product shows it when this model appears: audit labels
+        served by earlier models, over the recent window; empty while too few."""
+        if not self._audit:
+            return {}
+        served, predicted, true = (np.array(column) for column in zip(*self._audit, strict=True))
+        keep = window_mask(served, self.n_labeled)
+        estimate = audit_estimate(predicted[keep], true[keep])
+        if not estimate.measured:
+            return {}
+        return {"audit_accuracy": estimate.value, "audit_accuracy_low": estimate.low,
+                "audit_accuracy_high": estimate.high, "audit_n": float(estimate.n)}  # fmt: skip
 
     def cross_validated_accuracy(self, folds: int = 5) -> dict[str, float]:
         """Accuracy estimated on the labels alone: mean and sd over stratified folds.
@@ -219,8 +243,14 @@ class ActiveLoop:
 
     def step(self, oracle: Oracle, n: int, view: PoolView | None = None) -> PoolView:
         """One round: query ``n`` items, label them with ``oracle``, retrain, record."""
-        picked = self.query(n, view)
-        self.teach(picked, oracle(picked))
+        view = view if view is not None else self.pool_view()
+        queue = self.rank(batch_size=n, queue_size=n, view=view)
+        picked, is_audit = queue.indices, np.array([p.audit for p in queue.picks], dtype=bool)
+        labels = np.asarray(oracle(picked))
+        if view.probs is not None:  # scored by the serving model, before its label is known
+            predicted = view.probs[picked[is_audit]].argmax(axis=1)
+            self._audit += [(self.n_labeled, int(p), int(t)) for p, t in zip(predicted, labels[is_audit], strict=True)]
+        self.teach(picked, labels)
         self._round += 1
         self.fit()
         view = self.pool_view()

@@ -22,12 +22,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from labelwise.errors import EmptyPoolError
+from labelwise.loop.audit import add_audit_picks
 from labelwise.strategies import PoolView, Selection, Strategy
 
 if TYPE_CHECKING:
     from labelwise.loop.active_loop import ActiveLoop
 
 EXPLORE_LABEL = "explore: random"
+AUDIT_LABEL = "audit: random"
 TOP_CLASSES = 3
 
 
@@ -40,6 +42,7 @@ class Pick:
     batch: int  # 1 for the batch labeled before the next retrain, then 2, 3, ...
     strategy: str  # what chose it, e.g. "auto: typiclust", "margin (cold start)", "explore: random"
     top: tuple[tuple[int, float], ...] = ()  # the model's top classes: (class index, probability)
+    audit: bool = False  # drawn uniformly from the pool to measure the model (labelwise.loop.audit)
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ def build_queue(
     explore: float = 0.0,
     label_suffix: str = "",
     exact_batches: int | None = None,
+    audit_fraction: float = 0.0,
 ) -> RankedQueue:
     """Up to ``queue_size`` selectable items as successive batches of ``batch_size``.
 
@@ -114,6 +118,8 @@ def build_queue(
         queue as one last batch (``None``: every batch one by one). Each batch of a set strategy
         is a full call (TypiClust: a k-means with one more cluster per item); the tail is served
         only when retraining falls that many batches behind the people labeling.
+    audit_fraction: in every batch, this share (at least one) of the picks is replaced by picks
+        drawn uniformly from the items still free (:func:`labelwise.loop.audit.add_audit_picks`).
     Raises ``EmptyPoolError`` when items are asked for and none is selectable.
     """
     if batch_size < 1:
@@ -141,16 +147,22 @@ def build_queue(
         if chosen.indices.size == 0:
             break
         scores = chosen.scores if scores is None else scores
+        explored = dict(zip(chosen.indices.tolist(), chosen.explored.tolist(), strict=True))
+        indices, is_audit = chosen.indices, np.zeros(chosen.indices.size, dtype=bool)
+        if audit_fraction > 0:
+            rng = np.random.default_rng([0 if seed is None else batch_seed(seed, number), 1])
+            free_now = np.flatnonzero(np.asarray(view.selectable, dtype=bool) & ~taken)
+            indices, is_audit = add_audit_picks(indices, free_now, audit_fraction, rng)
         # auto's phase can change as earlier batches count as labels, so each batch says what chose it.
         label = first_label
         if number > 1:
             label = strategy.label(replace(view, labeled=view.labeled | taken)) + label_suffix
-        for i, random_pick in zip(chosen.indices, chosen.explored, strict=True):
+        for i, audit in zip(indices.tolist(), is_audit.tolist(), strict=True):
+            chooser = AUDIT_LABEL if audit else EXPLORE_LABEL if explored.get(i) else label
             picks.append(
-                Pick(int(i), None if scores is None else float(scores[i]), number,
-                     EXPLORE_LABEL if random_pick else label, _top_classes(view, int(i)))
+                Pick(i, None if scores is None else float(scores[i]), number, chooser, _top_classes(view, i), audit)
             )  # fmt: skip
-        taken[chosen.indices] = True
+        taken[indices] = True
     return RankedQueue(picks, first_label, view, scores)
 
 
@@ -185,7 +197,7 @@ def rank_pool(
         strategy, suffix = loop.cold_start, " (cold start)"
     queue = build_queue(strategy, view, batch_size=batch_size, queue_size=queue_size, seed=loop.round_seed,
                         candidates=loop.candidates, explore=loop.explore, label_suffix=suffix,
-                        exact_batches=exact_batches)  # fmt: skip
+                        exact_batches=exact_batches, audit_fraction=loop.audit_fraction)  # fmt: skip
     loop.last_strategy = queue.strategy
     loop.last_selected = queue.indices
     return queue

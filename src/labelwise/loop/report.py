@@ -12,7 +12,8 @@ import numpy as np
 
 from labelwise.loop.simulate import CurvePoint
 
-CSV_COLUMNS = ["dataset", "strategy", "seed", "round", "n_labeled", "accuracy"]
+CSV_COLUMNS = ["dataset", "strategy", "seed", "round", "n_labeled", "accuracy",
+               "audit_accuracy", "audit_low", "audit_high", "audit_n"]  # fmt: skip
 BASELINE = "random"
 
 

@@ -2,6 +2,10 @@
 
 Every strategy starts a given seed from the same random initial labels, so curves differ only by
 what the strategies chose. Seeds run in parallel processes, one BLAS thread each.
+
+Like the product, each batch holds ``audit_fraction`` random audit picks (default 0.05, at least one
+per batch; 0 turns them off), and each round records the audit estimate the dashboard would show
+beside the accuracy on the test split, so the estimate's calibration is visible.
 """
 
 from __future__ import annotations
@@ -27,6 +31,11 @@ class CurvePoint:
     round: int
     n_labeled: int
     accuracy: float
+    # The audit estimate the product would have shown for this model (None while too few).
+    audit_accuracy: float | None = None
+    audit_low: float | None = None
+    audit_high: float | None = None
+    audit_n: int = 0
 
 
 def initial_indices(dataset: Dataset, n: int, seed: int) -> np.ndarray:
@@ -63,6 +72,7 @@ def run_one(
     *,
     candidates: int | None = None,
     explore: float = 0.0,
+    audit_fraction: float = 0.05,
 ) -> tuple[list[CurvePoint], ActiveLoop]:
     """One learning curve: initial random labels, then batches chosen by ``strategy`` to ``budget``.
 
@@ -70,7 +80,8 @@ def run_one(
     """
     loop = ActiveLoop(
         dataset.X_pool, dataset.n_classes, strategy=strategy, candidates=candidates, explore=explore,
-        X_test=dataset.X_test, y_test=dataset.y_test, estimate_accuracy=False, seed=seed,
+        X_test=dataset.X_test, y_test=dataset.y_test, estimate_accuracy=False, audit_fraction=audit_fraction,
+        seed=seed,
     )  # fmt: skip
     first = initial_indices(dataset, start_size(strategy, initial), seed)
     loop.teach(first, dataset.y_pool[first])
@@ -80,8 +91,11 @@ def run_one(
             break
         view = loop.step(lambda idx: dataset.y_pool[idx], target - loop.n_labeled, view)
     points = [
-        CurvePoint(dataset.name, strategy, seed, r.round, r.n_labeled, r.metrics["accuracy"]) for r in loop.history
-    ]
+        CurvePoint(dataset.name, strategy, seed, r.round, r.n_labeled, r.metrics["accuracy"],
+                   r.metrics.get("audit_accuracy"), r.metrics.get("audit_accuracy_low"),
+                   r.metrics.get("audit_accuracy_high"), int(r.metrics.get("audit_n", 0)))
+        for r in loop.history
+    ]  # fmt: skip
     return points, loop
 
 
@@ -96,7 +110,8 @@ def _init_worker(dataset: Dataset) -> None:
 def _run_job(job: tuple) -> list[CurvePoint]:
     assert _WORKER_DATASET is not None
     with threadpool_limits(1):
-        return run_one(_WORKER_DATASET, *job)[0]
+        *args, audit_fraction = job
+        return run_one(_WORKER_DATASET, *args, audit_fraction=audit_fraction)[0]
 
 
 def simulate(
@@ -110,12 +125,15 @@ def simulate(
     workers: int | None = None,
     checkpoints: list[int] | None = None,
     on_done: Callable[[list[CurvePoint]], None] | None = None,
+    audit_fraction: float = 0.05,
 ) -> list[CurvePoint]:
     """All learning curves, strategies x seeds; ``on_done`` is called as each curve finishes."""
     strategies = [get_strategy(name).name for name in strategies]  # fail early on a typo
     if budget < initial:
         raise ValueError(f"budget: {budget} is below the {initial} initial labels")
-    jobs = [(s, seed, initial, batch, budget, checkpoints) for seed in range(seeds) for s in strategies]
+    if not 0.0 <= audit_fraction <= 1.0:  # also refuses NaN
+        raise ValueError(f"audit_fraction: must be in [0, 1], got {audit_fraction}")
+    jobs = [(s, seed, initial, batch, budget, checkpoints, audit_fraction) for seed in range(seeds) for s in strategies]
     workers = min(workers or os.cpu_count() or 1, len(jobs))
     results: list[CurvePoint] = []
     if workers <= 1:

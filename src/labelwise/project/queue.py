@@ -97,7 +97,8 @@ def lease_next(project: Project, user: User, n: int, ranking: Ranking | None, le
                     break
                 entry = why.get(image_id)
                 if _acquire(session, image_id, user.id, now, expires, version if entry else None,
-                            _chosen_by(entry, strategy), entry.score if entry else None):  # fmt: skip
+                            _chosen_by(entry, strategy), entry.score if entry else None,
+                            **_audit_columns(entry)):  # fmt: skip
                     got.append(image_id)
         rows = session.execute(
             select(Image.id, Image.path, Lease.expires_at, Lease.model_version, Lease.strategy, Lease.score)
@@ -147,11 +148,19 @@ def _fallback_chunk(session: Session, now: datetime, user_id: int, exclude: list
     return list(session.scalars(query))
 
 
-def _acquire(session, image_id, user_id, now, expires, version, strategy, score) -> bool:
+def _audit_columns(entry: QueueEntry | None) -> dict:
+    """The serving model's prediction, stored at lease time, before the label exists; an audit
+    pick without a model (cold start) measures nothing and is not marked."""
+    if entry is None or not entry.top:
+        return {}
+    return {"audit": entry.audit, "predicted": entry.top[0][0], "predicted_p": entry.top[0][1]}
+
+
+def _acquire(session, image_id, user_id, now, expires, version, strategy, score, **audit) -> bool:
     """Take the lease of one image; ``False`` if somebody else got it first."""
     session.execute(delete(Lease).where(Lease.image_id == image_id, Lease.expires_at <= now, Lease.done.is_(False)))
     values = dict(image_id=image_id, user_id=user_id, expires_at=expires, model_version=version,
-                  strategy=strategy, score=score)  # fmt: skip
+                  strategy=strategy, score=score, **audit)  # fmt: skip
     # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
     statement = _insert_ignore(session).values(**values).on_conflict_do_nothing().returning(Lease.image_id)
     return session.execute(statement).first() is not None
@@ -184,14 +193,18 @@ def annotate(project: Project, user: User, image_id: int, label: str, ranking: R
                 f"until {_aware(lease.expires_at).isoformat(timespec='seconds')}"
             )
         version = strategy = score = None
+        audit = {}
         if not lease.done and lease.user_id == user.id:
             version, strategy, score = lease.model_version, lease.strategy, lease.score
+            audit = {"audit": lease.audit, "predicted": lease.predicted, "predicted_p": lease.predicted_p}
         elif ranking is not None:
             entry = next((e for e in ranking.entries if e.image_id == image_id), None)
             if entry is not None:
                 version, strategy, score = ranking.version, _chosen_by(entry, ranking.strategy), entry.score
         annotation = add_annotation(session, image, cls, annotator=user.name, source="server",
                                     model_version=version, strategy=strategy, score=score)  # fmt: skip
+        for key, value in audit.items():  # only a leased image counts: its prediction predates the label
+            setattr(annotation, key, value)
         lease.done = True
         session.flush()
         return annotation.id

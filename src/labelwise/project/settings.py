@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "stop_label_budget": None,
     "stop_target_accuracy": None,
     "stop_kappa": 0.99,
+    "audit_fraction": 0.05,  # share of each retrain batch drawn at random to measure the model honestly
 }
 
 
@@ -33,6 +34,8 @@ def _check(key: str, value: Any) -> Any:
             raise LabelwiseError(
                 f"settings.{key}: expected {'an integer' if kind is int else 'a number'}, got {value!r}"
             )
+        if value != value:  # NaN passes every comparison below
+            raise LabelwiseError(f"settings.{key}: expected a number, got NaN")
         if value < low or (high is not None and value > high):
             raise LabelwiseError(f"settings.{key}: must be between {low} and {high if high is not None else 'any'}")
         return kind(value)
@@ -50,6 +53,7 @@ def _check(key: str, value: Any) -> Any:
         "stop_label_budget": lambda: number(int, 1, optional=True),
         "stop_target_accuracy": lambda: number(float, 0.0, 1.0, optional=True),
         "stop_kappa": lambda: number(float, 0.0, 1.0),
+        "audit_fraction": lambda: number(float, 0.0, 1.0),
     }
     if key not in checks:
         raise LabelwiseError(f"settings.{key}: unknown setting; known: {', '.join(DEFAULTS)}")

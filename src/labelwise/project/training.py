@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from labelwise.loop import (
     StabilizingPredictions,
     TargetMetric,
 )
+from labelwise.loop.audit import AccuracyEstimate
 from labelwise.loop.ranking import rank_pool
 from labelwise.project.pool import load_pool
 from labelwise.project.project import Project
@@ -48,6 +49,7 @@ class QueueEntry:
     top: list[tuple[str, float]] = field(default_factory=list)  # the model's top 3 classes
     batch: int = 1  # which retrain batch of the queue (1 = labeled before the next retrain)
     strategy: str | None = None  # what chose this image; None in rankings saved before it was recorded
+    audit: bool = False  # drawn at random from the pool to measure the model, not by the strategy
 
 
 @dataclass
@@ -71,7 +73,7 @@ class Ranking:
             return None
         entries = [
             QueueEntry(e["image_id"], e["score"], [tuple(t) for t in e["top"]], batch=e.get("batch", 1),
-                       strategy=e.get("strategy"))
+                       strategy=e.get("strategy"), audit=e.get("audit", False))
             for e in data["entries"]
         ]  # fmt: skip
         return cls(data["version"], data["strategy"], entries, data["created_at"])
@@ -112,8 +114,20 @@ def _save_history(project: Project, history: list[RoundRecord]) -> None:
     tmp.replace(path)
 
 
-def stopping_status(settings: dict[str, Any], history: list[RoundRecord]) -> list[dict[str, Any]]:
-    """Each configured stopping criterion, whether it is met, and why."""
+def stopping_status(
+    settings: dict[str, Any], history: list[RoundRecord], audit: AccuracyEstimate | None = None
+) -> list[dict[str, Any]]:
+    """Each configured stopping criterion, whether it is met, and why.
+
+    audit: the newest model's audit estimate; target accuracy reads only its interval's lower end.
+    """
+    if history:
+        metrics = {k: v for k, v in history[-1].metrics.items() if not k.startswith("cv_")}
+        if audit is not None:
+            metrics["audit_accuracy_reason"] = audit.reason  # type: ignore[assignment]
+            if audit.measured:
+                metrics["audit_accuracy_low"] = audit.low  # type: ignore[assignment]
+        history = [*history[:-1], replace(history[-1], metrics=metrics)]
     criteria = []
     if settings.get("stop_label_budget"):
         criteria.append(("label budget", LabelBudget(int(settings["stop_label_budget"]))))
@@ -161,7 +175,7 @@ def train_and_rank(project: Project, settings: dict[str, Any], seed: int = 0) ->
     history = load_history(project)
     loop = ActiveLoop(pool.X, len(pool.class_names), strategy=get_strategy(settings["strategy"]),
                       candidates=settings["candidates"], explore=settings["explore"], estimate_accuracy=False,
-                      seed=seed, first_round=retrains(project))  # fmt: skip
+                      audit_fraction=settings["audit_fraction"], seed=seed, first_round=retrains(project))  # fmt: skip
     loop.teach(labeled, pool.labels[labeled])
     unlabeled = int(pool.X.shape[0] - labeled.size)
     queue = rank_pool(loop, batch_size=batch_size(project, settings), queue_size=min(settings["queue_size"], unlabeled),
@@ -169,7 +183,7 @@ def train_and_rank(project: Project, settings: dict[str, Any], seed: int = 0) ->
     view, scores = queue.view, queue.scores
     entries = [
         QueueEntry(int(pool.image_ids[p.index]), p.score, [(pool.class_names[k], prob) for k, prob in p.top],
-                   batch=p.batch, strategy=p.strategy)
+                   batch=p.batch, strategy=p.strategy, audit=p.audit)
         for p in queue.picks
     ]  # fmt: skip
     cv = loop.cross_validated_accuracy() if loop.model is not None else {}

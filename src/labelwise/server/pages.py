@@ -63,7 +63,8 @@ def logout() -> RedirectResponse:
 
 
 def learning_curve_svg(points: list[dict], width: int = 560, height: int = 220) -> str:
-    """Estimated accuracy against labels, one point per retrain, with a +-1 sd band, as inline SVG."""
+    """Audit-estimated accuracy against labels, one point per retrain, with its 95% interval as a
+    band, as inline SVG."""
     if not points:
         return ""
     pad = 36
@@ -76,14 +77,13 @@ def learning_curve_svg(points: list[dict], width: int = 560, height: int = 220) 
     def py(y: float) -> float:
         return height - pad - y * (height - 2 * pad)
 
-    upper = " ".join(f"{px(p['n_labels']):.1f},{py(min(1, p['accuracy'] + (p['sd'] or 0))):.1f}" for p in points)
-    lower = " ".join(
-        f"{px(p['n_labels']):.1f},{py(max(0, p['accuracy'] - (p['sd'] or 0))):.1f}" for p in reversed(points)
-    )
+    upper = " ".join(f"{px(p['n_labels']):.1f},{py(p['high']):.1f}" for p in points)
+    lower = " ".join(f"{px(p['n_labels']):.1f},{py(p['low']):.1f}" for p in reversed(points))
     line = " ".join(f"{px(p['n_labels']):.1f},{py(p['accuracy']):.1f}" for p in points)
     dots = "".join(
         f'<circle cx="{px(p["n_labels"]):.1f}" cy="{py(p["accuracy"]):.1f}" r="3"><title>v{p["version"]}: '
-        f"{p['accuracy']:.3f} at {p['n_labels']} labels</title></circle>"
+        f"{p['accuracy']:.3f} ({p['low']:.3f}-{p['high']:.3f}, {p['n_audit']} audit labels) "
+        f"at {p['n_labels']} labels</title></circle>"
         for p in points
     )
     grid = "".join(

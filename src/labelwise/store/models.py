@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 STATUS_OK, STATUS_BROKEN, STATUS_DUPLICATE = "ok", "broken", "duplicate"
@@ -67,6 +67,11 @@ class Annotation(Base):
     strategy: Mapped[str | None] = mapped_column(String(64))
     score: Mapped[float | None] = mapped_column(Float)
     superseded: Mapped[bool] = mapped_column(Boolean, default=False)
+    # An audit pick (drawn at random, not by the strategy) and what the serving model predicted
+    # for it before the label existed: the honest accuracy estimate reads these.
+    audit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    predicted: Mapped[str | None] = mapped_column(String(255))
+    predicted_p: Mapped[float | None] = mapped_column(Float)
 
 
 class User(Base):
@@ -120,6 +125,9 @@ class Lease(Base):
     strategy: Mapped[str | None] = mapped_column(String(64))
     score: Mapped[float | None] = mapped_column(Float)
     done: Mapped[bool] = mapped_column(Boolean, default=False)
+    audit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    predicted: Mapped[str | None] = mapped_column(String(255))  # the serving model's top class
+    predicted_p: Mapped[float | None] = mapped_column(Float)
 
 
 class Skip(Base):

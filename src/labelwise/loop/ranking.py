@@ -151,8 +151,7 @@ def build_queue(
         indices, is_audit = chosen.indices, np.zeros(chosen.indices.size, dtype=bool)
         if audit_fraction > 0:
             rng = np.random.default_rng([0 if seed is None else batch_seed(seed, number), 1])
-            free_now = np.flatnonzero(np.asarray(view.selectable, dtype=bool) & ~taken)
-            indices, is_audit = add_audit_picks(indices, free_now, audit_fraction, rng)
+            indices, is_audit = _with_audit_picks(indices, view.selectable & ~taken, batch_size, audit_fraction, rng)
         # auto's phase can change as earlier batches count as labels, so each batch says what chose it.
         label = first_label
         if number > 1:
@@ -164,6 +163,28 @@ def build_queue(
             )  # fmt: skip
         taken[indices] = True
     return RankedQueue(picks, first_label, view, scores)
+
+
+def _with_audit_picks(
+    indices: np.ndarray, free: np.ndarray, batch_size: int, fraction: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Audit picks in every ``batch_size`` block of ``indices`` (a set strategy's tail is one call
+    but is labeled as several retrain batches). ``free``: ``(N,)`` bool, what may be drawn.
+    An audit draw never repeats a pick of another block: those are taken out of the draw."""
+    free = np.asarray(free, dtype=bool).copy()
+    free[indices] = False
+    parts, masks = [], []
+    for start in range(0, indices.size, batch_size):
+        block = indices[start : start + batch_size]
+        free[block] = True  # the block's own picks stay drawable, so the draw is uniform over what is left
+        out, mask = add_audit_picks(block, np.flatnonzero(free), fraction, rng)
+        free[block] = False
+        free[out] = False
+        parts.append(out)
+        masks.append(mask)
+    if not parts:
+        return indices, np.zeros(indices.size, dtype=bool)
+    return np.concatenate(parts), np.concatenate(masks)
 
 
 def _top_classes(view: PoolView, i: int) -> tuple[tuple[int, float], ...]:

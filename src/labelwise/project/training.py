@@ -25,13 +25,13 @@ from labelwise.loop import (
     StabilizingPredictions,
     TargetMetric,
 )
-from labelwise.project.pool import load_pool
+from labelwise.project.pool import load_pool, stop_set
 from labelwise.project.project import Project
 from labelwise.store.models import ModelVersion
 from labelwise.strategies import get_strategy
 from labelwise.strategies.uncertainty import least_confidence
 
-STOP_SET_SIZE = 2000  # the lowest image ids: a fixed set, since new images get higher ids
+STOP_SET_SIZE = 2000  # the images with the smallest random keys: a sample of the pool, stable as it grows
 
 
 @dataclass
@@ -142,7 +142,7 @@ def train_and_rank(project: Project, settings: dict[str, Any], seed: int = 0) ->
     history = load_history(project)
     stop_predictions = pool_uncertainty = None
     if view.probs is not None:
-        stop_predictions = view.probs[:STOP_SET_SIZE].argmax(axis=1)  # pool is ordered by image id
+        stop_predictions = view.probs[stop_set(pool, STOP_SET_SIZE)].argmax(axis=1)
         if unlabeled:
             pool_uncertainty = float(least_confidence(view.probs[pool.labels < 0]).mean())
     metrics = {k: v for k, v in cv.items() if v == v}  # drop NaN

@@ -10,7 +10,8 @@ counted. To fit in under an hour on two cores, a module with more than ``--cap``
 sampled: ``--cap`` of them, evenly spaced over its functions, the same ones on every run.
 ``--cap 0`` runs them all.
 
-Usage: python tools/mutation.py [--cap 90] [--max-children 2] [--only labelwise.loop.stopping]
+Usage: python tools/mutation.py [--cap 40] [--max-children 2] [--only labelwise.loop.stopping]
+       python tools/mutation.py --report   # the table of the last run, also of an interrupted one
 """
 
 from __future__ import annotations
@@ -78,16 +79,16 @@ def sample(names: list[str], cap: int) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cap", type=int, default=90, help="most mutants per module (0: all)")
+    parser.add_argument("--cap", type=int, default=40, help="most mutants per module (0: all)")
     parser.add_argument("--max-children", type=int, default=2)
     parser.add_argument("--only", action="append", default=[], help="module(s) to run, e.g. labelwise.loop.stopping")
-    parser.add_argument("--resume", action="store_true", help="keep mutants/ and results already there")
+    parser.add_argument("--report", action="store_true", help="only print the table of the results in mutants/")
     args = parser.parse_args()
-    if not args.resume:
+    if not args.report:
         shutil.rmtree(ROOT / "mutants", ignore_errors=True)
-    # Generate the mutants and map tests to functions, running a single mutant.
-    print("generating mutants and mapping tests to functions ...", flush=True)
-    mutmut("run", "--max-children", str(args.max_children), "labelwise.loop.stopping.xǁLabelBudgetǁcheck__mutmut_1")
+        # Generate the mutants and map tests to functions, running a single mutant.
+        print("generating mutants and mapping tests to functions ...", flush=True)
+        mutmut("run", "--max-children", str(args.max_children), "labelwise.loop.stopping.xǁLabelBudgetǁcheck__mutmut_1")
     known = results()
     equivalent = equivalent_mutants()
     for name in sorted(set(equivalent) - set(known)):
@@ -97,10 +98,13 @@ def main() -> None:
         if name not in equivalent and (not args.only or module_of(name) in args.only):
             by_module[module_of(name)].append(name)
     chosen = [name for names in by_module.values() for name in sample(names, args.cap)]
-    print(f"running {len(chosen)} mutants of {sum(map(len, by_module.values()))} "
-          f"({len(equivalent)} equivalent excluded) on {args.max_children} cores ...", flush=True)  # fmt: skip
-    mutmut("run", "--max-children", str(args.max_children), *chosen, check=False)
+    if not args.report:
+        print(f"running {len(chosen)} mutants of {sum(map(len, by_module.values()))} "
+              f"({len(equivalent)} equivalent excluded) on {args.max_children} cores ...", flush=True)  # fmt: skip
+        mutmut("run", "--max-children", str(args.max_children), *chosen, check=False)
     status = results()
+    if args.report:  # an interrupted run: count what was checked
+        chosen = [n for n in chosen if status.get(n) not in (None, "not checked")]
     rows = []
     for module in sorted(by_module):
         names = [n for n in chosen if module_of(n) == module]

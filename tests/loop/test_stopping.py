@@ -183,3 +183,16 @@ def test_low_uncertainty_at_exactly_the_threshold_and_its_reasons():
     assert not LowUncertainty().check([record(0, 10, unc=0.051)]).met
     assert LowUncertainty().threshold == 0.05 and StabilizingPredictions().kappa == 0.99
     assert StabilizingPredictions().window == 3
+
+
+def test_decisions_are_booleans_and_every_met_reason_is_kept():
+    assert TargetMetric(0.9).check([]).met is False
+    assert LowUncertainty().check([]).met is False
+    assert StabilizingPredictions().check([]).met is False
+    decision = (LabelBudget(10) | MaxRounds(1) | TargetMetric(0.9)).check([record(1, 10, {"accuracy": 0.5})])
+    assert decision.met is True and decision.reason == "10 of 10 labels used; 1 of 1 rounds done"
+
+
+def test_stabilizing_predictions_is_met_at_exactly_its_kappa():
+    same = np.arange(20) % 3
+    assert StabilizingPredictions(kappa=1.0, window=1).check([record(0, 1, preds=same), record(1, 2, preds=same)]).met

@@ -122,3 +122,24 @@ def test_auto_is_cluster_margin_plus_its_exploration_share_after_the_typical_pha
         exploit = n - round(0.1 * n)
         np.testing.assert_array_equal(picked[:exploit], get_strategy("cluster-margin").query(view, exploit, seed=4))
         assert picked.size == n and len(set(picked.tolist())) == n
+
+
+def test_badge_first_pick_weighs_the_embedding_norm_plus_one():
+    # |g|^2 = |r|^2 (|x|^2 + 1): a small-norm item with a larger residual beats a larger-norm one.
+    X = np.array([[0.0, 0.0], [0.9, 0.0], [0.0, 0.1]])
+    probs = np.array([[0.4, 0.3, 0.3], [0.7, 0.2, 0.1], [0.9, 0.05, 0.05]])
+    assert get_strategy("badge").query(view_of(X, probs=probs), 1, seed=0).tolist() == [0]
+
+
+def test_badge_stops_sampling_when_every_gradient_is_taken():
+    X, probs, group = gradient_groups()
+    two = group != 1  # only two distinct gradients left
+    picked = get_strategy("badge").query(view_of(X[two], probs=probs[two]), 5, seed=0)
+    assert picked.size == 5 and len(set(picked.tolist())) == 5
+    assert sorted(group[two][picked[:2]].tolist()) == [0, 2]  # both gradients, then explorers
+
+
+@pytest.mark.parametrize("name", ["badge", "kcenter", "typiclust", "probcover", "cluster-margin", "auto", "margin"])
+def test_a_batch_of_zero_is_empty(name):
+    X, probs, _ = gradient_groups()
+    assert get_strategy(name).query(view_of(X, probs=probs), 0, seed=0).size == 0

@@ -169,3 +169,28 @@ def test_boundary_checks_name_the_array_and_the_problem():
     assert check_probs(np.array([[0, 1]])).dtype == np.float64
     assert check_probs(np.array([[0.99995, 0.0]]), name="p").shape == (1, 2)  # within the tolerance
     assert check_samples(np.empty((2, 0, 3))).shape == (2, 0, 3)  # an empty pool is not an error here
+
+
+def test_entropy_of_float32_probabilities_with_zeros_is_finite():
+    probs = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0]], dtype=np.float32)
+    np.testing.assert_allclose(uncertainty.entropy(probs), [0.0, np.log(2)], rtol=1e-6)
+    samples = np.stack([probs, probs[::-1]])
+    assert np.isfinite(uncertainty.bald(samples)).all()
+
+
+def test_non_numeric_samples_are_named():
+    from labelwise.strategies.validation import check_samples
+
+    with pytest.raises(ValueError, match=r"^samples: expected numbers"):
+        check_samples(np.array([[["a", "b"]]]))
+
+
+def test_a_registered_strategy_is_found_by_name():
+    from labelwise.strategies import registry
+
+    mine = Strategy("test-constant", "scores every item 1", score=lambda view, seed: np.ones(view.size))
+    try:
+        assert register(mine) is mine and get_strategy("test-constant") is mine
+        assert "test-constant" in strategy_names()
+    finally:
+        registry._REGISTRY.pop("test-constant", None)

@@ -17,6 +17,7 @@ Usage: python tools/mutation.py [--cap 40] [--max-children 2] [--only labelwise.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -26,13 +27,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 EQUIVALENT = ROOT / "tools" / "mutation_equivalent.txt"
-KILLED = {"killed", "timeout", "caught by type check", "segfault"}
+KILLED = {"killed", "caught by type check"}
+# A mutant that ran past its time limit is not counted either way: on a loaded machine a worker
+# can hang after the fork whether or not a test failed, so a timeout decides nothing.
+UNDECIDED = {"timeout", "segfault", "suspicious"}
 RESULT = re.compile(r"^\s+(\S+): (.+)$")
 
 
 def mutmut(*args: str, check: bool = True) -> str:
     command = [str(Path(sys.executable).parent / "mutmut"), *args]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    # One BLAS/OpenMP thread per worker: two workers already fill two cores, and threads started
+    # before mutmut forks its workers can deadlock them (a hang then reads as a "timeout").
+    env = {**os.environ, **dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"), "1")}
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
     if check and done.returncode != 0:
         sys.exit(f"{' '.join(command[:3])} ... failed ({done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
     return done.stdout
@@ -103,19 +110,23 @@ def main() -> None:
               f"({len(equivalent)} equivalent excluded) on {args.max_children} cores ...", flush=True)  # fmt: skip
         mutmut("run", "--max-children", str(args.max_children), *chosen, check=False)
     status = results()
-    if args.report:  # an interrupted run: count what was checked
-        chosen = [n for n in chosen if status.get(n) not in (None, "not checked")]
+    if args.report:  # the last run, finished or not: count what it checked
+        chosen = [n for names in by_module.values() for n in names if status.get(n) not in (None, "not checked")]
     rows = []
     for module in sorted(by_module):
         names = [n for n in chosen if module_of(n) == module]
-        killed = sum(status.get(n) in KILLED for n in names)
-        rows.append((module, killed, len(names), len(by_module[module])))
-        survivors = [n for n in names if status.get(n) not in KILLED]
-        print(f"{module:40s} {100 * killed / max(len(names), 1):5.1f}% ({killed} of {len(names)}; "
-              f"{len(by_module[module])} generated)")  # fmt: skip
-        for name in survivors:
-            print(f"    {status.get(name)}: {name}")
-    killed, total = sum(r[1] for r in rows), sum(r[2] for r in rows)
+        undecided = [n for n in names if status.get(n) in UNDECIDED]
+        decided = [n for n in names if n not in undecided]
+        killed = sum(status.get(n) in KILLED for n in decided)
+        rows.append((module, killed, len(decided), len(undecided)))
+        print(f"{module:40s} {100 * killed / max(len(decided), 1):5.1f}% ({killed} of {len(decided)}; "
+              f"{len(undecided)} timed out; {len(by_module[module])} generated)")  # fmt: skip
+        for name in decided:
+            if status.get(name) not in KILLED:
+                print(f"    {status.get(name)}: {name}")
+    killed, total, undecided_total = (sum(r[i] for r in rows) for i in (1, 2, 3))
+    if undecided_total:
+        print(f"{undecided_total} mutants timed out and are counted neither way")
     print(f"mutation score: {100 * killed / max(total, 1):.1f}% ({killed} killed of {total})")
 
 

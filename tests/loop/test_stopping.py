@@ -187,6 +187,7 @@ def test_low_uncertainty_at_exactly_the_threshold_and_its_reasons():
 
 def test_decisions_are_booleans_and_every_met_reason_is_kept():
     assert TargetMetric(0.9).check([]).met is False
+    assert (LabelBudget(10) | MaxRounds(3)).check([]).met is False
     assert LowUncertainty().check([]).met is False
     assert StabilizingPredictions().check([]).met is False
     decision = (LabelBudget(10) | MaxRounds(1) | TargetMetric(0.9)).check([record(1, 10, {"accuracy": 0.5})])

@@ -194,3 +194,11 @@ def test_a_registered_strategy_is_found_by_name():
         assert "test-constant" in strategy_names()
     finally:
         registry._REGISTRY.pop("test-constant", None)
+
+
+def test_an_unknown_name_is_named_in_the_error():
+    from labelwise.errors import UnknownStrategyError
+
+    with pytest.raises(UnknownStrategyError, match="clairvoyance") as caught:
+        get_strategy("clairvoyance")
+    assert caught.value.name == "clairvoyance" and caught.value.known == strategy_names()

@@ -10,7 +10,7 @@ DEBIAN_PACKAGES := dataset-fashion-mnist postgresql chromium
 OUT ?= demo-out
 PORT ?= 8000
 
-.PHONY: install deps-system test lint demo demo-simulate bench bench-long clean
+.PHONY: install deps-system test lint demo demo-simulate bench bench-long mutation clean
 
 deps-system:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do \
@@ -62,5 +62,10 @@ bench: install
 bench-long: install
 	$(PY) benchmarks/label_efficiency.py --datasets fashion-mnist,digits,toy --seeds 5
 
+# Do the tests catch a wrong algorithm? mutmut over strategies/, loop/stopping.py, loop/active_loop.py
+# (under an hour on 2 cores); ends with "mutation score: NN.N% (K killed of M)". See docs/testing.md.
+mutation: install
+	$(PY) tools/mutation.py
+
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache mutants

@@ -93,3 +93,43 @@ def test_missing_input_is_named(name):
     strategy = get_strategy(name)
     with pytest.raises(ValueError, match=f"needs '{sorted(strategy.needs)[0]}'"):
         strategy.query(PoolView(labeled=some_labeled()), 3)
+
+
+# -- pool order never decides --------------------------------------------------------------
+# Collections are ingested in path order, usually one folder per class: a strategy that breaks
+# ties (or near-ties) by pool position serves the first folders first. On pools whose order is
+# random, the picks' mean position must then be the chance value 0.5 (sd about 0.007 here).
+ORDER_POOL, ORDER_PICKS, ORDER_DIM, ORDER_SEEDS, ORDER_CLASSES = 1500, 100, 16, 20, 4
+
+
+def _layout(kind: str, rng: np.random.Generator) -> np.ndarray:
+    if kind == "uniform":
+        return rng.uniform(size=(ORDER_POOL, ORDER_DIM))
+    if kind == "clustered":  # ten overlapping clusters
+        centres = rng.normal(size=(10, ORDER_DIM))
+        return centres[rng.integers(0, 10, ORDER_POOL)] + rng.normal(scale=0.6, size=(ORDER_POOL, ORDER_DIM))
+    distinct = rng.normal(size=(ORDER_POOL // 5, ORDER_DIM))  # each point five times, shuffled
+    return distinct[rng.permutation(np.repeat(np.arange(ORDER_POOL // 5), 5))]
+
+
+def _order_view(kind: str, seed: int) -> PoolView:
+    rng = np.random.default_rng(seed)
+    X = _layout(kind, rng).astype(np.float32)
+    W = rng.normal(size=(M, ORDER_DIM, ORDER_CLASSES))
+    logits = np.einsum("nd,mdk->mnk", X - X.mean(axis=0), W)
+    samples = np.exp(logits - logits.max(axis=2, keepdims=True))
+    samples /= samples.sum(axis=2, keepdims=True)
+    labeled = np.zeros(ORDER_POOL, dtype=bool)
+    labeled[rng.choice(ORDER_POOL, 20, replace=False)] = True
+    labels = np.where(labeled, samples.mean(axis=0).argmax(axis=1), -1)
+    return PoolView(labeled=labeled, probs=samples.mean(axis=0), samples=samples, embeddings=X, labels=labels,
+                    n_classes=ORDER_CLASSES)  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["uniform", "clustered", "duplicates"])
+def test_pool_order_does_not_decide_what_is_picked(strategy, kind):
+    positions = [
+        strategy.query(_order_view(kind, seed), ORDER_PICKS, seed=seed) / ORDER_POOL for seed in range(ORDER_SEEDS)
+    ]
+    mean = float(np.concatenate(positions).mean())
+    assert abs(mean - 0.5) <= 0.03, f"{strategy.name} on a {kind} pool: picks' mean position {mean:.3f}"

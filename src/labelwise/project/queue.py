@@ -141,8 +141,9 @@ def _free_images(session: Session, chunk: list[int], user_id: int, now: datetime
 
 
 def _fallback_chunk(session: Session, now: datetime, user_id: int, exclude: list[int]) -> list[int]:
-    """Unranked free images, when the ranking is used up or there is none yet."""
-    query = _free(now, user_id).order_by(Image.id).limit(CHUNK)
+    """Unranked free images, when the ranking is used up or there is none yet, in the project's
+    random order (``Image.rand_key``, indexed), so that the first folders are not served first."""
+    query = _free(now, user_id).order_by(Image.rand_key, Image.id).limit(CHUNK)
     if exclude:
         query = query.where(Image.id.not_in(exclude))
     return list(session.scalars(query))

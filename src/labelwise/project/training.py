@@ -29,7 +29,7 @@ from labelwise.loop import (
 )
 from labelwise.loop.audit import AccuracyEstimate
 from labelwise.loop.ranking import rank_pool
-from labelwise.project.pool import load_pool
+from labelwise.project.pool import load_pool, stop_set
 from labelwise.project.project import Project
 from labelwise.store.models import Lease, ModelVersion, utcnow
 from labelwise.strategies import get_strategy
@@ -39,7 +39,7 @@ from labelwise.strategies.uncertainty import least_confidence
 # batch is a full call (seconds at 10,000 images, see benchmarks/bench_queue.py), and a retrain
 # lands long before a team labels 4 batches.
 EXACT_BATCHES = 4
-STOP_SET_SIZE = 2000  # the lowest image ids: a fixed set, since new images get higher ids
+STOP_SET_SIZE = 2000  # the images with the smallest random keys: a sample of the pool, stable as it grows
 
 
 @dataclass
@@ -189,7 +189,7 @@ def train_and_rank(project: Project, settings: dict[str, Any], seed: int = 0) ->
     cv = loop.cross_validated_accuracy() if loop.model is not None else {}
     stop_predictions = pool_uncertainty = None
     if view.probs is not None:
-        stop_predictions = view.probs[:STOP_SET_SIZE].argmax(axis=1)  # pool is ordered by image id
+        stop_predictions = view.probs[stop_set(pool, STOP_SET_SIZE)].argmax(axis=1)
         if unlabeled:
             pool_uncertainty = float(least_confidence(view.probs[pool.labels < 0]).mean())
     metrics = {k: v for k, v in cv.items() if v == v}  # drop NaN

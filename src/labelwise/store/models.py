@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, false
@@ -14,6 +15,22 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def random_order_key(path: str) -> int:
+    """A random-looking 63-bit key fixed by an image's path (relative to the images root).
+
+    Images are ingested in sorted path order, usually one folder per class, camera or day, so the
+    unranked queue and the stopping set follow these keys instead of ids. A keyed hash rather than
+    a random draw: ingest, the migration and every database agree, and a re-ingested file keeps
+    its place.
+    """
+    digest = hashlib.blake2b(path.encode("utf-8"), digest_size=8, person=b"labelwise-order").digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
+def _random_order_key_default(context) -> int:
+    return random_order_key(context.get_current_parameters()["path"])
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -22,6 +39,8 @@ class Image(Base):
     """One file under the images root. Images stay where they are; we keep what we learned of them."""
 
     __tablename__ = "images"
+    # (status, rand_key, id): the fallback queue walks the ok images in key order: no sort, no ORDER BY RANDOM().
+    __table_args__ = (Index("ix_images_rand_key", "status", "rand_key", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     path: Mapped[str] = mapped_column(String(4096), unique=True)  # relative to the images root, POSIX
@@ -34,6 +53,8 @@ class Image(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("images.id"))
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Written at insert from the path (see random_order_key); NULL only for rows written by raw SQL.
+    rand_key: Mapped[int | None] = mapped_column(BigInteger, default=_random_order_key_default)
 
 
 class LabelClass(Base):

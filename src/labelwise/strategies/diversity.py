@@ -17,6 +17,7 @@ from scipy import sparse
 
 from labelwise.strategies.geometry import BLOCK, kmeans_labels, min_sq_distance, sq_distances
 from labelwise.strategies.registry import PoolView
+from labelwise.strategies.selection import random_argmax
 
 MAX_CLUSTERS = 500  # TypiClust's cap: more clusters than this cost time without changing picks
 TYPICALITY_NEIGHBOURS = 20
@@ -35,16 +36,16 @@ def kcenter_select(view: PoolView, n: int, rng: np.random.Generator, candidates:
         dist = min_sq_distance(Xc, np.asarray(X[labeled], dtype=np.float32))
     else:
         # Nothing labeled: start from the most central item, the most typical single choice.
-        first = int(sq_distances(Xc, Xc.mean(axis=0, keepdims=True))[:, 0].argmin())
+        first = random_argmax(-sq_distances(Xc, Xc.mean(axis=0, keepdims=True))[:, 0], rng)
         chosen.append(first)
         dist = sq_distances(Xc, Xc[first : first + 1])[:, 0]
         dist[first] = -1.0
-    return candidates[_farthest_first(Xc, dist, n - len(chosen), chosen)]
+    return candidates[_farthest_first(Xc, dist, n - len(chosen), chosen, rng)]
 
 
-def _farthest_first(Xc: np.ndarray, dist: np.ndarray, n: int, chosen: list[int]) -> list[int]:
+def _farthest_first(Xc: np.ndarray, dist: np.ndarray, n: int, chosen: list[int], rng: np.random.Generator) -> list[int]:
     for _ in range(max(0, min(n, Xc.shape[0] - len(chosen)))):
-        i = int(dist.argmax())
+        i = random_argmax(dist, rng)
         chosen.append(i)
         np.minimum(dist, sq_distances(Xc, Xc[i : i + 1])[:, 0], out=dist)
         dist[chosen] = -1.0
@@ -84,7 +85,8 @@ def typiclust_select(view: PoolView, n: int, rng: np.random.Generator, candidate
         order = np.lexsort((-size, label_count))
         c = next(int(c) for c in order if open_[c])
         members = np.flatnonzero((cand_clusters == c) & ~taken)
-        pick = members[int(typicality(np.asarray(X[candidates[members]], dtype=np.float32)).argmax())]
+        # Exact duplicates are equally typical: draw among them rather than take the first.
+        pick = members[random_argmax(typicality(np.asarray(X[candidates[members]], dtype=np.float32)), rng)]
         taken[pick] = True
         chosen.append(int(candidates[pick]))
         label_count[c] += 1
@@ -135,7 +137,7 @@ def probcover_select(view: PoolView, n: int, rng: np.random.Generator, candidate
     chosen: list[int] = []
     for _ in range(min(n, candidates.size)):
         gain[chosen] = -1.0
-        i = int(gain.argmax())
+        i = random_argmax(gain, rng)  # gains are counts: ties are the rule, not the exception
         if gain[i] <= 0:
             break  # everything is covered: the caller fills the rest at random
         chosen.append(i)

@@ -17,7 +17,7 @@ import numpy as np
 
 from labelwise.strategies.geometry import kmeans_labels
 from labelwise.strategies.registry import PoolView
-from labelwise.strategies.selection import top_k
+from labelwise.strategies.selection import random_argmax, top_k
 from labelwise.strategies.uncertainty import margin
 
 CLUSTER_MARGIN_PREFILTER = 10
@@ -37,7 +37,7 @@ def badge_select(view: PoolView, n: int, rng: np.random.Generator, candidates: n
     r = probs.copy()
     r[np.arange(r.shape[0]), probs.argmax(axis=1)] -= 1.0
     norm_sq = (r * r).sum(axis=1) * ((X * X).sum(axis=1) + 1.0)  # |g|^2
-    chosen = [int(norm_sq.argmax())]
+    chosen = [random_argmax(norm_sq, rng)]
     dist = np.full(candidates.size, np.inf)
     for _ in range(min(n, candidates.size) - 1):
         np.minimum(dist, gradient_sq_distances(r, X, chosen[-1]), out=dist)

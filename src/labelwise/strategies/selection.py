@@ -73,6 +73,16 @@ def top_k(scores: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     return perm[order]
 
 
+def random_argmax(values: np.ndarray, rng: np.random.Generator) -> int:
+    """Position of the largest of ``values``; among equal maxima, one drawn from ``rng``.
+
+    ``argmax`` would take the first, and pools are ingested in path order (one folder per class,
+    camera or day), so a greedy choice that ties would serve the first folders first.
+    """
+    ties = np.flatnonzero(values == values.max())
+    return int(ties[0] if ties.size == 1 else ties[rng.integers(ties.size)])
+
+
 def check_batch_controls(n: int, explore: float, candidates: int | None) -> None:
     if n < 0:
         raise ValueError(f"n: must be >= 0, got {n}")

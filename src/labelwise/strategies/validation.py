@@ -14,9 +14,14 @@ from labelwise.arrays import row_sums
 ROW_SUM_TOLERANCE = 1e-4
 
 
-def _check_values(array: np.ndarray, name: str) -> None:
-    if not np.issubdtype(array.dtype, np.number):
+def _as_float(array: np.ndarray, name: str) -> np.ndarray:
+    # Checked before converting: astype on strings would fail without naming the array.
+    if not np.issubdtype(array.dtype, np.number) and array.dtype != np.bool_:
         raise ValueError(f"{name}: expected numbers, got dtype {array.dtype}")
+    return array if np.issubdtype(array.dtype, np.floating) else array.astype(np.float64)
+
+
+def _check_values(array: np.ndarray, name: str) -> None:
     if not np.isfinite(array).all():
         raise ValueError(f"{name}: contains NaN or inf")
     if (array < 0).any():
@@ -37,8 +42,7 @@ def check_probs(probs: np.ndarray, name: str = "probs") -> np.ndarray:
     probs = np.asarray(probs)
     if probs.ndim != 2:
         raise ValueError(f"{name}: expected shape (n, k), got {probs.ndim} dimension(s) {probs.shape}")
-    if not np.issubdtype(probs.dtype, np.floating):
-        probs = probs.astype(np.float64)
+    probs = _as_float(probs, name)
     _check_values(probs, name)
     return probs
 
@@ -50,7 +54,6 @@ def check_samples(samples: np.ndarray, name: str = "samples") -> np.ndarray:
         raise ValueError(f"{name}: expected shape (m, n, k), got {samples.ndim} dimension(s) {samples.shape}")
     if samples.shape[0] < 1:
         raise ValueError(f"{name}: needs at least one member (m >= 1)")
-    if not np.issubdtype(samples.dtype, np.floating):
-        samples = samples.astype(np.float64)
+    samples = _as_float(samples, name)
     _check_values(samples, name)
     return samples

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_audit"
-down_revision = "0002"
+down_revision = "0003_randkey"
 branch_labels = None
 depends_on = None
 

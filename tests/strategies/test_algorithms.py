@@ -1,0 +1,145 @@
+"""Layouts on which a wrong version of an algorithm gives a different answer than the right one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from labelwise.strategies import PoolView, get_strategy
+from labelwise.strategies.diversity import purity_radius
+
+
+def view_of(X, labeled_idx=(), probs=None, n_classes=3):
+    labeled = np.zeros(len(X), dtype=bool)
+    labeled[list(labeled_idx)] = True
+    return PoolView(labeled=labeled, embeddings=np.asarray(X, dtype=np.float32), probs=probs, n_classes=n_classes)
+
+
+def test_kcenter_spreads_over_a_grid_from_a_labeled_centre():
+    grid = np.array([[x, y] for x in range(9) for y in range(9)], dtype=float)
+    centre = 4 * 9 + 4
+    picked = get_strategy("kcenter").query(view_of(grid, [centre]), 4, seed=0)
+    # Farthest-first from the centre takes the four corners, each farther from the others than
+    # from the centre; a version that forgot its picks would take one corner and its neighbours.
+    assert sorted(map(tuple, grid[picked].astype(int).tolist())) == [(0, 0), (0, 8), (8, 0), (8, 8)]
+    fifth = get_strategy("kcenter").query(view_of(grid, [centre, *picked]), 1, seed=0)
+    assert tuple(grid[fifth[0]].astype(int)) in {(0, 4), (4, 0), (8, 4), (4, 8)}  # an edge midpoint
+
+
+def test_kcenter_leaves_a_clump_after_its_first_member():
+    clump = np.column_stack([np.linspace(10, 10.2, 20), np.zeros(20)])
+    X = np.vstack([[[0.0, 0.0]], clump, [[-9.0, 0.0]], [[0.0, 7.0]]])
+    picked = get_strategy("kcenter").query(view_of(X, [0]), 3, seed=0)
+    assert set(picked.tolist()) >= {21, 22} and len(set(picked.tolist()) & set(range(1, 21))) == 1
+
+
+def test_kcenter_from_nothing_takes_the_most_central_item_first():
+    X = np.array([[0.0, 0], [1, 0], [2, 0], [3, 0], [4, 0], [10, 0]])
+    assert get_strategy("kcenter").query(view_of(X), 1, seed=0).tolist() == [3]
+    assert get_strategy("kcenter").query(view_of(X), 0, seed=0).size == 0
+
+
+def coverage_layout():
+    """Three tight blobs far apart, and four lone points far from everything."""
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [20.0, 0.0], [0.0, 20.0]])
+    blobs = np.concatenate([rng.normal(c, 0.3, size=(40, 2)) for c in centres])
+    lone = np.array([[80.0, 80.0], [-80.0, 80.0], [80.0, -80.0], [-80.0, -80.0]])
+    return np.vstack([blobs, lone]), np.repeat(np.arange(3), 40)
+
+
+def test_probcover_covers_each_blob_once_then_each_lone_point():
+    X, blob = coverage_layout()
+    for seed in range(3):
+        picked = get_strategy("probcover").query(view_of(X), 7, seed=seed)
+        in_blobs = picked[picked < 120]
+        # One ball covers a blob: a second pick in it gains nothing. The lone points gain one each
+        # and must still be taken (a greedy that stopped at gain 1 would leave them to chance).
+        assert sorted(blob[in_blobs].tolist()) == [0, 1, 2], picked
+        assert set(picked[picked >= 120].tolist()) == {120, 121, 122, 123}
+        assert set(picked[:3].tolist()) <= set(range(120))  # the big gains first
+
+
+def test_probcover_skips_what_the_labels_already_cover():
+    X, blob = coverage_layout()
+    labeled = [0, 40]  # blobs 0 and 1 are covered
+    picked = get_strategy("probcover").query(view_of(X, labeled), 1, seed=0)
+    assert picked[0] < 120 and blob[picked[0]] == 2
+
+
+def test_probcover_radius_is_the_purity_quantile():
+    # On a line: classes alternate in runs; the nearest other-class point is known by hand.
+    Z = np.array([[0.0], [1.0], [2.0], [10.0], [11.0], [30.0]], dtype=np.float32)
+    pseudo = np.array([0, 0, 0, 1, 1, 2])
+    # Nearest point of another pseudo-class: 10, 9, 8, 8, 9, 19; the median is 9.
+    assert purity_radius(Z, pseudo, purity=0.5) == pytest.approx(9.0, rel=1e-5)
+    assert purity_radius(Z, pseudo, purity=1.0) == pytest.approx(8.0, rel=1e-5)
+    assert purity_radius(Z, np.zeros(6, dtype=int)) == 0.0  # one pseudo-class: no impure ball
+
+
+def gradient_groups():
+    """Items with three distinct (probs, embedding) pairs: 1, 1 and 60 copies."""
+    probs = np.array([[0.34, 0.33, 0.33]] * 1 + [[0.5, 0.3, 0.2]] * 1 + [[0.6, 0.35, 0.05]] * 60)
+    X = np.array([[5.0, 5.0]] * 1 + [[-3.0, 1.0]] * 1 + [[0.5, -2.0]] * 60)
+    group = np.array([0, 1] + [2] * 60)
+    return X, probs, group
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_badge_takes_each_distinct_gradient_once(seed):
+    X, probs, group = gradient_groups()
+    picked = get_strategy("badge").query(view_of(X, probs=probs), 3, seed=seed)
+    assert sorted(group[picked].tolist()) == [0, 1, 2]  # k-means++ never re-picks a gradient it has
+    r = probs.copy()
+    r[np.arange(len(r)), probs.argmax(1)] -= 1
+    norms = (r * r).sum(1) * ((X * X).sum(1) + 1)
+    assert picked[0] == norms.argmax() == 0  # the largest gradient first
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cluster_margin_round_robin_over_several_passes(seed):
+    # Items at three places only (3, 5 and 8 copies): three clusters whatever n is, so a batch
+    # takes several passes, one item per cluster each, the smallest cluster first.
+    places = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    copies = np.array([3, 5, 8])
+    X = np.repeat(places, copies, axis=0)
+    where = np.repeat(np.arange(3), copies)
+    probs = np.random.default_rng(seed).dirichlet(np.ones(3) * 5, size=len(X))
+    for n, expected in ((3, [1, 1, 1]), (7, [3, 2, 2]), (12, [3, 5, 4]), (16, [3, 5, 8])):
+        picked = get_strategy("cluster-margin").query(view_of(X, probs=probs), n, seed=seed)
+        # passes of 3, 3, 3, then 2 (the smallest cluster is used up), truncated to n
+        assert np.bincount(where[picked], minlength=3).tolist() == expected, (n, picked)
+        assert len(set(picked.tolist())) == n and where[picked[0]] == 0
+
+
+def test_auto_is_cluster_margin_plus_its_exploration_share_after_the_typical_phase():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(900, 4)).astype(np.float32)
+    probs = rng.dirichlet(np.ones(3), size=900)
+    view = view_of(X, labeled_idx=range(60), probs=probs)  # 20 labels per class: past the typical phase
+    for n in (10, 20, 30):
+        picked = get_strategy("auto").query(view, n, seed=4)
+        exploit = n - round(0.1 * n)
+        np.testing.assert_array_equal(picked[:exploit], get_strategy("cluster-margin").query(view, exploit, seed=4))
+        assert picked.size == n and len(set(picked.tolist())) == n
+
+
+def test_badge_first_pick_weighs_the_embedding_norm_plus_one():
+    # |g|^2 = |r|^2 (|x|^2 + 1): a small-norm item with a larger residual beats a larger-norm one.
+    X = np.array([[0.0, 0.0], [0.9, 0.0], [0.0, 0.1]])
+    probs = np.array([[0.4, 0.3, 0.3], [0.7, 0.2, 0.1], [0.9, 0.05, 0.05]])
+    assert get_strategy("badge").query(view_of(X, probs=probs), 1, seed=0).tolist() == [0]
+
+
+def test_badge_stops_sampling_when_every_gradient_is_taken():
+    X, probs, group = gradient_groups()
+    two = group != 1  # only two distinct gradients left
+    picked = get_strategy("badge").query(view_of(X[two], probs=probs[two]), 5, seed=0)
+    assert picked.size == 5 and len(set(picked.tolist())) == 5
+    assert sorted(group[two][picked[:2]].tolist()) == [0, 2]  # both gradients, then explorers
+
+
+@pytest.mark.parametrize("name", ["badge", "kcenter", "typiclust", "probcover", "cluster-margin", "auto", "margin"])
+def test_a_batch_of_zero_is_empty(name):
+    X, probs, _ = gradient_groups()
+    assert get_strategy(name).query(view_of(X, probs=probs), 0, seed=0).size == 0

@@ -33,8 +33,8 @@ $(STAMP): pyproject.toml
 install: deps-system $(STAMP)
 
 lint: install
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks tools
+	$(VENV)/bin/ruff format --check src tests benchmarks tools
 
 test: install lint
 	$(PY) -m pytest -q

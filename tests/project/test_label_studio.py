@@ -177,3 +177,24 @@ def test_a_wrong_token_is_a_clear_error(label_studio, ls_project, tmp_path):
     with pytest.raises(LabelStudioError, match="token was refused"):
         sync_once(tmp_path / "p", client, ls_project[0])
     assert not (tmp_path / "p").exists()  # nothing is created from a refused call
+
+
+def test_an_annotation_naming_an_unknown_class_adds_the_class_and_says_so(tmp_path):
+    from labelwise.project.ingest import ingest_folder
+    from labelwise.project.label_studio import SyncReport, _import_annotations
+
+    images = write_fashion_folder(tmp_path / "images", per_class=1)
+    project = Project.create(tmp_path / "proj", images, backbone="squeezenet")
+    project.add_classes(["Bag", "Coat"])
+    ingest_folder(project)
+    with project.sessions() as session:
+        image_id = session.scalar(select(Image.id).limit(1))
+    config = parse_label_config(classification_config(["Bag", "Coat"]))
+    task = {"id": 9, "annotations": [{"id": 1, "completed_by": 4, "result": choice_result("Hoodie")}]}
+    report = SyncReport()
+    _import_annotations(project, config, [task], {9: image_id}, {4: "hal@example.com"}, report)
+    assert report.classes_added == ["Hoodie"] and "classes added: Hoodie" in report.summary
+    assert project.class_names() == ["Bag", "Coat", "Hoodie"]
+    with project.sessions() as session:
+        assert session.scalar(select(Annotation.annotator)) == "label-studio:hal@example.com"
+    project.close()

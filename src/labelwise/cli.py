@@ -172,14 +172,13 @@ def init(
     images: Annotated[Path, typer.Option(help="folder of images, scanned recursively")],
     classes: Annotated[str | None, typer.Option(help="comma-separated class names")] = None,
     labels_from_folders: Annotated[bool, typer.Option(help="ImageFolder layout: sub-folder name = class")] = False,
-    labels: Annotated[Path | None, typer.Option(help="CSV of path,label to import")] = None,
+    labels: Annotated[Path | None, typer.Option(help="CSV of path,label, or a Label Studio JSON export")] = None,
     backbone: Annotated[str, typer.Option(help="lite0 (default) or squeezenet")] = "lite0",
     db: Annotated[str, typer.Option("--db", help="database URL (default: SQLite in the project)")] = "",
     max_pixels: Annotated[int, typer.Option(help="refuse images with more pixels (bomb guard)")] = 100_000_000,
 ) -> None:
     """Create a project: scan and validate the images, embed them, import labels."""
     from labelwise.project import Project
-    from labelwise.project.labels import import_labels_csv
     from labelwise.project.labels import labels_from_folders as folder_labels
 
     try:
@@ -190,10 +189,20 @@ def init(
         if labels_from_folders:
             console.print(f"labels from folders: {folder_labels(proj).imported} imported")
         if labels is not None:
-            _report_import(import_labels_csv(proj, labels, add_classes=not classes))
+            _report_import(_import_label_file(proj, labels, add_classes=not classes))
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
     console.print(f"project ready: {project}  (next: `labelwise suggest {project}`)")
+
+
+def _import_label_file(proj: Project, path: Path, *, add_classes: bool):
+    """A CSV of path,label rows, or a Label Studio JSON export (by its .json suffix)."""
+    from labelwise.project.label_studio_files import import_labels_label_studio, is_label_studio_json
+    from labelwise.project.labels import import_labels_csv
+
+    if is_label_studio_json(path):
+        return import_labels_label_studio(proj, path, add_classes=add_classes)
+    return import_labels_csv(proj, path, add_classes=add_classes)
 
 
 def _report_import(result) -> None:
@@ -321,14 +330,15 @@ def label(
 @app.command("import-labels")
 def import_labels(
     project: Annotated[Path, typer.Argument(help="the project folder")],
-    csv_file: Annotated[Path, typer.Argument(metavar="LABELS_CSV", help="CSV with path,label rows")],
+    csv_file: Annotated[
+        Path, typer.Argument(metavar="LABELS", help="CSV with path,label rows, or a Label Studio JSON export")
+    ],
     add_classes: Annotated[bool, typer.Option(help="create classes named in the CSV that are new")] = False,
 ) -> None:
     """Import labels from a CSV; bad rows are refused one by one with their line number."""
-    from labelwise.project.labels import import_labels_csv
 
     try:
-        result = import_labels_csv(_open(project), csv_file, add_classes=add_classes)
+        result = _import_label_file(_open(project), csv_file, add_classes=add_classes)
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
     _report_import(result)
@@ -338,7 +348,7 @@ def import_labels(
 def export(
     project: Annotated[Path, typer.Argument(help="the project folder")],
     out: Annotated[Path, typer.Option(help="file to write")],
-    fmt: Annotated[str, typer.Option("--format", help="csv, json or coco")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", help="csv, json, coco or label-studio")] = "csv",
 ) -> None:
     """Export the current labels with who gave them, when, and what suggested them."""
     from labelwise.project.export import export_text, labeled_rows
@@ -389,6 +399,42 @@ def users_add(
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
     typer.echo(token)
+
+
+label_studio_app = typer.Typer(help="Drive a Label Studio project's queue with labelwise.", no_args_is_help=True)
+app.add_typer(label_studio_app, name="label-studio")
+
+
+@label_studio_app.command("sync")
+def label_studio_sync(
+    project: Annotated[Path, typer.Argument(help="the labelwise project folder (created when missing)")],
+    url: Annotated[str, typer.Option(help="Label Studio's address, e.g. http://localhost:8080")],
+    token: Annotated[str, typer.Option(help="a legacy API token or a personal access (refresh) token")],
+    ls_project: Annotated[int, typer.Option("--ls-project", help="the Label Studio project id")],
+    once: Annotated[bool, typer.Option(help="one pass, then exit")] = False,
+    every: Annotated[float, typer.Option(help="seconds between passes")] = 5.0,
+    backbone: Annotated[str, typer.Option(help="backbone of a new project: lite0 or squeezenet")] = "lite0",
+) -> None:
+    """Mirror a Label Studio classification project, retrain, and serve labelwise's ranking there."""
+    from labelwise.project.label_studio import sync_forever, sync_once
+    from labelwise.project.label_studio_api import LabelStudioClient
+
+    client = LabelStudioClient(url, token)
+    try:
+        if once:
+            report = sync_once(project, client, ls_project, backbone=backbone, force_train=True)
+            console.print(report.summary, highlight=False)
+            for task_id, why in report.skipped[:20]:
+                console.print(f"  [yellow]skipped[/] task {task_id}: {why}", highlight=False)
+        else:
+            sync_forever(project, client, ls_project, every, backbone=backbone,
+                         on_log=lambda line: console.print(line, highlight=False))  # fmt: skip
+    except LabelwiseError as exc:
+        raise _fail(str(exc)) from exc
+    except KeyboardInterrupt:
+        pass
+    finally:
+        client.close()
 
 
 @app.command()

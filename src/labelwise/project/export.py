@@ -17,7 +17,7 @@ from labelwise.project.project import Project
 from labelwise.store.models import Annotation, Image, LabelClass
 
 COLUMNS = ["path", "label", "annotator", "time", "model_version", "strategy", "score"]
-FORMATS = ("csv", "json", "coco")
+FORMATS = ("csv", "json", "coco", "label-studio")
 
 
 def labeled_rows(project: Project) -> list[dict]:
@@ -40,9 +40,13 @@ def labeled_rows(project: Project) -> list[dict]:
 
 
 def export_text(project: Project, fmt: str) -> str:
-    """The labels as ``csv``, ``json`` or ``coco`` text."""
+    """The labels as ``csv``, ``json``, ``coco`` or ``label-studio`` (tasks with predictions) text."""
     if fmt not in FORMATS:
         raise LabelwiseError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
+    if fmt == "label-studio":
+        from labelwise.project.label_studio_files import export_label_studio  # it imports this module's layer
+
+        return export_label_studio(project)
     rows = labeled_rows(project)
     if fmt == "csv":
         buffer = io.StringIO()

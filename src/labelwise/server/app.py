@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from labelwise.errors import LabelwiseError
 from labelwise.project import Project
-from labelwise.server import api, pages
+from labelwise.server import api, label_studio_backend, pages
 from labelwise.server.auth import current_user
 from labelwise.server.worker import Retrainer
 
@@ -78,5 +78,6 @@ def create_app(folder: str | Path, *, start_worker: bool = True) -> FastAPI:
 
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(label_studio_backend.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app

@@ -1,0 +1,167 @@
+"""labelwise driving a real Label Studio: label efficiency, latency, and sync time.
+
+Run with ``nice -n 10 python benchmarks/bench_label_studio.py [--images 1000] [--big 10000]``
+(PYTHONPATH with the repository root, for the test helper that starts Label Studio). It uploads
+Fashion-MNIST images through Label Studio's API and measures:
+
+1. A scripted annotator (``/next``, then the true class) under Label Studio's sequential and random
+   sampling and under labelwise's ranking (``sync`` every 10 labels): the accuracy of labelwise's
+   model after 20, 50 and 100 labels, on the images not yet labeled (same backbone and head in
+   every arm; only the order of the labels differs).
+2. Seconds from the 10th new annotation to Label Studio serving a new ranking, ``--every 5``.
+3. A ``--big``-task project: first sync pass and a pass when nothing changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from labelwise.loop.datasets import FASHION_MNIST_CLASSES, fashion_mnist_arrays
+from labelwise.project import Project
+from labelwise.project.label_studio import sync_forever, sync_once
+from labelwise.project.label_studio_api import LabelStudioClient
+from labelwise.project.training import predictions_path
+from tests.label_studio_server import LabelStudio, choice_result, classification_config, start_label_studio, stop
+
+CLASSES = [c.replace("/", "-") for c in FASHION_MNIST_CLASSES]
+CHECKPOINTS = (20, 50, 100)
+
+
+def png(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def make_project(api: httpx.Client, title: str, sampling: str, x: np.ndarray, start: int) -> tuple[int, dict]:
+    """Upload ``x`` as tasks; returns the project id and task id -> index into ``x``."""
+    project = api.post("/api/projects", json={"title": title, "label_config": classification_config(CLASSES),
+                                              "sampling": sampling}).json()  # fmt: skip
+    pid = project["id"]
+    # Django accepts at most 100 files per request.
+    for lo in range(0, len(x), 90):
+        files = [
+            (f"f{i}", (f"img{start + i:06d}.png", png(x[i]), "image/png")) for i in range(lo, min(lo + 90, len(x)))
+        ]
+        answer = api.post(f"/api/projects/{pid}/import", files=files)
+        answer.raise_for_status()
+    tasks = api.get(f"/api/projects/{pid}/export", params={"exportType": "JSON", "download_all_tasks": "true"}).json()
+    index = {t["id"]: int(t["data"]["image"].rsplit("img", 1)[1][:6]) - start for t in tasks}
+    return pid, index
+
+
+def pool_accuracy(folder: Path, index: dict, truth: np.ndarray, labeled: set[int]) -> float:
+    """Accuracy of the last model's predicted class on the tasks not labeled yet."""
+    project = Project(folder)
+    saved = np.load(predictions_path(project))
+    with project.sessions() as session:
+        from sqlalchemy import select
+
+        from labelwise.store.models import Image as Row
+
+        paths = dict(session.execute(select(Row.id, Row.path)).all())
+    classes = project.class_names()
+    project.close()
+    hits = total = 0
+    for image_id, k in zip(saved["image_ids"], saved["predicted"], strict=True):
+        task = int(paths[int(image_id)].split("-")[1].split(".")[0])
+        if task in labeled:
+            continue
+        hits += classes[int(k)] == CLASSES[truth[index[task]]]
+        total += 1
+    return hits / total
+
+
+def run_arm(ls, api, name, sampling, x, y, start, work: Path) -> dict[int, float]:
+    labelwise = sampling == "labelwise"
+    pid, index = make_project(api, f"bench {name}", "Sequential sampling" if labelwise else sampling, x, start)
+    client = LabelStudioClient(ls.url, ls.legacy_token)
+    folder = work / name
+    sync_once(folder, client, pid, backbone="squeezenet", force_train=False, drive_queue=False)  # fetch + embed
+    labeled: set[int] = set()
+    accuracy = {}
+    while len(labeled) < max(CHECKPOINTS):
+        task = api.get(f"/api/projects/{pid}/next").json()
+        api.post(f"/api/tasks/{task['id']}/annotations", json={"result": choice_result(CLASSES[y[index[task["id"]]]])})
+        labeled.add(task["id"])
+        n = len(labeled)
+        if n in CHECKPOINTS or (labelwise and n % 10 == 0):
+            sync_once(folder, client, pid, force_train=True, drive_queue=labelwise)
+            if n in CHECKPOINTS:
+                accuracy[n] = pool_accuracy(folder, index, y, labeled)
+                print(f"  {name}: {n} labels, accuracy {accuracy[n]:.3f}", flush=True)
+    if labelwise:
+        accuracy["latency"] = latency(api, client, pid, folder, index, y)
+    client.close()
+    return accuracy
+
+
+def latency(api, client, pid, folder, index, y) -> float:
+    """Seconds from the 10th new annotation to Label Studio's project holding a new model version."""
+    thread = threading.Thread(target=sync_forever, args=(folder, client, pid, 5.0),
+                              kwargs={"on_log": lambda line: None}, daemon=True)  # fmt: skip
+    thread.start()
+    time.sleep(6)  # let the poller settle on the current version
+    before = api.get(f"/api/projects/{pid}").json()["model_version"]
+    for _ in range(10):
+        task = api.get(f"/api/projects/{pid}/next").json()
+        api.post(f"/api/tasks/{task['id']}/annotations", json={"result": choice_result(CLASSES[y[index[task["id"]]]])})
+    t0 = time.perf_counter()
+    while api.get(f"/api/projects/{pid}").json()["model_version"] == before:
+        time.sleep(0.2)
+    seconds = time.perf_counter() - t0
+    print(f"  from the 10th new annotation to the new ranking served: {seconds:.1f} s", flush=True)
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--images", type=int, default=1000)
+    parser.add_argument("--big", type=int, default=10000)
+    parser.add_argument("--url", help="a running Label Studio (default: start one)")
+    parser.add_argument("--token", help="its legacy token, with --url")
+    args = parser.parse_args()
+    x_train, y_train, _, _ = fashion_mnist_arrays()
+    work = Path(tempfile.mkdtemp(prefix="bench-ls-"))
+    (work / "ls").mkdir()
+    ls = LabelStudio(args.url, args.token, "", "", None) if args.url else start_label_studio(work / "ls")
+    try:
+        api = ls.api()
+        x, y = x_train[: args.images], y_train[: args.images]
+        results = {}
+        for name, sampling in [("sequential", "Sequential sampling"), ("random", "Uniform sampling"),
+                               ("labelwise", "labelwise")]:  # fmt: skip
+            print(f"arm {name}", flush=True)
+            results[name] = run_arm(ls, api, name, sampling, x, y, 0, work)
+        print(f"\naccuracy on the unlabeled rest of {args.images} images (labelwise's head, squeezenet)")
+        print("labels  " + "  ".join(f"{n:>10}" for n in results))
+        for k in CHECKPOINTS:
+            print(f"{k:>6}  " + "  ".join(f"{results[n][k]:>10.3f}" for n in results))
+        if args.big:
+            pid, _ = make_project(api, "bench big", "Sequential sampling", x_train[: args.big], 0)
+            client = LabelStudioClient(ls.url, ls.legacy_token)
+            t = time.perf_counter()
+            sync_once(work / "big", client, pid, backbone="squeezenet")
+            first = time.perf_counter() - t
+            t = time.perf_counter()
+            sync_once(work / "big", client, pid)
+            again = time.perf_counter() - t
+            print(f"\nsync of {args.big} tasks: first pass {first:.1f} s, a pass with nothing changed {again:.2f} s")
+    finally:
+        if ls.process is not None:
+            stop(ls.process)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""labelwise driving a real Label Studio's queue, end to end, and the pieces it is made of."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import select
+
+from labelwise.project import Project
+from labelwise.project.label_studio import choice_of, latest_annotation, sync_once
+from labelwise.project.label_studio_api import LabelStudioClient, LabelStudioError, parse_label_config
+from labelwise.project.training import Ranking, ranking_path
+from labelwise.store.models import Annotation, Image, LabelClass
+from tests.conftest import write_fashion_folder
+from tests.label_studio_server import choice_result, classification_config, start_label_studio, stop
+
+CLASSES = ["T-shirt-top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+
+# -- the pieces -------------------------------------------------------------------------------------
+def test_config_of_single_image_classification_gives_the_classes():
+    config = parse_label_config(classification_config(["cat", "dog"]))
+    assert (config.choice_name, config.image_name, config.image_key, config.classes) == (
+        "choice", "image", "image", ["cat", "dog"],
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("xml", "fragment"),
+    [
+        ("<View><Image name='i' value='$img'/><RectangleLabels name='r' toName='i'><Label value='a'/>"
+         "</RectangleLabels></View>", "0 <Choices>"),
+        ("<View><Text name='t' value='$text'/><Choices name='c' toName='t'><Choice value='a'/><Choice value='b'/>"
+         "</Choices></View>", "0 <Image>"),
+        ("<View><Image name='i' value='$img'/><Choices name='c' toName='x'><Choice value='a'/><Choice value='b'/>"
+         "</Choices></View>", "points at 'x'"),
+        ("<View><Image", "not valid XML"),
+    ],
+)  # fmt: skip
+def test_configs_that_are_not_single_image_classification_are_refused(xml, fragment):
+    with pytest.raises(LabelStudioError, match="project 7") as info:
+        parse_label_config(xml, "project 7")
+    assert fragment in str(info.value)
+
+
+def test_the_newest_choosing_annotation_wins_and_cancelled_ones_do_not_count():
+    task = {"annotations": [
+        {"id": 1, "updated_at": "2026-01-01T10:00:00", "result": choice_result("cat")},
+        {"id": 2, "updated_at": "2026-01-02T10:00:00", "result": choice_result("dog")},
+        {"id": 3, "updated_at": "2026-01-03T10:00:00", "result": [], "was_cancelled": True},
+    ]}  # fmt: skip
+    assert choice_of(latest_annotation(task)) == "dog"
+    assert latest_annotation({"annotations": [{"id": 1, "result": []}]}) is None
+
+
+def test_unreachable_label_studio_is_a_clear_error_after_retries():
+    client = LabelStudioClient("http://127.0.0.1:9", "abc", retries=2, backoff=0.01)
+    with pytest.raises(LabelStudioError, match="cannot reach Label Studio"):
+        client.call("GET", "/api/projects/1")
+
+
+# -- end to end against a real Label Studio ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def label_studio(tmp_path_factory):
+    data = tmp_path_factory.mktemp("label-studio-data")
+    server = start_label_studio(data)
+    yield server
+    stop(server.process)
+
+
+@pytest.fixture(scope="module")
+def ls_project(label_studio, tmp_path_factory):
+    """A classification project of 30 Fashion-MNIST images and one broken file, uploaded through the API."""
+    images = write_fashion_folder(tmp_path_factory.mktemp("ls-fashion"), per_class=3)
+    truth = {}
+    with label_studio.api() as api:
+        project = api.post("/api/projects", json={"title": "fashion", "label_config": classification_config(CLASSES),
+                                                  "sampling": "Sequential sampling"}).json()  # fmt: skip
+        files = []
+        for path in sorted(images.rglob("*.png")):
+            truth[path.name] = path.parent.name
+            # One form field per file: Label Studio keeps only the last file of a repeated field.
+            files.append((f"file{len(files)}", (path.name, path.read_bytes(), "image/png")))
+        files.append(("broken", ("broken.png", b"not a picture at all", "image/png")))
+        answer = api.post(f"/api/projects/{project['id']}/import", files=files)
+        assert answer.status_code == 201, answer.text
+        everything = {"exportType": "JSON", "download_all_tasks": "true"}
+        tasks = api.get(f"/api/projects/{project['id']}/export", params=everything).json()
+    by_name = {}
+    for task in tasks:  # Label Studio keeps the file name after a random prefix
+        names = [n for n in [*truth, "broken.png"] if task["data"]["image"].endswith(n)]
+        assert len(names) == 1, task["data"]["image"]
+        by_name[names[0]] = task["id"]
+    return project["id"], {by_name[n]: c for n, c in truth.items()}, by_name["broken.png"]
+
+
+def _annotate(api, task_id: int, name: str) -> dict:
+    answer = api.post(f"/api/tasks/{task_id}/annotations", json={"result": choice_result(name)})
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def test_sync_mirrors_the_project_and_label_studio_serves_labelwise_ranking(label_studio, ls_project, tmp_path):
+    pid, truth, broken_task = ls_project
+    folder = tmp_path / "mirror"
+    with label_studio.api() as api:
+        first = {}
+        for task_id, name in list(truth.items()):
+            if name not in first.values() and len(first) < 4:
+                first[task_id] = name
+        annotations = {task_id: _annotate(api, task_id, name) for task_id, name in first.items()}
+        # The CLI, with a personal access token, creates the labelwise project on first use.
+        run = subprocess.run(
+            [sys.executable, "-m", "labelwise.cli", "label-studio", "sync", str(folder), "--url", label_studio.url,
+             "--token", label_studio.refresh_token, "--ls-project", str(pid), "--once", "--backbone", "squeezenet"],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr + run.stdout
+        assert f"task {broken_task}" in run.stdout  # the broken image is listed and skipped
+
+        project = Project(folder)
+        with project.sessions() as session:
+            labels = session.execute(
+                select(Image.path, LabelClass.name, Annotation.annotator)
+                .join(Annotation, Annotation.image_id == Image.id)
+                .join(LabelClass, LabelClass.id == Annotation.class_id)
+                .where(Annotation.superseded.is_(False))
+            ).all()  # fmt: skip
+        assert sorted((p, c, a) for p, c, a in labels) == sorted(
+            (f"task-{t}.png", n, f"label-studio:{label_studio.email}") for t, n in first.items()
+        )
+        assert project.class_names() == CLASSES
+        ranking = Ranking.load(ranking_path(project))
+        best = ranking.entries[0]
+
+        info = api.get(f"/api/projects/{pid}").json()
+        assert info["sampling"] == "Uncertainty sampling"
+        assert info["model_version"] == f"labelwise-v{ranking.version}"
+        served = api.get(f"/api/projects/{pid}/next").json()
+        with project.sessions() as session:
+            served_path = session.scalar(select(Image.path).where(Image.id == best.image_id))
+        assert served_path == f"task-{served['id']}.png"  # Label Studio serves labelwise's first choice
+        predictions = api.get("/api/predictions", params={"task": served["id"]}).json()
+        mine = [p for p in predictions if p["model_version"] == info["model_version"]]
+        assert mine and choice_of(mine[0]) == best.top[0][0]  # pre-selected: the predicted class
+        assert len(api.get("/api/predictions", params={"project": pid}).json()) == 30 - len(first)
+
+        # A relabel and a deletion in Label Studio; a legacy token this time.
+        (relabel_task, old), (deleted_task, _) = list(first.items())[:2]
+        new = next(c for c in CLASSES if c != old)
+        relabel_id = annotations[relabel_task]["id"]
+        assert api.patch(f"/api/annotations/{relabel_id}", json={"result": choice_result(new)}).status_code == 200
+        assert api.delete(f"/api/annotations/{annotations[deleted_task]['id']}").status_code == 204
+        client = LabelStudioClient(label_studio.url, label_studio.legacy_token)
+        report = sync_once(folder, client, pid, force_train=True)
+        client.close()
+        assert (report.labels_changed, report.labels_removed) == (1, 1)
+        with project.sessions() as session:
+            history = session.execute(
+                select(Image.path, LabelClass.name, Annotation.superseded)
+                .join(Annotation, Annotation.image_id == Image.id)
+                .join(LabelClass, LabelClass.id == Annotation.class_id)
+                .order_by(Annotation.id)
+            ).all()  # fmt: skip
+        assert (f"task-{relabel_task}.png", old, True) in history  # the old label is kept as history
+        assert (f"task-{relabel_task}.png", new, False) in history
+        assert (f"task-{deleted_task}.png", first[deleted_task], True) in history
+        assert not any(p == f"task-{deleted_task}.png" and not s for p, _, s in history)
+        assert api.get(f"/api/projects/{pid}").json()["model_version"] == report.model_version
+        project.close()
+
+
+def test_a_wrong_token_is_a_clear_error(label_studio, ls_project, tmp_path):
+    client = LabelStudioClient(label_studio.url, "f" * 40, retries=0)
+    with pytest.raises(LabelStudioError, match="token was refused"):
+        sync_once(tmp_path / "p", client, ls_project[0])
+    assert not (tmp_path / "p").exists()  # nothing is created from a refused call
+
+
+def test_an_annotation_naming_an_unknown_class_adds_the_class_and_says_so(tmp_path):
+    from labelwise.project.ingest import ingest_folder
+    from labelwise.project.label_studio import SyncReport, _import_annotations
+
+    images = write_fashion_folder(tmp_path / "images", per_class=1)
+    project = Project.create(tmp_path / "proj", images, backbone="squeezenet")
+    project.add_classes(["Bag", "Coat"])
+    ingest_folder(project)
+    with project.sessions() as session:
+        image_id = session.scalar(select(Image.id).limit(1))
+    config = parse_label_config(classification_config(["Bag", "Coat"]))
+    task = {"id": 9, "annotations": [{"id": 1, "completed_by": 4, "result": choice_result("Hoodie")}]}
+    report = SyncReport()
+    _import_annotations(project, config, [task], {9: image_id}, {4: "hal@example.com"}, report)
+    assert report.classes_added == ["Hoodie"] and "classes added: Hoodie" in report.summary
+    assert project.class_names() == ["Bag", "Coat", "Hoodie"]
+    with project.sessions() as session:
+        assert session.scalar(select(Annotation.annotator)) == "label-studio:hal@example.com"
+    project.close()

@@ -142,6 +142,19 @@ def _open(project: Path) -> Project:
     return Project(project)
 
 
+def _writer(folder: Path, no_wait: bool):
+    """The project's write lock; a busy project is waited for with a message, or refused."""
+    from labelwise.project.lock import project_writer
+
+    def tell(who: str) -> None:
+        err_console.print(f"waiting: another labelwise command is writing {folder} ({who}) ...", highlight=False)
+
+    return project_writer(folder, wait=not no_wait, on_wait=tell)
+
+
+NoWait = Annotated[bool, typer.Option("--no-wait", help="refuse at once if another command is writing the project")]
+
+
 def _ingest_with_progress(proj: Project, folder: Path | None) -> None:
     from labelwise.project.ingest import ingest_folder
 
@@ -172,6 +185,7 @@ def init(
     backbone: Annotated[str, typer.Option(help="lite0 (default) or squeezenet")] = "lite0",
     db: Annotated[str, typer.Option("--db", help="database URL (default: SQLite in the project)")] = "",
     max_pixels: Annotated[int, typer.Option(help="refuse images with more pixels (bomb guard)")] = 100_000_000,
+    no_wait: NoWait = False,
 ) -> None:
     """Create a project: scan and validate the images, embed them, import labels."""
     from labelwise.project import Project
@@ -180,13 +194,14 @@ def init(
 
     try:
         proj = Project.create(project, images, backbone=backbone, db_url=db, max_pixels=max_pixels)
-        if classes:
-            proj.add_classes([c for c in classes.split(",")])
-        _ingest_with_progress(proj, None)
-        if labels_from_folders:
-            console.print(f"labels from folders: {folder_labels(proj).imported} imported")
-        if labels is not None:
-            _report_import(import_labels_csv(proj, labels, add_classes=not classes))
+        with _writer(project, no_wait):
+            if classes:
+                proj.add_classes([c for c in classes.split(",")])
+            _ingest_with_progress(proj, None)
+            if labels_from_folders:
+                console.print(f"labels from folders: {folder_labels(proj).imported} imported")
+            if labels is not None:
+                _report_import(import_labels_csv(proj, labels, add_classes=not classes))
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
     console.print(f"project ready: {project}  (next: `labelwise suggest {project}`)")
@@ -204,10 +219,13 @@ def _report_import(result) -> None:
 def add(
     project: Annotated[Path, typer.Argument(help="the project folder")],
     images: Annotated[Path | None, typer.Option(help="folder inside the images root (default: the root)")] = None,
+    no_wait: NoWait = False,
 ) -> None:
     """Add new or changed images: only new content is decoded and embedded."""
     try:
-        _ingest_with_progress(_open(project), images)
+        proj = _open(project)
+        with _writer(project, no_wait):
+            _ingest_with_progress(proj, images)
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
 

@@ -12,6 +12,7 @@ from labelwise.embed.batches import embed_into_store
 from labelwise.errors import LabelwiseError
 from labelwise.ingest.pipeline import ReadFile, read_files
 from labelwise.ingest.scan import FoundFile, scan_images
+from labelwise.project.lock import project_writer
 from labelwise.project.project import Project
 from labelwise.store.models import STATUS_BROKEN, STATUS_DUPLICATE, STATUS_OK, Image
 
@@ -64,11 +65,23 @@ def ingest_folder(
     Files whose size and modification time are unchanged are skipped without being read. New
     content is decoded and embedded in batches; each batch's vectors are stored before its rows
     are committed, so an ingest killed at any point resumes where it stopped.
+    Runs under the project's write lock (waiting for another writer).
     """
     folder = Path(folder) if folder is not None else project.images_root
     if not folder.is_dir():
         raise LabelwiseError(f"{folder}: images folder not found")
     prefix = _relative_prefix(project, folder)
+    with project_writer(project.folder):
+        return _ingest(project, folder, prefix, on_total, on_progress)
+
+
+def _ingest(
+    project: Project,
+    folder: Path,
+    prefix: str,
+    on_total: Callable[[int], None] | None,
+    on_progress: Callable[[int], None] | None,
+) -> IngestReport:
     report = IngestReport()
     with project.sessions() as session:
         known = {

@@ -169,6 +169,14 @@ def _ingest_with_progress(proj: Project, folder: Path | None) -> None:
             on_progress=lambda k: progress.advance(task, k),
         )  # fmt: skip
     console.print(report.summary)
+    if report.scanned == 0:
+        err_console.print(f"[yellow]warning:[/] no image files found in {folder or proj.images_root}")
+    for old, new in report.moved[:20]:
+        console.print(f"  moved {old} -> {new}", highlight=False)
+    for path in report.missing[:20]:
+        console.print(f"  [yellow]missing[/] {path}", highlight=False)
+    for path in report.changed[:20]:
+        console.print(f"  [yellow]changed[/] {path}: its label went to the history; label it again", highlight=False)
     for path, reason in report.broken[:20]:
         console.print(f"  [yellow]broken[/] {path}: {reason}", highlight=False)
     if len(report.broken) > 20:
@@ -221,7 +229,8 @@ def add(
     images: Annotated[Path | None, typer.Option(help="folder inside the images root (default: the root)")] = None,
     no_wait: NoWait = False,
 ) -> None:
-    """Add new or changed images: only new content is decoded and embedded."""
+    """Add new or changed images, and follow the folder: deleted files are marked missing, moved
+    files keep their labels, a labeled file whose content changed goes back to the queue for review."""
     try:
         proj = _open(project)
         with _writer(project, no_wait):
@@ -249,7 +258,8 @@ def status(
         return
     console.print(f"[bold]{info['project']}[/]  images: {info['images_root']}  backbone: {info['backbone']}")
     console.print(
-        f"images ok {info['images_ok']}, broken {info['images_broken']}, duplicate {info['images_duplicate']}; "
+        f"images ok {info['images_ok']}, broken {info['images_broken']}, duplicate {info['images_duplicate']}, "
+        f"missing {info['images_missing']}; "
         f"labeled {info['labeled']}, unlabeled {info['unlabeled']}"
     )
     console.print(f"embedding store: {info['store_vectors']} vectors, {info['store_bytes'] / 2**20:.1f} MiB")
@@ -259,6 +269,10 @@ def status(
     console.print(table)
     for item in info["broken"]:
         console.print(f"  [yellow]broken[/] {item['path']}: {item['reason']}", highlight=False)
+    for path in info["missing"]:
+        console.print(f"  [yellow]missing[/] {path}: file not found by the last `labelwise add`", highlight=False)
+    for item in info["to_review"]:
+        console.print(f"  [yellow]to review[/] {item['path']}: {item['reason']}", highlight=False)
 
 
 @app.command()

@@ -39,7 +39,7 @@ def test_project_on_postgresql(tmp_path, fashion_folder, pg_url):
     engine = sqlalchemy.create_engine(pg_url)
     with engine.connect() as conn:
         assert conn.execute(sqlalchemy.text("select count(*) from images where status = 'ok'")).scalar() == 200
-        assert conn.execute(sqlalchemy.text("select version_num from alembic_version")).scalar() == "0002"
+        assert conn.execute(sqlalchemy.text("select version_num from alembic_version")).scalar() == "0006_disk"
     engine.dispose()
     # Everything is labeled: suggest says so instead of failing obscurely.
     assert "no unlabeled item left" in invoke("suggest", project, code=2).output
@@ -63,7 +63,7 @@ def test_pending_migrations_are_refused_with_the_upgrade_command(tmp_path, fashi
                       "annotations", "classes", "images"):  # fmt: skip
             conn.execute(sqlalchemy.text(f"drop table {table}"))
     engine.dispose()
-    assert "2 migration(s) applied" in invoke("db", "upgrade", project).output
+    assert "3 migration(s) applied" in invoke("db", "upgrade", project).output
     Project(project)
 
 

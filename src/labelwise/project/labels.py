@@ -26,7 +26,10 @@ def _image_by_path(session: Session, project: Project, path: str) -> Image:
     if image is None:
         raise LabelwiseError(f"image {path!r}: not in the project (paths are relative to {project.images_root})")
     if image.status != STATUS_OK:
-        detail = image.reason or (f"duplicate of image {image.duplicate_of}" if image.duplicate_of else "")
+        detail = image.reason or ""
+        if image.duplicate_of:
+            original = session.get(Image, image.duplicate_of)
+            detail = f"a byte-identical copy of {original.path if original else image.duplicate_of}; label that one"
         raise LabelwiseError(f"image {path!r}: is {image.status} ({detail}) and cannot be labeled")
     return image
 
@@ -72,6 +75,7 @@ def add_annotation(
         model_version=model_version, strategy=strategy, score=score,
     )  # fmt: skip
     session.add(annotation)
+    image.review_reason = None  # a changed file waiting for review has been looked at
     return annotation
 
 

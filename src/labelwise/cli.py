@@ -197,22 +197,32 @@ def init(
 ) -> None:
     """Create a project: scan and validate the images, embed them, import labels."""
     from labelwise.project import Project
-    from labelwise.project.labels import import_labels_csv
-    from labelwise.project.labels import labels_from_folders as folder_labels
+    from labelwise.project.labels import remember_label_import
 
+    if labels is not None and not labels.is_file():
+        raise _fail(f"--labels: {labels}: file not found")
     try:
         proj = Project.create(project, images, backbone=backbone, db_url=db, max_pixels=max_pixels)
         with _writer(project, no_wait):
             if classes:
                 proj.add_classes([c for c in classes.split(",")])
+            remember_label_import(proj, from_folders=labels_from_folders, csv_path=labels, add_classes=not classes)
             _ingest_with_progress(proj, None)
-            if labels_from_folders:
-                console.print(f"labels from folders: {folder_labels(proj).imported} imported")
-            if labels is not None:
-                _report_import(import_labels_csv(proj, labels, add_classes=not classes))
+            _finish_label_import(proj)
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
     console.print(f"project ready: {project}  (next: `labelwise suggest {project}`)")
+
+
+def _finish_label_import(proj: Project) -> None:
+    """Labels asked for at ``init`` (also when ``init`` was stopped before it got to them)."""
+    from labelwise.project.labels import finish_label_import
+
+    from_folders, from_csv = finish_label_import(proj)
+    if from_folders is not None:
+        console.print(f"labels from folders: {from_folders.imported} imported")
+    if from_csv is not None:
+        _report_import(from_csv)
 
 
 def _report_import(result) -> None:
@@ -235,6 +245,7 @@ def add(
         proj = _open(project)
         with _writer(project, no_wait):
             _ingest_with_progress(proj, images)
+            _finish_label_import(proj)
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
 

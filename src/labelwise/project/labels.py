@@ -142,3 +142,38 @@ def current_labels(session: Session) -> dict[int, int]:
         .where(Annotation.superseded.is_(False))
     )
     return dict(rows.all())
+
+
+PENDING_KEY = "pending_label_import"
+
+
+def remember_label_import(project: Project, *, from_folders: bool, csv_path: Path | None, add_classes: bool) -> None:
+    """Write down, before the long ingest, the labels ``init`` is to import: an ``init`` stopped
+    half-way (Ctrl-C) leaves them to the next ``labelwise add`` instead of losing them."""
+    if not from_folders and csv_path is None:
+        return
+    project.config.extra[PENDING_KEY] = {
+        "from_folders": from_folders,
+        "csv": "" if csv_path is None else str(Path(csv_path).resolve()),
+        "add_classes": add_classes,
+    }
+    project.save_config()
+
+
+def pending_label_import(project: Project) -> dict | None:
+    return project.config.extra.get(PENDING_KEY)
+
+
+def finish_label_import(project: Project) -> tuple[LabelImport | None, LabelImport | None]:
+    """Import the labels remembered by ``remember_label_import``, then forget them; returns the
+    folder import and the CSV import (``None`` for what was not asked)."""
+    pending = pending_label_import(project)
+    if not pending:
+        return None, None
+    from_folders = labels_from_folders(project) if pending.get("from_folders") else None
+    from_csv = None
+    if pending.get("csv"):
+        from_csv = import_labels_csv(project, pending["csv"], add_classes=bool(pending.get("add_classes")))
+    project.config.extra.pop(PENDING_KEY, None)
+    project.save_config()
+    return from_folders, from_csv

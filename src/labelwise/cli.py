@@ -378,13 +378,51 @@ def export(
     """Export the current labels with who gave them, when, and what suggested them."""
     from labelwise.project.export import export_text, labeled_rows
 
+    if out.is_dir():
+        raise _fail(f"--out: {out}: is a folder; give a file name, e.g. {out / ('labels.' + fmt)}")
+    if not out.parent.is_dir():
+        raise _fail(f"--out: {out.parent}: folder not found")
     try:
         proj = _open(project)
         out.write_text(export_text(proj, fmt), encoding="utf-8")
         count = len(labeled_rows(proj))
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
+    except OSError as exc:
+        raise _fail(f"--out: {out}: {exc.strerror or exc}") from exc
     console.print(f"wrote {count} labels to {out}")
+
+
+@app.command()
+def check(
+    project: Annotated[Path, typer.Argument(help="the project folder")],
+    repair: Annotated[bool, typer.Option(help="re-embed the images without a vector or with a wrong one")] = False,
+    sample: Annotated[int, typer.Option(help="images re-embedded to compare with the store (0: all)")] = 64,
+    seed: Annotated[int, typer.Option(help="seed of the sample")] = 0,
+) -> None:
+    """Check that every ok image has its own vector and that its file is unchanged; exit 1 on problems."""
+    from labelwise.project.check import check_project
+
+    try:
+        report = check_project(_open(project), sample=sample, seed=seed, repair=repair)
+    except LabelwiseError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(report.summary)
+    listed = [("without a vector", report.without_vector), ("wrong vector", report.wrong_vector),
+              ("file missing", report.files_missing), ("file changed", report.files_changed),
+              ("unreadable", [f"{p}: {r}" for p, r in report.unreadable])]  # fmt: skip
+    for what, paths in listed:
+        for path in paths[:20]:
+            console.print(f"  [yellow]{what}[/] {path}", highlight=False)
+        if len(paths) > 20:
+            console.print(f"  ... and {len(paths) - 20} more {what}")
+    if report.without_vector or report.wrong_vector:
+        console.print(f"repair: `labelwise check {project} --repair`", highlight=False)
+    if report.files_missing or report.files_changed:
+        console.print(f"files changed on disk: `labelwise add {project}` follows the folder", highlight=False)
+    if report.problems:
+        raise typer.Exit(code=1)
+    console.print("project ok")
 
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)

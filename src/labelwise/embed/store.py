@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from labelwise.errors import LabelwiseError
+from labelwise.errors import LabelwiseError, MissingEmbeddingError
 
 KEY_BYTES = 32
 
@@ -159,14 +159,14 @@ class EmbeddingStore:
         return self._memmap
 
     def rows(self, keys: Sequence[str]) -> np.ndarray:
-        """Row numbers of hex ``keys``; ``KeyError`` names the first missing one."""
+        """Row numbers of hex ``keys``; ``MissingEmbeddingError`` (a ``KeyError``) names the first missing one."""
         if any(bytes.fromhex(k) not in self._index for k in keys):
             self.refresh()  # written by another process since this store was opened
         try:
             return np.fromiter((self._index[bytes.fromhex(k)] for k in keys), dtype=np.int64, count=len(keys))
         except KeyError as exc:
             missing = next(k for k in keys if bytes.fromhex(k) not in self._index)
-            raise KeyError(f"no embedding for content hash {missing}") from exc
+            raise MissingEmbeddingError(missing) from exc
 
     def get(self, keys: Sequence[str]) -> np.ndarray:
         """Vectors of hex ``keys`` in order, ``(len(keys), dim)`` float32 (a copy)."""

@@ -146,6 +146,19 @@ def _open(project: Path) -> Project:
     return Project(project)
 
 
+def _writer(folder: Path, no_wait: bool):
+    """The project's write lock; a busy project is waited for with a message, or refused."""
+    from labelwise.project.lock import project_writer
+
+    def tell(who: str) -> None:
+        err_console.print(f"waiting: another labelwise command is writing {folder} ({who}) ...", highlight=False)
+
+    return project_writer(folder, wait=not no_wait, on_wait=tell)
+
+
+NoWait = Annotated[bool, typer.Option("--no-wait", help="refuse at once if another command is writing the project")]
+
+
 def _ingest_with_progress(proj: Project, folder: Path | None) -> None:
     from labelwise.project.ingest import ingest_folder
 
@@ -160,6 +173,14 @@ def _ingest_with_progress(proj: Project, folder: Path | None) -> None:
             on_progress=lambda k: progress.advance(task, k),
         )  # fmt: skip
     console.print(report.summary)
+    if report.scanned == 0:
+        err_console.print(f"[yellow]warning:[/] no image files found in {folder or proj.images_root}")
+    for old, new in report.moved[:20]:
+        console.print(f"  moved {old} -> {new}", highlight=False)
+    for path in report.missing[:20]:
+        console.print(f"  [yellow]missing[/] {path}", highlight=False)
+    for path in report.changed[:20]:
+        console.print(f"  [yellow]changed[/] {path}: its label went to the history; label it again", highlight=False)
     for path, reason in report.broken[:20]:
         console.print(f"  [yellow]broken[/] {path}: {reason}", highlight=False)
     if len(report.broken) > 20:
@@ -176,33 +197,36 @@ def init(
     backbone: Annotated[str, typer.Option(help="lite0 (default) or squeezenet")] = "lite0",
     db: Annotated[str, typer.Option("--db", help="database URL (default: SQLite in the project)")] = "",
     max_pixels: Annotated[int, typer.Option(help="refuse images with more pixels (bomb guard)")] = 100_000_000,
+    no_wait: NoWait = False,
 ) -> None:
     """Create a project: scan and validate the images, embed them, import labels."""
     from labelwise.project import Project
-    from labelwise.project.labels import labels_from_folders as folder_labels
+    from labelwise.project.labels import remember_label_import
 
+    if labels is not None and not labels.is_file():
+        raise _fail(f"--labels: {labels}: file not found")
     try:
         proj = Project.create(project, images, backbone=backbone, db_url=db, max_pixels=max_pixels)
-        if classes:
-            proj.add_classes([c for c in classes.split(",")])
-        _ingest_with_progress(proj, None)
-        if labels_from_folders:
-            console.print(f"labels from folders: {folder_labels(proj).imported} imported")
-        if labels is not None:
-            _report_import(_import_label_file(proj, labels, add_classes=not classes))
+        with _writer(project, no_wait):
+            if classes:
+                proj.add_classes([c for c in classes.split(",")])
+            remember_label_import(proj, from_folders=labels_from_folders, csv_path=labels, add_classes=not classes)
+            _ingest_with_progress(proj, None)
+            _finish_label_import(proj)
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
     console.print(f"project ready: {project}  (next: `labelwise suggest {project}`)")
 
 
-def _import_label_file(proj: Project, path: Path, *, add_classes: bool):
-    """A CSV of path,label rows, or a Label Studio JSON export (by its .json suffix)."""
-    from labelwise.project.label_studio_files import import_labels_label_studio, is_label_studio_json
-    from labelwise.project.labels import import_labels_csv
+def _finish_label_import(proj: Project) -> None:
+    """Labels asked for at ``init`` (also when ``init`` was stopped before it got to them)."""
+    from labelwise.project.labels import finish_label_import
 
-    if is_label_studio_json(path):
-        return import_labels_label_studio(proj, path, add_classes=add_classes)
-    return import_labels_csv(proj, path, add_classes=add_classes)
+    from_folders, from_csv = finish_label_import(proj)
+    if from_folders is not None:
+        console.print(f"labels from folders: {from_folders.imported} imported")
+    if from_csv is not None:
+        _report_import(from_csv)
 
 
 def _report_import(result) -> None:
@@ -217,10 +241,15 @@ def _report_import(result) -> None:
 def add(
     project: Annotated[Path, typer.Argument(help="the project folder")],
     images: Annotated[Path | None, typer.Option(help="folder inside the images root (default: the root)")] = None,
+    no_wait: NoWait = False,
 ) -> None:
-    """Add new or changed images: only new content is decoded and embedded."""
+    """Add new or changed images, and follow the folder: deleted files are marked missing, moved
+    files keep their labels, a labeled file whose content changed goes back to the queue for review."""
     try:
-        _ingest_with_progress(_open(project), images)
+        proj = _open(project)
+        with _writer(project, no_wait):
+            _ingest_with_progress(proj, images)
+            _finish_label_import(proj)
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
 
@@ -247,7 +276,8 @@ def status(
         return
     console.print(f"[bold]{info['project']}[/]  images: {info['images_root']}  backbone: {info['backbone']}")
     console.print(
-        f"images ok {info['images_ok']}, broken {info['images_broken']}, duplicate {info['images_duplicate']}; "
+        f"images ok {info['images_ok']}, broken {info['images_broken']}, duplicate {info['images_duplicate']}, "
+        f"missing {info['images_missing']}; "
         f"labeled {info['labeled']}, unlabeled {info['unlabeled']}"
     )
     console.print(f"embedding store: {info['store_vectors']} vectors, {info['store_bytes'] / 2**20:.1f} MiB")
@@ -258,6 +288,10 @@ def status(
     console.print(table)
     for item in info["broken"]:
         console.print(f"  [yellow]broken[/] {item['path']}: {item['reason']}", highlight=False)
+    for path in info["missing"]:
+        console.print(f"  [yellow]missing[/] {path}: file not found by the last `labelwise add`", highlight=False)
+    for item in info["to_review"]:
+        console.print(f"  [yellow]to review[/] {item['path']}: {item['reason']}", highlight=False)
 
 
 @app.command()
@@ -336,9 +370,10 @@ def import_labels(
     add_classes: Annotated[bool, typer.Option(help="create classes named in the CSV that are new")] = False,
 ) -> None:
     """Import labels from a CSV; bad rows are refused one by one with their line number."""
+    from labelwise.project.labels import import_label_file
 
     try:
-        result = _import_label_file(_open(project), csv_file, add_classes=add_classes)
+        result = import_label_file(_open(project), csv_file, add_classes=add_classes)
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
     _report_import(result)
@@ -353,13 +388,51 @@ def export(
     """Export the current labels with who gave them, when, and what suggested them."""
     from labelwise.project.export import export_text, labeled_rows
 
+    if out.is_dir():
+        raise _fail(f"--out: {out}: is a folder; give a file name, e.g. {out / ('labels.' + fmt)}")
+    if not out.parent.is_dir():
+        raise _fail(f"--out: {out.parent}: folder not found")
     try:
         proj = _open(project)
         out.write_text(export_text(proj, fmt), encoding="utf-8")
         count = len(labeled_rows(proj))
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
+    except OSError as exc:
+        raise _fail(f"--out: {out}: {exc.strerror or exc}") from exc
     console.print(f"wrote {count} labels to {out}")
+
+
+@app.command()
+def check(
+    project: Annotated[Path, typer.Argument(help="the project folder")],
+    repair: Annotated[bool, typer.Option(help="re-embed the images without a vector or with a wrong one")] = False,
+    sample: Annotated[int, typer.Option(help="images re-embedded to compare with the store (0: all)")] = 64,
+    seed: Annotated[int, typer.Option(help="seed of the sample")] = 0,
+) -> None:
+    """Check that every ok image has its own vector and that its file is unchanged; exit 1 on problems."""
+    from labelwise.project.check import check_project
+
+    try:
+        report = check_project(_open(project), sample=sample, seed=seed, repair=repair)
+    except LabelwiseError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(report.summary)
+    listed = [("without a vector", report.without_vector), ("wrong vector", report.wrong_vector),
+              ("file missing", report.files_missing), ("file changed", report.files_changed),
+              ("unreadable", [f"{p}: {r}" for p, r in report.unreadable])]  # fmt: skip
+    for what, paths in listed:
+        for path in paths[:20]:
+            console.print(f"  [yellow]{what}[/] {path}", highlight=False)
+        if len(paths) > 20:
+            console.print(f"  ... and {len(paths) - 20} more {what}")
+    if report.without_vector or report.wrong_vector:
+        console.print(f"repair: `labelwise check {project} --repair`", highlight=False)
+    if report.files_missing or report.files_changed:
+        console.print(f"files changed on disk: `labelwise add {project}` follows the folder", highlight=False)
+    if report.problems:
+        raise typer.Exit(code=1)
+    console.print("project ok")
 
 
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)

@@ -23,6 +23,20 @@ class UnknownStrategyError(LabelwiseError, KeyError):
         return f"unknown strategy {self.name!r}; known strategies: {', '.join(self.known)}"
 
 
+class MissingEmbeddingError(LabelwiseError, KeyError):
+    """An image whose content hash has no vector in the embedding store (a damaged store)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+    def __str__(self) -> str:
+        return (
+            f"no embedding for content hash {self.key}: the embedding store lacks an image's vector; "
+            "run `labelwise check PROJECT --repair`"
+        )
+
+
 class NotEnoughClassesError(LabelwiseError, ValueError):
     """Training was asked for with fewer than two labeled classes."""
 

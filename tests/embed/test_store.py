@@ -87,3 +87,37 @@ def test_sigkill_during_writes_leaves_a_store_that_opens_and_resumes(tmp_path):
         rows = store.get([key(i) for i in range(n)])
         expected = np.stack([np.random.default_rng(i).normal(size=64).astype(np.float32) for i in range(n)])
         np.testing.assert_array_equal(rows, expected)
+
+
+def test_opening_never_cuts_a_batch_in_flight(tmp_path):
+    writer = EmbeddingStore(tmp_path, 8, "test")
+    writer.add([key(0)], vector(0)[None])
+    # Another process's batch between its vectors and its keys: a reader opening now must leave it.
+    with open(tmp_path / "vectors.f32", "ab") as f:
+        f.write(np.stack([vector(1), vector(2)]).tobytes())
+    size = (tmp_path / "vectors.f32").stat().st_size
+    reader = EmbeddingStore(tmp_path, 8, "test")
+    assert len(reader) == 1 and (tmp_path / "vectors.f32").stat().st_size == size
+    with open(tmp_path / "keys.bin", "ab") as f:
+        f.write(bytes.fromhex(key(1)) + bytes.fromhex(key(2)))
+    # The reader finds rows written after it opened without reopening.
+    np.testing.assert_array_equal(reader.get([key(2), key(1)]), np.stack([vector(2), vector(1)]))
+
+
+def test_two_writers_each_append_after_the_other(tmp_path):
+    first, second = EmbeddingStore(tmp_path, 8, "test"), EmbeddingStore(tmp_path, 8, "test")
+    first.add([key(0), key(1)], np.stack([vector(0), vector(1)]))
+    assert second.add([key(1), key(2)], np.stack([vector(1), vector(2)])) == 1  # key 1 is known by now
+    first.add([key(3)], vector(3)[None])
+    store = EmbeddingStore(tmp_path, 8, "test")
+    assert len(store) == 4
+    np.testing.assert_array_equal(store.get([key(i) for i in range(4)]), np.stack([vector(i) for i in range(4)]))
+
+
+def test_replace_supersedes_a_wrong_vector(tmp_path):
+    store = EmbeddingStore(tmp_path, 8, "test")
+    store.add([key(0), key(1)], np.stack([vector(5), vector(1)]))  # key 0 got another image's vector
+    assert store.add([key(0)], vector(0)[None], replace=True) == 1
+    reopened = EmbeddingStore(tmp_path, 8, "test")
+    np.testing.assert_array_equal(reopened.get([key(0), key(1)]), np.stack([vector(0), vector(1)]))
+    assert reopened.duplicate_keys() == 1 and sorted(reopened.keys()) == sorted([key(0), key(1)])

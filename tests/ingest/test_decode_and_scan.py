@@ -98,3 +98,22 @@ def test_read_file_skips_decoding_known_content(bad_input_folder):
     found = FoundFile(path, "good/photo.png", path.stat().st_size, 0)
     known = read_file(found, lambda image: 1 / 0, 64, lambda h: True)  # prepare would fail if called
     assert known.known and known.pixels is None and (known.width, known.height) == (96, 72)
+
+
+def test_a_symlink_never_shadows_the_real_path(tmp_path):
+    from tests.conftest import photo
+
+    root, outside = tmp_path / "images", tmp_path / "outside"
+    for folder in (root / "square", root / "bad", outside):
+        folder.mkdir(parents=True)
+    photo(1).save(root / "square" / "a.png")
+    photo(2).save(root / "square" / "b.png")
+    photo(3).save(outside / "c.png")
+    # Sorted, "bad/" comes before "square/": the links must still not win.
+    (root / "bad" / "square_link").symlink_to("../square", target_is_directory=True)
+    (root / "bad" / "a_link.png").symlink_to("../square/a.png")
+    (root / "bad" / "dangling.png").symlink_to("../square/gone.png")
+    (root / "elsewhere").symlink_to(outside, target_is_directory=True)
+    found = {f.rel: f.error for f in scan_images(root)}
+    assert set(found) == {"square/a.png", "square/b.png", "elsewhere/c.png", "bad/dangling.png"}
+    assert "cannot stat" in found["bad/dangling.png"]

@@ -39,7 +39,7 @@ def test_project_on_postgresql(tmp_path, fashion_folder, pg_url):
     engine = sqlalchemy.create_engine(pg_url)
     with engine.connect() as conn:
         assert conn.execute(sqlalchemy.text("select count(*) from images where status = 'ok'")).scalar() == 200
-        assert conn.execute(sqlalchemy.text("select version_num from alembic_version")).scalar() == "0004_audit"
+        assert conn.execute(sqlalchemy.text("select version_num from alembic_version")).scalar() == "0006_disk"
     engine.dispose()
     # Everything is labeled: suggest says so instead of failing obscurely.
     assert "no unlabeled item left" in invoke("suggest", project, code=2).output
@@ -87,3 +87,6 @@ def test_ingest_killed_with_sigkill_resumes_without_re_embedding(tmp_path):
     assert embedded_now == 400 - stored_before  # nothing embedded twice
     info = json.loads(invoke("status", project, "--json").stdout)
     assert info["images_ok"] == 400 and info["store_vectors"] == 400 and info["images_broken"] == 0
+    # The labels init was asked for are not lost with it: `add` imports them.
+    assert "labels from folders: 400 imported" in out and info["labeled"] == 400
+    assert "labels from folders" not in invoke("add", project).output  # once only

@@ -94,7 +94,7 @@ def test_labels_suggest_and_export(tmp_path, fashion_folder):
     with open(out_csv) as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 200
-    assert list(rows[0]) == ["path", "label", "annotator", "time", "model_version", "strategy", "score"]
+    assert list(rows[0]) == ["path", "label", "annotator", "time", "model_version", "strategy", "score", "flag"]
     assert {r["label"] for r in rows if r["path"] == f"Bag/{first_bag}"} == {"Bag"}  # current label only
     assert len(json.loads(out_json.read_text())) == 200
 

@@ -170,7 +170,7 @@ def test_exports(client):
         client.ann.post("/api/annotations", json={"image_id": item["image_id"], "label": label})
     rows = list(csv.DictReader(io.StringIO(client.admin.get("/api/export?format=csv").text)))
     assert len(rows) == 3 and list(rows[0]) == ["path", "label", "annotator", "time", "model_version", "strategy",
-                                                 "score"]  # fmt: skip
+                                                 "score", "flag"]  # fmt: skip
     assert {r["annotator"] for r in rows} == {"ann"} and {r["model_version"] for r in rows} == {"1"}
     assert {r["strategy"] for r in rows} == {"auto: typiclust"}
     coco = json.loads(client.admin.get("/api/export?format=coco").text)

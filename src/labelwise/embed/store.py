@@ -2,21 +2,30 @@
 
 Two append-only files: ``vectors.f32`` (rows of ``dim`` float32) and ``keys.bin`` (32-byte
 content digests, one per row). A batch is appended to ``vectors.f32`` first and flushed, and only
-then are its keys appended: a key on disk always has its vector. Killed at any point (SIGKILL
-included), the store reopens at its last whole batch: torn tails and vectors without keys are cut
-off at open, and the next ingest embeds those images again.
+then are its keys appended: a key on disk always has its vector.
+
+Readers never change the files: they see the rows up to the last whole key (a vector without
+its key yet is another process's batch in flight, not damage). Writers append under an exclusive
+lock on ``write.lock``; holding it, a writer first catches up with the rows other writers added
+and only then cuts torn tails (a vector without a key, half a key) left by a writer that died.
+So a store killed at any point (SIGKILL included) reopens at its last whole batch, and two
+processes writing at once each append whole rows after the other's.
+
+A key may appear more than once (a repair appends a corrected vector): the last row wins.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from labelwise.errors import LabelwiseError
+from labelwise.errors import LabelwiseError, MissingEmbeddingError
 
 KEY_BYTES = 32
 
@@ -31,6 +40,7 @@ class EmbeddingStore:
         self._meta_path = self.folder / "meta.json"
         self._vectors_path = self.folder / "vectors.f32"
         self._keys_path = self.folder / "keys.bin"
+        self._lock_path = self.folder / "write.lock"
         meta = {"format": 1, "dim": dim, "dtype": "float32", "backbone": backbone}
         if self._meta_path.exists():
             found = json.loads(self._meta_path.read_text())
@@ -40,29 +50,58 @@ class EmbeddingStore:
                     f"not {backbone} of dim {dim}"
                 )
         else:
-            tmp = self._meta_path.with_suffix(".tmp")
+            tmp = self._meta_path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text(json.dumps(meta))
             tmp.replace(self._meta_path)
-        self._recover()
-        # Sliced as raw bytes: numpy's "S32" would strip a digest's trailing zero bytes.
-        raw = self._keys_path.read_bytes()
-        self._index: dict[bytes, int] = {raw[i * KEY_BYTES : (i + 1) * KEY_BYTES]: i for i in range(self._count)}
+        for path in (self._vectors_path, self._keys_path):
+            path.touch(exist_ok=True)
+        self._count = 0
+        self._index: dict[bytes, int] = {}
         self._memmap: np.memmap | None = None
+        self.refresh()
 
     @property
     def row_bytes(self) -> int:
         return self.dim * 4
 
-    def _recover(self) -> None:
-        """Cut both files back to the rows that have a key and a whole vector."""
-        for path in (self._vectors_path, self._keys_path):
-            path.touch(exist_ok=True)
+    def _whole_rows(self) -> int:
+        """Rows that have a whole key and a whole vector. Keys are read first: vectors only grow
+        before their keys, so every key counted here has its vector on disk."""
         n_keys = self._keys_path.stat().st_size // KEY_BYTES
         n_vectors = self._vectors_path.stat().st_size // self.row_bytes
-        self._count = min(n_keys, n_vectors)
-        for path, size in ((self._keys_path, KEY_BYTES), (self._vectors_path, self.row_bytes)):
-            if path.stat().st_size != self._count * size:
-                os.truncate(path, self._count * size)
+        return min(n_keys, n_vectors)
+
+    def refresh(self) -> int:
+        """Take in the rows other processes appended since this store was opened; returns how many.
+        Reads only: nothing on disk is changed."""
+        n = self._whole_rows()
+        if n <= self._count:
+            return 0
+        with open(self._keys_path, "rb") as f:
+            f.seek(self._count * KEY_BYTES)
+            raw = f.read((n - self._count) * KEY_BYTES)
+        n = self._count + len(raw) // KEY_BYTES
+        # Sliced as raw bytes: numpy's "S32" would strip a digest's trailing zero bytes.
+        for i in range(n - self._count):
+            self._index[raw[i * KEY_BYTES : (i + 1) * KEY_BYTES]] = self._count + i
+        added, self._count = n - self._count, n
+        return added
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the store's write lock, caught up with other writers and with torn tails cut."""
+        with open(self._lock_path, "a+b") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            try:
+                self.refresh()
+                # Under the lock nobody else is appending: anything past the last whole row is a tail
+                # torn by a writer that died, and is cut before appending after it.
+                for path, size in ((self._keys_path, KEY_BYTES), (self._vectors_path, self.row_bytes)):
+                    if path.stat().st_size != self._count * size:
+                        os.truncate(path, self._count * size)
+                yield
+            finally:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
     def __len__(self) -> int:
         return self._count
@@ -70,40 +109,49 @@ class EmbeddingStore:
     def __contains__(self, key: str) -> bool:
         return bytes.fromhex(key) in self._index
 
+    def keys(self) -> list[str]:
+        """The distinct hex keys of the store."""
+        return [raw.hex() for raw in self._index]
+
     def nbytes(self) -> int:
         return self._count * (self.row_bytes + KEY_BYTES)
 
-    def add(self, keys: Sequence[str], vectors: np.ndarray) -> int:
-        """Append the vectors whose hex keys are new; returns how many were added."""
+    def add(self, keys: Sequence[str], vectors: np.ndarray, *, replace: bool = False) -> int:
+        """Append the vectors whose hex keys are new (all of them with ``replace``: the new row then
+        supersedes the old one); returns how many were appended."""
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.shape != (len(keys), self.dim):
             raise LabelwiseError(f"vectors: expected shape ({len(keys)}, {self.dim}), got {vectors.shape}")
-        fresh: dict[bytes, int] = {}
-        for i, key in enumerate(keys):
+        raws = []
+        for key in keys:
             raw = bytes.fromhex(key)
             if len(raw) != KEY_BYTES:
                 raise LabelwiseError(f"key {key!r}: expected {KEY_BYTES} bytes of hex")
-            if raw not in self._index and raw not in fresh:
-                fresh[raw] = i
-        if not fresh:
-            return 0
-        rows = np.ascontiguousarray(vectors[list(fresh.values())])
-        with open(self._vectors_path, "ab") as f:
-            f.write(rows.tobytes())
-            f.flush()
-            os.fsync(f.fileno())
-        with open(self._keys_path, "ab") as f:
-            f.write(b"".join(fresh))
-            f.flush()
-            os.fsync(f.fileno())
-        for raw in fresh:
-            self._index[raw] = self._count
-            self._count += 1
+            raws.append(raw)
+        with self._writing():
+            fresh: dict[bytes, int] = {}
+            for i, raw in enumerate(raws):
+                if (replace or raw not in self._index) and raw not in fresh:
+                    fresh[raw] = i
+            if not fresh:
+                return 0
+            rows = np.ascontiguousarray(vectors[list(fresh.values())])
+            with open(self._vectors_path, "ab") as f:
+                f.write(rows.tobytes())
+                f.flush()
+                os.fsync(f.fileno())
+            with open(self._keys_path, "ab") as f:
+                f.write(b"".join(fresh))
+                f.flush()
+                os.fsync(f.fileno())
+            for raw in fresh:
+                self._index[raw] = self._count
+                self._count += 1
         self._memmap = None
         return len(fresh)
 
     def vectors(self) -> np.ndarray:
-        """All vectors, ``(len, dim)`` float32, memory-mapped read-only."""
+        """All rows, ``(len, dim)`` float32, memory-mapped read-only (superseded rows included)."""
         if self._count == 0:
             return np.empty((0, self.dim), dtype=np.float32)
         if self._memmap is None or self._memmap.shape[0] != self._count:
@@ -111,13 +159,20 @@ class EmbeddingStore:
         return self._memmap
 
     def rows(self, keys: Sequence[str]) -> np.ndarray:
-        """Row numbers of hex ``keys``; ``KeyError`` names the first missing one."""
+        """Row numbers of hex ``keys``; ``MissingEmbeddingError`` (a ``KeyError``) names the first missing one."""
+        if any(bytes.fromhex(k) not in self._index for k in keys):
+            self.refresh()  # written by another process since this store was opened
         try:
             return np.fromiter((self._index[bytes.fromhex(k)] for k in keys), dtype=np.int64, count=len(keys))
         except KeyError as exc:
             missing = next(k for k in keys if bytes.fromhex(k) not in self._index)
-            raise KeyError(f"no embedding for content hash {missing}") from exc
+            raise MissingEmbeddingError(missing) from exc
 
     def get(self, keys: Sequence[str]) -> np.ndarray:
         """Vectors of hex ``keys`` in order, ``(len(keys), dim)`` float32 (a copy)."""
-        return np.asarray(self.vectors()[self.rows(keys)])
+        rows = self.rows(keys)  # first: it may take in rows written since, which vectors() then maps
+        return np.asarray(self.vectors()[rows])
+
+    def duplicate_keys(self) -> int:
+        """Rows whose key appears again later (superseded by a repair, or written twice)."""
+        return self._count - len(self._index)

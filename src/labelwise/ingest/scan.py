@@ -27,13 +27,25 @@ class FoundFile:
 def scan_images(root: str | Path) -> Iterator[FoundFile]:
     """Image files under ``root`` in a stable (sorted) order.
 
-    Directory symlinks are followed, but each real directory is entered once, so a loop ends.
+    A symlink never shadows a real path: links (to folders or files) are looked at only after
+    every real folder was walked, and a link whose target lies inside ``root`` is skipped, since
+    the target itself is found under its real path (this also ends symlink loops). Links to
+    places outside ``root`` are followed, each real directory entered once.
     Unreadable directories are reported as a ``FoundFile`` with an error (rel ends with ``/``).
     """
     root = Path(root)
+    real_root = root.resolve()
     seen_dirs: set[tuple[int, int]] = set()
+    links: list[Path] = []
 
-    def walk(directory: Path) -> Iterator[FoundFile]:
+    def inside_root(path: Path) -> bool:
+        try:
+            path.resolve(strict=True).relative_to(real_root)
+        except (ValueError, OSError, RuntimeError):
+            return False
+        return True
+
+    def walk(directory: Path, follow: bool) -> Iterator[FoundFile]:
         try:
             st = directory.stat()
         except OSError as exc:
@@ -41,7 +53,7 @@ def scan_images(root: str | Path) -> Iterator[FoundFile]:
             return
         key = (st.st_dev, st.st_ino)
         if key in seen_dirs:
-            return  # a symlink back to a folder already scanned
+            return  # a folder reached again through a link
         seen_dirs.add(key)
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
@@ -50,23 +62,32 @@ def scan_images(root: str | Path) -> Iterator[FoundFile]:
             return
         for entry in entries:
             path = Path(entry.path)
-            try:
-                is_dir = entry.is_dir(follow_symlinks=True)
-            except OSError:
-                is_dir = False
-            if is_dir:
-                yield from walk(path)
+            if not follow and entry.is_symlink():
+                links.append(path)
                 continue
-            if path.suffix.lower() not in IMAGE_EXTENSIONS:
-                continue
-            try:
-                st = entry.stat(follow_symlinks=True)
-            except OSError as exc:
-                yield FoundFile(path, _rel(root, path), None, None, f"cannot stat: {exc.strerror}")
-                continue
-            yield FoundFile(path, _rel(root, path), st.st_size, st.st_mtime_ns)
+            yield from _visit(entry, path, follow)
 
-    yield from walk(root)
+    def _visit(entry: os.DirEntry | None, path: Path, follow: bool) -> Iterator[FoundFile]:
+        try:
+            is_dir = entry.is_dir(follow_symlinks=True) if entry is not None else path.is_dir()
+        except OSError:
+            is_dir = False
+        if is_dir:
+            yield from walk(path, follow)
+            return
+        if path.suffix.lower() not in IMAGE_EXTENSIONS:
+            return
+        try:
+            st = entry.stat(follow_symlinks=True) if entry is not None else path.stat()
+        except OSError as exc:
+            yield FoundFile(path, _rel(root, path), None, None, f"cannot stat: {exc.strerror}")
+            return
+        yield FoundFile(path, _rel(root, path), st.st_size, st.st_mtime_ns)
+
+    yield from walk(root, follow=False)
+    for link in sorted(links, key=lambda p: _rel(root, p).split("/")):
+        if not inside_root(link):
+            yield from _visit(None, link, follow=True)
 
 
 def _rel(root: Path, path: Path) -> str:

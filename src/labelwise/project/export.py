@@ -14,9 +14,11 @@ from sqlalchemy import select
 
 from labelwise.errors import LabelwiseError
 from labelwise.project.project import Project
-from labelwise.store.models import Annotation, Image, LabelClass
+from labelwise.store.models import STATUS_MISSING, Annotation, Image, LabelClass
 
-COLUMNS = ["path", "label", "annotator", "time", "model_version", "strategy", "score"]
+# ``flag`` is empty, or says why a label may not hold: "missing" (the file was not found by the
+# last `labelwise add`).
+COLUMNS = ["path", "label", "annotator", "time", "model_version", "strategy", "score", "flag"]
 FORMATS = ("csv", "json", "coco", "label-studio")
 
 
@@ -25,7 +27,7 @@ def labeled_rows(project: Project) -> list[dict]:
         rows = session.execute(
             select(Image.id, Image.path, Image.width, Image.height, LabelClass.name, LabelClass.position,
                    Annotation.annotator, Annotation.created_at, Annotation.model_version, Annotation.strategy,
-                   Annotation.score)
+                   Annotation.score, Image.status)
             .join(Annotation, Annotation.image_id == Image.id)
             .join(LabelClass, LabelClass.id == Annotation.class_id)
             .where(Annotation.superseded.is_(False))
@@ -34,7 +36,7 @@ def labeled_rows(project: Project) -> list[dict]:
     return [
         {"image_id": r[0], "path": r[1], "width": r[2], "height": r[3], "label": r[4], "position": r[5],
          "annotator": r[6], "time": r[7].isoformat() if r[7] else None, "model_version": r[8], "strategy": r[9],
-         "score": r[10]}
+         "score": r[10], "flag": "missing" if r[11] == STATUS_MISSING else ""}
         for r in rows
     ]  # fmt: skip
 

@@ -6,14 +6,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from labelwise.embed.batches import embed_into_store
 from labelwise.errors import LabelwiseError
 from labelwise.ingest.pipeline import ReadFile, read_files
 from labelwise.ingest.scan import FoundFile, scan_images
+from labelwise.project.lock import project_writer
 from labelwise.project.project import Project
-from labelwise.store.models import STATUS_BROKEN, STATUS_DUPLICATE, STATUS_OK, Image
+from labelwise.store.models import (
+    STATUS_BROKEN,
+    STATUS_DUPLICATE,
+    STATUS_MISSING,
+    STATUS_OK,
+    Annotation,
+    Image,
+    LabelClass,
+    Lease,
+)
 
 BATCH = 64
 
@@ -26,6 +37,9 @@ class IngestReport:
     embedded: int = 0
     duplicates: int = 0
     broken: list[tuple[str, str]] = field(default_factory=list)
+    moved: list[tuple[str, str]] = field(default_factory=list)  # (old path, new path)
+    missing: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)  # labeled files whose content changed
 
     @property
     def summary(self) -> str:
@@ -37,6 +51,12 @@ class IngestReport:
             f"{self.duplicates} duplicates",
             f"{len(self.broken)} broken",
         ]
+        if self.moved:
+            parts.append(f"{len(self.moved)} moved (labels kept)")
+        if self.missing:
+            parts.append(f"{len(self.missing)} missing")
+        if self.changed:
+            parts.append(f"{len(self.changed)} labeled files changed (queued for review)")
         text = ", ".join(parts)
         if self.scanned and self.embedded == 0:
             text += " (nothing new to embed)"
@@ -52,6 +72,21 @@ def _relative_prefix(project: Project, folder: Path) -> str:
     return "" if rel.as_posix() == "." else rel.as_posix() + "/"
 
 
+def resolve_images_folder(project: Project, folder: str | Path | None) -> Path:
+    """The folder to scan: the images root, or ``folder`` inside it (a relative path is taken
+    from the images root, as the help says, and from the current folder only if not found there)."""
+    if folder is None:
+        return project.images_root
+    folder = Path(folder)
+    if not folder.is_absolute() and (project.images_root / folder).exists():
+        folder = project.images_root / folder
+    if not folder.exists():
+        raise LabelwiseError(f"{folder}: images folder not found (looked inside {project.images_root} too)")
+    if not folder.is_dir():
+        raise LabelwiseError(f"{folder}: is a file, not a folder; --images takes a folder inside the images root")
+    return folder
+
+
 def ingest_folder(
     project: Project,
     folder: str | Path | None = None,
@@ -63,31 +98,52 @@ def ingest_folder(
 
     Files whose size and modification time are unchanged are skipped without being read. New
     content is decoded and embedded in batches; each batch's vectors are stored before its rows
-    are committed, so an ingest killed at any point resumes where it stopped.
+    are committed, so an ingest killed at any point resumes where it stopped. The folder is
+    followed: a file no longer found is marked missing, a file found under a new path with the
+    content of a missing one is that image moved (its labels stay), and a labeled file whose
+    content changed loses its label to the history and waits in the queue for review.
+    Runs under the project's write lock (waiting for another writer).
     """
-    folder = Path(folder) if folder is not None else project.images_root
-    if not folder.is_dir():
-        raise LabelwiseError(f"{folder}: images folder not found")
+    folder = resolve_images_folder(project, folder)
     prefix = _relative_prefix(project, folder)
+    with project_writer(project.folder):
+        return _ingest(project, folder, prefix, on_total, on_progress)
+
+
+def _ingest(
+    project: Project,
+    folder: Path,
+    prefix: str,
+    on_total: Callable[[int], None] | None,
+    on_progress: Callable[[int], None] | None,
+) -> IngestReport:
     report = IngestReport()
     with project.sessions() as session:
         known = {
-            row.path: (row.size_bytes, row.mtime_ns)
-            for row in session.execute(select(Image.path, Image.size_bytes, Image.mtime_ns))
+            row.path: (row.size_bytes, row.mtime_ns, row.status)
+            for row in session.execute(select(Image.path, Image.size_bytes, Image.mtime_ns, Image.status))
         }
         first_of_hash = dict(
             session.execute(
                 select(Image.content_hash, Image.id).where(Image.status == STATUS_OK).order_by(Image.id.desc())
             ).all()
         )
+    found_paths: set[str] = set()
     todo: list[FoundFile] = []
     for found in scan_images(folder):
         found = FoundFile(found.path, prefix + found.rel, found.size, found.mtime_ns, found.error)
         report.scanned += 1
-        if found.error is None and known.get(found.rel) == (found.size, found.mtime_ns):
+        found_paths.add(found.rel)
+        seen = known.get(found.rel)
+        # A missing file found again is read again: it may not be the file that went missing.
+        if found.error is None and seen and seen[:2] == (found.size, found.mtime_ns) and seen[2] != STATUS_MISSING:
             report.unchanged += 1
             continue
         todo.append(found)
+    # Files of this folder known before and not found now: missing, unless found again under a new path.
+    gone = [p for p, (_, _, status) in known.items() if p.startswith(prefix) and p not in found_paths
+            and status != STATUS_MISSING]  # fmt: skip
+    moved_from = _vanished_by_hash(project, gone)
     if on_total:
         on_total(len(todo))
     if on_progress and report.unchanged:
@@ -100,7 +156,7 @@ def ingest_folder(
         if batch:
             keys, pixels = [r.content_hash for r in batch], [r.pixels for r in batch]
             report.embedded += embed_into_store(backbone, store, keys, pixels)
-        _record(project, batch + ready, first_of_hash, report)
+        _record(project, batch + ready, first_of_hash, moved_from, report)
         if on_progress:
             on_progress(len(batch) + len(ready))
         batch.clear()
@@ -121,10 +177,88 @@ def ingest_folder(
             flush()
             in_batch.clear()
     flush()
+    _mark_missing(project, [p for p in gone if p not in {old for old, _ in report.moved}], report)
+    _resolve_duplicates(project)
     return report
 
 
-def _record(project: Project, results: list[ReadFile], first_of_hash: dict[str, int], report: IngestReport) -> None:
+def _vanished_by_hash(project: Project, gone: list[str]) -> dict[str, list[int]]:
+    """content hash -> ids of the ok images among ``gone``: candidates for a move."""
+    by_hash: dict[str, list[int]] = {}
+    with project.sessions() as session:
+        for start in range(0, len(gone), 500):
+            rows = session.execute(
+                select(Image.id, Image.content_hash).where(
+                    Image.path.in_(gone[start : start + 500]), Image.status == STATUS_OK
+                )
+            )
+            for image_id, digest in rows:
+                by_hash.setdefault(digest, []).append(image_id)
+    return by_hash
+
+
+def _mark_missing(project: Project, gone: list[str], report: IngestReport) -> None:
+    """Files not found any more: recorded ones become missing; a broken file's record just goes."""
+    if not gone:
+        return
+    with project.sessions.begin() as session:
+        for start in range(0, len(gone), 500):
+            chunk = gone[start : start + 500]
+            session.execute(delete(Image).where(Image.path.in_(chunk), Image.status == STATUS_BROKEN))
+            for row in session.scalars(select(Image).where(Image.path.in_(chunk))):
+                row.status, row.reason = STATUS_MISSING, "file not found by the last `labelwise add`"
+                report.missing.append(row.path)
+
+
+def _resolve_duplicates(project: Project) -> None:
+    """A duplicate whose original went missing or changed points to another ok image of the same
+    content, or becomes the ok image itself."""
+    with project.sessions.begin() as session:
+        original = Image.__table__.alias("original")
+        stale = session.scalars(
+            select(Image)
+            .join(original, original.c.id == Image.duplicate_of)
+            .where(
+                Image.status == STATUS_DUPLICATE,
+                (original.c.status != STATUS_OK) | (original.c.content_hash != Image.content_hash),
+            )
+            .order_by(Image.id)
+        ).all()
+        for row in stale:
+            ok_id = session.scalar(
+                select(Image.id).where(Image.status == STATUS_OK, Image.content_hash == row.content_hash).limit(1)
+            )
+            if ok_id is None:
+                row.status, row.duplicate_of = STATUS_OK, None
+            else:
+                row.duplicate_of = ok_id
+            session.flush()
+
+
+def _review_changed(session: Session, row: Image, report: IngestReport) -> None:
+    """A labeled file whose content changed: its label no longer describes it. The label goes to
+    the history (kept for audit), the image is flagged and returns to the queue for review."""
+    label = session.execute(
+        select(Annotation, LabelClass.name)
+        .join(LabelClass, LabelClass.id == Annotation.class_id)
+        .where(Annotation.image_id == row.id, Annotation.superseded.is_(False))
+    ).first()
+    if label is None:
+        return
+    annotation, name = label
+    annotation.superseded = True
+    session.execute(delete(Lease).where(Lease.image_id == row.id))  # the done lease would block the queue
+    row.review_reason = f"content changed after it was labeled {name!r} by {annotation.annotator}"
+    report.changed.append(row.path)
+
+
+def _record(
+    project: Project,
+    results: list[ReadFile],
+    first_of_hash: dict[str, int],
+    moved_from: dict[str, list[int]],
+    report: IngestReport,
+) -> None:
     """Write the rows of one batch in one transaction (after its vectors are stored)."""
     if not results:
         return
@@ -134,7 +268,18 @@ def _record(project: Project, results: list[ReadFile], first_of_hash: dict[str, 
             for row in session.scalars(select(Image).where(Image.path.in_([r.found.rel for r in results])))
         }
         for r in sorted(results, key=lambda r: r.found.rel):
-            row = existing.get(r.found.rel) or Image(path=r.found.rel)
+            row = existing.get(r.found.rel)
+            if row is None and not r.broken and moved_from.get(r.content_hash):
+                # The content of a file that vanished, under a new path: the same image, moved.
+                row = session.get(Image, moved_from[r.content_hash].pop(0))
+                report.moved.append((row.path, r.found.rel))
+                row.path = r.found.rel
+                session.flush()
+            elif row is None:
+                row = Image(path=r.found.rel)
+            elif row.status == STATUS_OK and row.content_hash and r.content_hash != row.content_hash:
+                _review_changed(session, row, report)
+                _drop_thumbnail(project, row.id)
             row.size_bytes, row.mtime_ns = r.found.size, r.found.mtime_ns
             row.content_hash, row.width, row.height = r.content_hash, r.width, r.height
             row.duplicate_of, row.reason = None, None
@@ -151,3 +296,8 @@ def _record(project: Project, results: list[ReadFile], first_of_hash: dict[str, 
             if row.status == STATUS_OK:
                 session.flush()  # assigns the id that later duplicates point to
                 first_of_hash[r.content_hash] = row.id
+
+
+def _drop_thumbnail(project: Project, image_id: int) -> None:
+    """The server's cached thumbnail shows the old content."""
+    (project.folder / "thumbs" / f"{image_id}.jpg").unlink(missing_ok=True)

@@ -26,7 +26,10 @@ def _image_by_path(session: Session, project: Project, path: str) -> Image:
     if image is None:
         raise LabelwiseError(f"image {path!r}: not in the project (paths are relative to {project.images_root})")
     if image.status != STATUS_OK:
-        detail = image.reason or (f"duplicate of image {image.duplicate_of}" if image.duplicate_of else "")
+        detail = image.reason or ""
+        if image.duplicate_of:
+            original = session.get(Image, image.duplicate_of)
+            detail = f"a byte-identical copy of {original.path if original else image.duplicate_of}; label that one"
         raise LabelwiseError(f"image {path!r}: is {image.status} ({detail}) and cannot be labeled")
     return image
 
@@ -72,6 +75,7 @@ def add_annotation(
         model_version=model_version, strategy=strategy, score=score,
     )  # fmt: skip
     session.add(annotation)
+    image.review_reason = None  # a changed file waiting for review has been looked at
     return annotation
 
 
@@ -138,3 +142,47 @@ def current_labels(session: Session) -> dict[int, int]:
         .where(Annotation.superseded.is_(False))
     )
     return dict(rows.all())
+
+
+PENDING_KEY = "pending_label_import"
+
+
+def remember_label_import(project: Project, *, from_folders: bool, csv_path: Path | None, add_classes: bool) -> None:
+    """Write down, before the long ingest, the labels ``init`` is to import: an ``init`` stopped
+    half-way (Ctrl-C) leaves them to the next ``labelwise add`` instead of losing them."""
+    if not from_folders and csv_path is None:
+        return
+    project.config.extra[PENDING_KEY] = {
+        "from_folders": from_folders,
+        "csv": "" if csv_path is None else str(Path(csv_path).resolve()),
+        "add_classes": add_classes,
+    }
+    project.save_config()
+
+
+def pending_label_import(project: Project) -> dict | None:
+    return project.config.extra.get(PENDING_KEY)
+
+
+def import_label_file(project: Project, path: Path, *, add_classes: bool) -> LabelImport:
+    """A CSV of path,label rows, or a Label Studio JSON export (recognised by its content)."""
+    from labelwise.project.label_studio_files import import_labels_label_studio, is_label_studio_json
+
+    if is_label_studio_json(path):
+        return import_labels_label_studio(project, path, add_classes=add_classes)
+    return import_labels_csv(project, path, add_classes=add_classes)
+
+
+def finish_label_import(project: Project) -> tuple[LabelImport | None, LabelImport | None]:
+    """Import the labels remembered by ``remember_label_import``, then forget them; returns the
+    folder import and the CSV import (``None`` for what was not asked)."""
+    pending = pending_label_import(project)
+    if not pending:
+        return None, None
+    from_folders = labels_from_folders(project) if pending.get("from_folders") else None
+    from_csv = None
+    if pending.get("csv"):
+        from_csv = import_label_file(project, Path(pending["csv"]), add_classes=bool(pending.get("add_classes")))
+    project.config.extra.pop(PENDING_KEY, None)
+    project.save_config()
+    return from_folders, from_csv

@@ -89,6 +89,9 @@ class Project:
         db.upgrade(project.engine)
         return project
 
+    def save_config(self) -> None:
+        self.config.save(self.folder / CONFIG_NAME)
+
     @property
     def images_root(self) -> Path:
         return Path(self.config.images_root)

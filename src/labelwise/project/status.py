@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from labelwise.project.labels import current_labels
 from labelwise.project.project import Project
-from labelwise.store.models import STATUS_BROKEN, STATUS_DUPLICATE, STATUS_OK, Image
+from labelwise.store.models import STATUS_BROKEN, STATUS_DUPLICATE, STATUS_MISSING, STATUS_OK, Image
 
 
 def project_status(project: Project) -> dict:
@@ -16,6 +16,15 @@ def project_status(project: Project) -> dict:
             {"path": path, "reason": reason}
             for path, reason in session.execute(
                 select(Image.path, Image.reason).where(Image.status == STATUS_BROKEN).order_by(Image.path)
+            )
+        ]
+        missing = list(session.scalars(select(Image.path).where(Image.status == STATUS_MISSING).order_by(Image.path)))
+        review = [
+            {"path": path, "reason": reason}
+            for path, reason in session.execute(
+                select(Image.path, Image.review_reason)
+                .where(Image.status == STATUS_OK, Image.review_reason.is_not(None))
+                .order_by(Image.path)
             )
         ]
         ok_ids = set(session.scalars(select(Image.id).where(Image.status == STATUS_OK)))
@@ -31,10 +40,13 @@ def project_status(project: Project) -> dict:
         "images_ok": counts.get(STATUS_OK, 0),
         "images_broken": counts.get(STATUS_BROKEN, 0),
         "images_duplicate": counts.get(STATUS_DUPLICATE, 0),
+        "images_missing": counts.get(STATUS_MISSING, 0),
         "labeled": len(labels),
         "unlabeled": len(ok_ids) - len(labels),
         "classes": per_class,
         "store_vectors": len(project.store),
         "store_bytes": project.store.nbytes(),
         "broken": broken,
+        "missing": missing,
+        "to_review": review,
     }

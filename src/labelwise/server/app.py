@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from labelwise.errors import LabelwiseError
 from labelwise.project import Project
+from labelwise.project.check import log_project_check
 from labelwise.server import api, label_studio_backend, pages
 from labelwise.server.auth import current_user
 from labelwise.server.worker import Retrainer
@@ -26,6 +27,7 @@ def _wants_html(request: Request) -> bool:
 
 def create_app(folder: str | Path, *, start_worker: bool = True) -> FastAPI:
     project = Project(folder)  # refuses a database with pending migrations
+    log_project_check(project)
     retrainer = Retrainer(folder)
 
     @asynccontextmanager

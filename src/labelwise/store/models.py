@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 STATUS_OK, STATUS_BROKEN, STATUS_DUPLICATE = "ok", "broken", "duplicate"
+STATUS_MISSING = "missing"  # recorded once, not found by the last ingest: not served, flagged in exports
 
 
 def utcnow() -> datetime:
@@ -55,6 +56,9 @@ class Image(Base):
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # Written at insert from the path (see random_order_key); NULL only for rows written by raw SQL.
     rand_key: Mapped[int | None] = mapped_column(BigInteger, default=_random_order_key_default)
+    # Set when the content of a labeled file changed: the old label is superseded and the image
+    # waits in the queue for a new one; labeling it clears this.
+    review_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class LabelClass(Base):

@@ -147,8 +147,13 @@ def _acquire(session, image_id, user_id, now, expires, version, strategy, score)
     return session.execute(statement).first() is not None
 
 
-def annotate(project: Project, user: User, image_id: int, label: str, ranking: Ranking | None) -> int:
-    """Record ``user``'s label of an image; returns the annotation id."""
+def annotate(
+    project: Project, user: User, image_id: int, label: str, ranking: Ranking | None, queued: bool = False
+) -> int:
+    """Record ``user``'s label of an image; returns the annotation id. ``queued``: the label comes from
+    the annotate page, which only shows unlabeled images, so a current label by somebody else means the
+    lease ran out and they labeled it meanwhile: refused instead of silently replacing their label
+    (relabeling on purpose, from the grid or a review, passes ``queued=False``)."""
     now = utcnow()
     with project.sessions.begin() as session:
         image = session.get(Image, image_id)
@@ -173,6 +178,18 @@ def annotate(project: Project, user: User, image_id: int, label: str, ranking: R
                 f"image_id: image {image_id} is leased to {holder.name if holder else 'someone else'} "
                 f"until {_aware(lease.expires_at).isoformat(timespec='seconds')}"
             )
+        if queued:
+            other = session.scalar(
+                select(Annotation.annotator)
+                .where(Annotation.image_id == image_id, Annotation.superseded.is_(False))
+                .where(Annotation.annotator != user.name)
+                .limit(1)
+            )
+            if other is not None:
+                raise ConflictError(
+                    f"image_id: image {image_id} was labeled by {other} after your lease ran out; "
+                    "your label was not recorded"
+                )
         version = strategy = score = None
         if not lease.done and lease.user_id == user.id:
             version, strategy, score = lease.model_version, lease.strategy, lease.score
@@ -185,6 +202,19 @@ def annotate(project: Project, user: User, image_id: int, label: str, ranking: R
         lease.done = True
         session.flush()
         return annotation.id
+
+
+def renew(project: Project, user: User, image_ids: list[int], lease_minutes: float) -> list[int]:
+    """Extend ``user``'s open leases of ``image_ids`` (the annotate page's heartbeat while the person is
+    active); returns the ids still theirs, so the page can drop images somebody else holds now."""
+    now = utcnow()
+    with project.sessions.begin() as session:
+        leases = session.scalars(
+            select(Lease).where(Lease.image_id.in_(image_ids), Lease.user_id == user.id, Lease.done.is_(False))
+        ).all()
+        for lease in leases:
+            lease.expires_at = now + timedelta(minutes=lease_minutes)
+        return sorted(lease.image_id for lease in leases)
 
 
 def undo(project: Project, user: User, annotation_id: int, lease_minutes: float) -> int:

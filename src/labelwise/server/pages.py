@@ -40,20 +40,31 @@ def _login(token: str, target: str = "/") -> RedirectResponse:
     return response
 
 
+def local_target(next_path: str | None) -> str:
+    """Where to go after logging in: a path of this site only (never ``//host`` or a URL elsewhere)."""
+    if next_path and next_path.startswith("/") and not next_path.startswith("//") and "\\" not in next_path:
+        return next_path
+    return "/"
+
+
 @router.get("/login")
-def login_link(request: Request, token: str | None = None):
-    """The login link: ``/login?token=...`` sets the session cookie and opens the dashboard."""
+def login_link(request: Request, token: str | None = None, next: str | None = None):
+    """The login link: ``/login?token=...`` sets the session cookie and opens the dashboard, or the
+    page the person was on when the session ended (``next``)."""
+    target = local_target(next)
     if token and user_for_token(request.app.state.project, token):
-        return _login(token)
+        return _login(token, target)
     error = "that token is not valid" if token else None
-    return HTMLResponse(render(request, "login.html", {"user": None, "error": error}), 401 if token else 200)
+    context = {"user": None, "error": error, "next": target if next else ""}
+    return HTMLResponse(render(request, "login.html", context), 401 if token else 200)
 
 
 @router.post("/login")
-def login_form(request: Request, token: Annotated[str, Form()]):
+def login_form(request: Request, token: Annotated[str, Form()], next: Annotated[str, Form()] = ""):
     if user_for_token(request.app.state.project, token.strip()):
-        return _login(token.strip())
-    return HTMLResponse(render(request, "login.html", {"user": None, "error": "that token is not valid"}), 401)
+        return _login(token.strip(), local_target(next))
+    context = {"user": None, "error": "that token is not valid", "next": next}
+    return HTMLResponse(render(request, "login.html", context), 401)
 
 
 @router.post("/logout")

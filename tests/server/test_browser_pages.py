@@ -85,3 +85,34 @@ def test_a_long_class_name_wraps_and_every_class_button_stays_on_screen(server, 
         for box in (b.bounding_box() for b in page.locator("button.cls").all()):
             assert box["x"] + box["width"] <= width
         page.close()
+
+
+def test_the_grid_drops_answers_to_superseded_filters_and_the_dialog_scales_the_image_up(server, browser):
+    srv, tokens = server
+    bob = api(srv, tokens["bob"])
+    for item in bob.post("/api/queue/next", json={"n": 3}).json()["items"]:
+        assert bob.post("/api/annotations", json={"image_id": item["image_id"], "label": "Coat"}).status_code == 201
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    page.goto(f"{srv.url}/login?token={tokens['ann']}")
+    page.goto(f"{srv.url}/images")
+    expect(page.locator(".thumb").first).to_be_visible()
+    held = []  # the answer for "unlabeled" comes late, after the one for "labeled"
+    page.route("**/api/images?*", lambda route: held.append(route) if "labeled=false" in route.request.url
+               else route.continue_())  # fmt: skip
+    page.focus("select[name=view]")
+    page.keyboard.press("ArrowDown")  # unlabeled
+    page.keyboard.press("ArrowDown")  # labeled
+    page.wait_for_timeout(1000)
+    assert held, "the unlabeled request was made"
+    for route in held:
+        route.continue_()
+    page.wait_for_timeout(1500)
+    total = int(page.locator("#total").inner_text().split()[0])
+    assert total >= 3
+    expect(page.locator(".thumb")).to_have_count(total)
+    expect(page.locator(".thumb:not(.labeled)")).to_have_count(0)
+    page.unroute("**/api/images?*")
+    page.locator(".thumb").first.click()
+    expect(page.locator("#relabel-guess")).to_contain_text("labeled")
+    assert page.locator("#relabel-img").bounding_box()["width"] >= 200
+    page.screenshot(path=ARTIFACTS / "images-relabel-1280.png")

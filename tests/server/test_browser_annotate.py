@@ -117,3 +117,18 @@ def test_a_label_over_somebody_elses_newer_label_is_refused_and_explained(server
     expect(page.locator("#msg")).to_contain_text("bob")
     expect(page.locator("#msg")).to_have_class("error")
     assert [(r["label"], r["annotator"]) for r in rows(srv)] == [("Bag", "bob")]
+
+
+def test_z_undoes_the_last_label_after_a_reload(server, browser):
+    srv, tokens = server
+    page = open_annotate(browser, srv, tokens["ann"])
+    page.keyboard.press("1")
+    expect(page.locator("#done-count")).to_have_text("1")
+    first = rows(srv)[0]["path"]
+    page.reload()
+    expect(page.locator("#current")).to_be_visible()
+    page.wait_for_timeout(LOOK)
+    page.keyboard.press("z")
+    expect(page.locator("#msg")).to_contain_text(f"undone: {first}")
+    expect(page.locator("#path")).to_have_text(first)  # back on screen, to label again
+    assert rows(srv) == []

@@ -256,3 +256,18 @@ def skip(project: Project, user: User, image_id: int) -> None:
 def label_count(project: Project) -> int:
     with project.sessions() as session:
         return session.scalar(select(func.count()).select_from(Annotation).where(Annotation.superseded.is_(False)))
+
+
+def recent_labels(project: Project, user: User, limit: int = 20) -> list[dict]:
+    """``user``'s latest current labels from the annotate page, newest last: the page's undo stack
+    survives a reload or Back because it is rebuilt from here."""
+    with project.sessions.begin() as session:
+        rows = session.execute(
+            select(Annotation.id, Annotation.image_id, Image.path, LabelClass.name)
+            .join(Image, Image.id == Annotation.image_id)
+            .join(LabelClass, LabelClass.id == Annotation.class_id)
+            .where(Annotation.annotator == user.name, Annotation.source == "server", Annotation.superseded.is_(False))
+            .order_by(Annotation.id.desc())
+            .limit(limit)
+        ).all()
+    return [{"id": r[0], "image_id": r[1], "path": r[2], "label": r[3]} for r in reversed(rows)]

@@ -79,6 +79,14 @@ def create_annotation(body: AnnotationRequest, request: Request, user: CurrentUs
     return AnnotationResponse(id=annotation_id, image_id=body.image_id, label=body.label)
 
 
+@router.get("/annotations/mine")
+def my_recent_labels(request: Request, user: CurrentUser, limit: int = 20) -> dict:
+    items = queue.recent_labels(_state(request).project, user, max(1, min(limit, 100)))
+    for item in items:
+        item["file_url"] = f"/api/images/{item['image_id']}/file"
+    return {"items": items}
+
+
 @router.delete("/annotations/{annotation_id}")
 def delete_annotation(annotation_id: int, request: Request, user: CurrentUser) -> dict:
     state = _state(request)

@@ -9,6 +9,7 @@ const KEY_TO_CLASS = new Map(CONFIG.keys.map((k, i) => [k, CONFIG.classes[i]]).f
 let displayed = null;       // the item on screen
 let shownAt = null;         // when it was painted (performance.now()); null while it loads
 let lastActivity = Date.now();
+let labeledHere = 0;        // labels given in this page (the undo stack also holds earlier ones)
 
 let errorUntil = 0;
 function say(text, isError) {
@@ -87,7 +88,8 @@ async function label(cls) {
   const r = await api("POST", "/api/annotations", { image_id: item.image_id, label: cls, queued: true });
   if (r.ok) {
     undoStack.push({ annotationId: r.body.id, item });
-    $("done-count").textContent = String(undoStack.length);
+    labeledHere += 1;
+    $("done-count").textContent = String(labeledHere);
     say(`${item.path} → ${cls}`);
   } else {
     say(`Not saved (${item.path}): ${r.body.detail}`, true);
@@ -110,7 +112,8 @@ async function undo() {
   if (!r.ok) { undoStack.push(last); say(r.body.detail, true); return; }
   done.delete(last.item.image_id);
   queue.unshift(last.item);
-  $("done-count").textContent = String(undoStack.length);
+  labeledHere = Math.max(0, labeledHere - 1);
+  $("done-count").textContent = String(labeledHere);
   say(`undone: ${last.item.path}`);
   show();
 }
@@ -185,4 +188,14 @@ if (addClass) {
   });
 }
 
+// The undo stack outlives the page: after a reload or Back, z still takes back the last labels.
+async function restoreUndo() {
+  const r = await api("GET", "/api/annotations/mine?limit=20");
+  if (!r.ok) return;
+  for (const a of r.body.items) {
+    undoStack.push({ annotationId: a.id, item: { image_id: a.image_id, path: a.path, file_url: a.file_url, top: [], strategy: null, score: null, model_version: null } });
+  }
+}
+
+restoreUndo();
 refill().then(show);

@@ -132,3 +132,15 @@ def test_z_undoes_the_last_label_after_a_reload(server, browser):
     expect(page.locator("#msg")).to_contain_text(f"undone: {first}")
     expect(page.locator("#path")).to_have_text(first)  # back on screen, to label again
     assert rows(srv) == []
+
+
+def test_annotate_shows_the_models_state_the_strategy_now_and_a_met_stopping_criterion(server, browser):
+    srv, tokens = server
+    project = Project(srv.folder)
+    update_settings(project, {"strategy": "margin", "stop_label_budget": 1}, "test")
+    project.close()
+    page = open_annotate(browser, srv, tokens["ann"])
+    expect(page.locator("#model-state")).to_contain_text("No model yet")
+    expect(page.locator("#model-state")).to_contain_text("strategy now: margin")
+    page.keyboard.press("1")
+    expect(page.locator("#model-state")).to_contain_text("stopping criterion met", timeout=15_000)

@@ -58,7 +58,9 @@ function show() {
     `<p>strategy <b>${escapeHtml(item.strategy || "–")}</b>` +
     (item.score !== null ? `, score ${item.score.toFixed(4)}` : "") +
     (item.model_version ? `, model v${item.model_version}` : "") + "</p>" +
-    (top ? `<p>The model thinks:</p><ol>${top}</ol>` : "<p>No predictions yet: the model needs labels of two classes.</p>");
+    (top ? `<p>The model thinks:</p><ol>${top}</ol>` :
+      (current && current.model ? `<p>No prediction for this image: it was handed out before model v${current.model.version}.</p>`
+        : "<p>No predictions yet: the model needs labels of two classes.</p>"));
 }
 
 function escapeHtml(text) {
@@ -196,6 +198,24 @@ async function restoreUndo() {
     undoStack.push({ annotationId: a.id, item: { image_id: a.image_id, path: a.path, file_url: a.file_url, top: [], strategy: null, score: null, model_version: null } });
   }
 }
+
+// The model's state, refreshed: whether a retrain runs, how old the model is, the strategy in force
+// now (images already held keep the one they were served under) and any stopping criterion met.
+let current = null;
+async function modelState() {
+  const r = await api("GET", "/api/status");
+  if (!r.ok) return;
+  current = r.body;
+  const m = r.body.model;
+  const parts = [m ? `Model v${m.version}, trained on ${m.n_labels} labels ${Math.max(0, Math.round((Date.now() - Date.parse(m.trained_at)) / 60000))} min ago` : "No model yet"];
+  if (r.body.training) parts.push("retraining now…");
+  if (r.body.training_error) parts.push(`the last retrain failed: ${r.body.training_error.error}`);
+  parts.push(`strategy now: ${r.body.settings.strategy}`);
+  for (const c of r.body.stopping || []) if (c.met) parts.push(`stopping criterion met: ${c.reason}`);
+  $("model-state").textContent = parts.join(" · ");
+}
+setInterval(() => { if (!document.hidden) modelState(); }, 5000);
+modelState();
 
 restoreUndo();
 refill().then(show);

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from sqlalchemy import update
@@ -95,6 +95,28 @@ def test_late_labels_after_an_expired_lease(client):
     assert second["image_id"] in {i["image_id"] for i in bob_items}
     late = client.ann.post("/api/annotations", json={"image_id": second["image_id"], "label": "Coat"})
     assert late.status_code == 409
+
+
+def test_the_heartbeat_renews_only_your_open_leases_and_a_queued_label_never_replaces_another(client):
+    project = client.app.state.project
+    first, second = client.ann.post("/api/queue/next", json={"n": 2}).json()["items"]
+    with project.sessions.begin() as session:  # ann's leases are about to run out...
+        session.execute(update(Lease).values(expires_at=utcnow() + timedelta(seconds=1)))
+    renewed = client.ann.post("/api/queue/renew", json={"image_ids": [first["image_id"], second["image_id"]]})
+    assert renewed.json()["renewed"] == sorted([first["image_id"], second["image_id"]])
+    with project.sessions.begin() as session:  # ...the heartbeat gave them a full lease again
+        assert session.get(Lease, first["image_id"]).expires_at.replace(tzinfo=UTC) > utcnow() + timedelta(minutes=9)
+    assert client.bob.post("/api/queue/renew", json={"image_ids": [first["image_id"]]}).json()["renewed"] == []
+    # Ann's lease of the second ran out unnoticed; bob labeled it; her queued label is refused, his stays.
+    with project.sessions.begin() as session:
+        session.get(Lease, second["image_id"]).expires_at = utcnow() - timedelta(minutes=1)
+    assert client.bob.post("/api/annotations", json={"image_id": second["image_id"], "label": "Bag"}).status_code == 201
+    late = client.ann.post("/api/annotations", json={"image_id": second["image_id"], "label": "Coat", "queued": True})
+    assert late.status_code == 409 and "labeled by bob" in late.json()["detail"]
+    assert client.ann.post("/api/queue/renew", json={"image_ids": [second["image_id"]]}).json()["renewed"] == []
+    # Relabeling on purpose (grid, review: not queued) stays possible, with history.
+    relabel = client.ann.post("/api/annotations", json={"image_id": second["image_id"], "label": "Coat"})
+    assert relabel.status_code == 201
 
 
 def test_undo_restores_the_previous_label_and_requeues(client):

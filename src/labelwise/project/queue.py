@@ -167,8 +167,13 @@ def _acquire(session, image_id, user_id, now, expires, version, strategy, score,
     return session.execute(statement).first() is not None
 
 
-def annotate(project: Project, user: User, image_id: int, label: str, ranking: Ranking | None) -> int:
-    """Record ``user``'s label of an image; returns the annotation id."""
+def annotate(
+    project: Project, user: User, image_id: int, label: str, ranking: Ranking | None, queued: bool = False
+) -> int:
+    """Record ``user``'s label of an image; returns the annotation id. ``queued``: the label comes from
+    the annotate page, which only shows unlabeled images, so a current label by somebody else means the
+    lease ran out and they labeled it meanwhile: refused instead of silently replacing their label
+    (relabeling on purpose, from the grid or a review, passes ``queued=False``)."""
     now = utcnow()
     with project.sessions.begin() as session:
         image = session.get(Image, image_id)
@@ -193,6 +198,18 @@ def annotate(project: Project, user: User, image_id: int, label: str, ranking: R
                 f"image_id: image {image_id} is leased to {holder.name if holder else 'someone else'} "
                 f"until {_aware(lease.expires_at).isoformat(timespec='seconds')}"
             )
+        if queued:
+            other = session.scalar(
+                select(Annotation.annotator)
+                .where(Annotation.image_id == image_id, Annotation.superseded.is_(False))
+                .where(Annotation.annotator != user.name)
+                .limit(1)
+            )
+            if other is not None:
+                raise ConflictError(
+                    f"image_id: image {image_id} was labeled by {other} after your lease ran out; "
+                    "your label was not recorded"
+                )
         version = strategy = score = None
         audit = {}
         if not lease.done and lease.user_id == user.id:
@@ -209,6 +226,19 @@ def annotate(project: Project, user: User, image_id: int, label: str, ranking: R
         lease.done = True
         session.flush()
         return annotation.id
+
+
+def renew(project: Project, user: User, image_ids: list[int], lease_minutes: float) -> list[int]:
+    """Extend ``user``'s open leases of ``image_ids`` (the annotate page's heartbeat while the person is
+    active); returns the ids still theirs, so the page can drop images somebody else holds now."""
+    now = utcnow()
+    with project.sessions.begin() as session:
+        leases = session.scalars(
+            select(Lease).where(Lease.image_id.in_(image_ids), Lease.user_id == user.id, Lease.done.is_(False))
+        ).all()
+        for lease in leases:
+            lease.expires_at = now + timedelta(minutes=lease_minutes)
+        return sorted(lease.image_id for lease in leases)
 
 
 def undo(project: Project, user: User, annotation_id: int, lease_minutes: float) -> int:
@@ -250,3 +280,18 @@ def skip(project: Project, user: User, image_id: int) -> None:
 def label_count(project: Project) -> int:
     with project.sessions() as session:
         return session.scalar(select(func.count()).select_from(Annotation).where(Annotation.superseded.is_(False)))
+
+
+def recent_labels(project: Project, user: User, limit: int = 20) -> list[dict]:
+    """``user``'s latest current labels from the annotate page, newest last: the page's undo stack
+    survives a reload or Back because it is rebuilt from here."""
+    with project.sessions.begin() as session:
+        rows = session.execute(
+            select(Annotation.id, Annotation.image_id, Image.path, LabelClass.name)
+            .join(Image, Image.id == Annotation.image_id)
+            .join(LabelClass, LabelClass.id == Annotation.class_id)
+            .where(Annotation.annotator == user.name, Annotation.source == "server", Annotation.superseded.is_(False))
+            .order_by(Annotation.id.desc())
+            .limit(limit)
+        ).all()
+    return [{"id": r[0], "image_id": r[1], "path": r[2], "label": r[3]} for r in reversed(rows)]

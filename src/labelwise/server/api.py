@@ -23,6 +23,7 @@ from labelwise.server.schemas import (
     QueueItem,
     QueueRequest,
     QueueResponse,
+    RenewRequest,
     SettingsBody,
     SkipRequest,
     TopClass,
@@ -62,12 +63,28 @@ def queue_next(body: QueueRequest, request: Request, user: CurrentUser) -> Queue
     ])  # fmt: skip
 
 
+@router.post("/queue/renew")
+def renew_leases(body: RenewRequest, request: Request, user: CurrentUser) -> dict:
+    state = _state(request)
+    kept = queue.renew(state.project, user, body.image_ids, get_settings(state.project)["lease_minutes"])
+    return {"renewed": kept}
+
+
 @router.post("/annotations", status_code=201, response_model=AnnotationResponse)
 def create_annotation(body: AnnotationRequest, request: Request, user: CurrentUser):
     state = _state(request)
-    annotation_id = queue.annotate(state.project, user, body.image_id, body.label, state.retrainer.ranking)
+    annotation_id = queue.annotate(state.project, user, body.image_id, body.label, state.retrainer.ranking,
+                                    queued=body.queued)  # fmt: skip
     state.retrainer.notify_label()
     return AnnotationResponse(id=annotation_id, image_id=body.image_id, label=body.label)
+
+
+@router.get("/annotations/mine")
+def my_recent_labels(request: Request, user: CurrentUser, limit: int = 20) -> dict:
+    items = queue.recent_labels(_state(request).project, user, max(1, min(limit, 100)))
+    for item in items:
+        item["file_url"] = f"/api/images/{item['image_id']}/file"
+    return {"items": items}
 
 
 @router.delete("/annotations/{annotation_id}")

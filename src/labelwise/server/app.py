@@ -70,7 +70,8 @@ def create_app(folder: str | Path, *, start_worker: bool = True) -> FastAPI:
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
         if exc.status_code == 401 and _wants_html(request):
-            return HTMLResponse(pages.render(request, "login.html", {"user": None, "error": exc.detail}), 401)
+            context = {"user": None, "error": exc.detail, "next": request.url.path}
+            return HTMLResponse(pages.render(request, "login.html", context), 401)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.get("/api/openapi.json", include_in_schema=False)

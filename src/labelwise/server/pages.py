@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from labelwise.project.settings import get_settings
 from labelwise.project.users import user_for_token
 from labelwise.server.auth import COOKIE, admin_user, current_user
 from labelwise.server.status import server_status
@@ -39,20 +40,31 @@ def _login(token: str, target: str = "/") -> RedirectResponse:
     return response
 
 
+def local_target(next_path: str | None) -> str:
+    """Where to go after logging in: a path of this site only (never ``//host`` or a URL elsewhere)."""
+    if next_path and next_path.startswith("/") and not next_path.startswith("//") and "\\" not in next_path:
+        return next_path
+    return "/"
+
+
 @router.get("/login")
-def login_link(request: Request, token: str | None = None):
-    """The login link: ``/login?token=...`` sets the session cookie and opens the dashboard."""
+def login_link(request: Request, token: str | None = None, next: str | None = None):
+    """The login link: ``/login?token=...`` sets the session cookie and opens the dashboard, or the
+    page the person was on when the session ended (``next``)."""
+    target = local_target(next)
     if token and user_for_token(request.app.state.project, token):
-        return _login(token)
+        return _login(token, target)
     error = "that token is not valid" if token else None
-    return HTMLResponse(render(request, "login.html", {"user": None, "error": error}), 401 if token else 200)
+    context = {"user": None, "error": error, "next": target if next else ""}
+    return HTMLResponse(render(request, "login.html", context), 401 if token else 200)
 
 
 @router.post("/login")
-def login_form(request: Request, token: Annotated[str, Form()]):
+def login_form(request: Request, token: Annotated[str, Form()], next: Annotated[str, Form()] = ""):
     if user_for_token(request.app.state.project, token.strip()):
-        return _login(token.strip())
-    return HTMLResponse(render(request, "login.html", {"user": None, "error": "that token is not valid"}), 401)
+        return _login(token.strip(), local_target(next))
+    context = {"user": None, "error": "that token is not valid", "next": next}
+    return HTMLResponse(render(request, "login.html", context), 401)
 
 
 @router.post("/logout")
@@ -107,10 +119,26 @@ def dashboard(request: Request, user: CurrentUser) -> HTMLResponse:
                  strategies=strategies)  # fmt: skip
 
 
+# An image must be on screen this long before a key or click labels it: a double tap or a held key
+# lands on the next image within a few tens of ms, while a person needs well over 150 ms to see it.
+MIN_LOOK_MS = 150
+# Digits, then letters; s (skip) and z (undo) are taken.
+KEYS = [*"1234567890", *"abcdefghijklmnopqrtuvwxy"]
+
+
+def label_keys(n: int) -> list[str]:
+    """The key of each class in order, '' past the last key."""
+    return [KEYS[i] if i < len(KEYS) else "" for i in range(n)]
+
+
 @router.get("/annotate", response_class=HTMLResponse)
 def annotate(request: Request, user: CurrentUser) -> HTMLResponse:
-    classes = request.app.state.project.class_names()
-    return _page(request, "annotate.html", user, classes=classes, classes_json=json.dumps(classes))
+    project = request.app.state.project
+    classes = project.class_names()
+    config = {"classes": classes, "keys": label_keys(len(classes)),
+              "lease_minutes": get_settings(project)["lease_minutes"], "min_look_ms": MIN_LOOK_MS}  # fmt: skip
+    return _page(request, "annotate.html", user, classes=list(zip(classes, config["keys"], strict=True)),
+                 config_json=json.dumps(config).replace("</", "<\\/"))  # fmt: skip
 
 
 @router.get("/images", response_class=HTMLResponse)

@@ -38,12 +38,19 @@ class AnnotationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     image_id: int
     label: str = Field(min_length=1, max_length=255)
+    # Sent by the annotate page: refuse rather than replace a label somebody else gave meanwhile.
+    queued: bool = False
 
 
 class AnnotationResponse(BaseModel):
     id: int
     image_id: int
     label: str
+
+
+class RenewRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    image_ids: list[int] = Field(max_length=100)
 
 
 class SkipRequest(BaseModel):

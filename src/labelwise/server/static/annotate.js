@@ -4,8 +4,18 @@ const done = new Set();     // image ids labeled or skipped in this page
 const undoStack = [];       // {annotationId, item}
 let fetching = null;
 const $ = (id) => document.getElementById(id);
+const CONFIG = JSON.parse($("annotate-config").textContent);
+const KEY_TO_CLASS = new Map(CONFIG.keys.map((k, i) => [k, CONFIG.classes[i]]).filter(([k]) => k));
+let displayed = null;       // the item on screen
+let shownAt = null;         // when it was painted (performance.now()); null while it loads
+let lastActivity = Date.now();
+let labeledHere = 0;        // labels given in this page (the undo stack also holds earlier ones)
 
+let errorUntil = 0;
 function say(text, isError) {
+  // A refusal stays readable for a moment: the answer to the label before it must not wipe it out.
+  if (!isError && performance.now() < errorUntil) return;
+  if (isError) errorUntil = performance.now() + 2000;
   $("msg").textContent = text || "";
   $("msg").className = isError ? "error" : "";
 }
@@ -33,15 +43,24 @@ function show() {
   const item = queue[0];
   $("empty").hidden = !!item;
   $("current").hidden = !item;
+  if (item === displayed) return;
+  displayed = item;
+  shownAt = null;
   if (!item) { $("path").textContent = ""; $("why").innerHTML = ""; return; }
-  $("current").src = item.file_url;
+  const img = $("current");
+  img.src = item.file_url;
+  // The look starts when the image can be seen, not when it was asked for.
+  const painted = () => { if (displayed === item) shownAt = performance.now(); };
+  img.decode().then(painted, painted);
   $("path").textContent = item.path;
   const top = item.top.map((t) => `<li>${escapeHtml(t["class"])}: ${(100 * t.p).toFixed(1)}%</li>`).join("");
   $("why").innerHTML =
     `<p>strategy <b>${escapeHtml(item.strategy || "–")}</b>` +
     (item.score !== null ? `, score ${item.score.toFixed(4)}` : "") +
     (item.model_version ? `, model v${item.model_version}` : "") + "</p>" +
-    (top ? `<p>The model thinks:</p><ol>${top}</ol>` : "<p>No predictions yet: the model needs labels of two classes.</p>");
+    (top ? `<p>The model thinks:</p><ol>${top}</ol>` :
+      (current && current.model ? `<p>No prediction for this image: it was handed out before model v${current.model.version}.</p>`
+        : "<p>No predictions yet: the model needs labels of two classes.</p>"));
 }
 
 function escapeHtml(text) {
@@ -54,24 +73,34 @@ async function advance() {
   show();
 }
 
+// One label per image view, and only for an image that was on screen for CONFIG.min_look_ms: a
+// double tap, a double click or a held key would otherwise label the next image unseen.
+function looked() {
+  if (!queue.length || queue[0] !== displayed) return false;
+  if (shownAt !== null && performance.now() - shownAt >= CONFIG.min_look_ms) return true;
+  say(`too fast: look at the image first (at least ${CONFIG.min_look_ms} ms); nothing saved`, true);
+  return false;
+}
+
 async function label(cls) {
+  if (!looked()) return;
   const item = queue.shift();
-  if (!item) return;
   done.add(item.image_id);
   advance();
-  const r = await api("POST", "/api/annotations", { image_id: item.image_id, label: cls });
+  const r = await api("POST", "/api/annotations", { image_id: item.image_id, label: cls, queued: true });
   if (r.ok) {
     undoStack.push({ annotationId: r.body.id, item });
-    $("done-count").textContent = String(undoStack.length);
+    labeledHere += 1;
+    $("done-count").textContent = String(labeledHere);
     say(`${item.path} → ${cls}`);
   } else {
-    say(`Not saved: ${r.body.detail}`, true);
+    say(`Not saved (${item.path}): ${r.body.detail}`, true);
   }
 }
 
 async function skip() {
+  if (!looked()) return;
   const item = queue.shift();
-  if (!item) return;
   done.add(item.image_id);
   advance();
   const r = await api("POST", "/api/skip", { image_id: item.image_id });
@@ -85,22 +114,28 @@ async function undo() {
   if (!r.ok) { undoStack.push(last); say(r.body.detail, true); return; }
   done.delete(last.item.image_id);
   queue.unshift(last.item);
-  $("done-count").textContent = String(undoStack.length);
+  labeledHere = Math.max(0, labeledHere - 1);
+  $("done-count").textContent = String(labeledHere);
   say(`undone: ${last.item.path}`);
   show();
 }
 
 document.addEventListener("keydown", (event) => {
-  if (event.target.tagName === "INPUT") return;
-  if (event.key >= "1" && event.key <= "9") {
-    const cls = window.CLASSES[Number(event.key) - 1];
-    if (cls !== undefined) { event.preventDefault(); label(cls); }
-  } else if (event.key === "s") { event.preventDefault(); skip(); }
-  else if (event.key === "z") { event.preventDefault(); undo(); }
+  lastActivity = Date.now();
+  if (event.target.tagName === "INPUT" || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.repeat) { event.preventDefault(); return; }  // a held key is one press, not a burst of labels
+  const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+  if (KEY_TO_CLASS.has(key)) { event.preventDefault(); label(KEY_TO_CLASS.get(key)); }
+  else if (key === "s") { event.preventDefault(); skip(); }
+  else if (key === "z") { event.preventDefault(); undo(); }
+  else if (key.length === 1 && key !== " ") say(`"${event.key}" is not a key here: use the keys on the class buttons, s or z`, true);
 });
 
 for (const button of document.querySelectorAll("button.cls")) {
-  button.addEventListener("click", () => label(button.dataset.class));
+  button.addEventListener("click", () => {
+    button.blur();  // else Enter or Space would click it again on the next image
+    label(button.dataset.class);
+  });
 }
 
 const filter = $("filter");
@@ -110,11 +145,40 @@ if (filter) {
     for (const b of document.querySelectorAll("button.cls")) b.hidden = !b.dataset.class.toLowerCase().includes(text);
   });
   filter.addEventListener("keydown", (event) => {
-    if (event.key !== "Enter") return;
-    const match = window.CLASSES.find((c) => c.toLowerCase().includes(filter.value.toLowerCase()));
-    if (match) { label(match); filter.value = ""; filter.dispatchEvent(new Event("input")); }
+    if (event.key === "Escape") { filter.blur(); return; }
+    if (event.key !== "Enter" || event.repeat) return;
+    const text = filter.value.trim().toLowerCase();
+    if (!text) return;
+    // An exact name wins over names that merely contain it ("shirt" is Shirt, not T-shirt-top).
+    const exact = CONFIG.classes.filter((c) => c.toLowerCase() === text);
+    const partial = CONFIG.classes.filter((c) => c.toLowerCase().includes(text));
+    const matches = exact.length ? exact : partial;
+    if (matches.length === 0) { say(`no class matches "${filter.value}"`, true); return; }
+    if (matches.length > 1) { say(`"${filter.value}" could be ${matches.join(", ")}: type more`, true); return; }
+    if (!looked()) return;
+    filter.value = "";
+    filter.dispatchEvent(new Event("input"));
+    filter.blur();  // back to the page: the next digit or z is a key again, not text in the field
+    label(matches[0]);
   });
 }
+
+// The heartbeat: while the person is active, the leases of the images this page holds are renewed, so
+// nobody else is handed them; images somebody else holds by now leave the page with a word.
+const LEASE_MS = CONFIG.lease_minutes * 60_000;
+for (const type of ["pointermove", "pointerdown", "wheel"]) document.addEventListener(type, () => { lastActivity = Date.now(); }, { passive: true });
+async function heartbeat() {
+  if (!queue.length || Date.now() - lastActivity > LEASE_MS) return;
+  const r = await api("POST", "/api/queue/renew", { image_ids: queue.map((i) => i.image_id) });
+  if (!r.ok) return;
+  const kept = new Set(r.body.renewed);
+  const lost = queue.filter((i) => !kept.has(i.image_id) && !done.has(i.image_id));
+  if (!lost.length) return;
+  for (const item of lost) { queue.splice(queue.indexOf(item), 1); done.add(item.image_id); }
+  say(`${lost.length} image(s) went to someone else while you were away: ${lost.map((i) => i.path).join(", ")}`, true);
+  advance();
+}
+setInterval(heartbeat, Math.max(5_000, Math.min(60_000, LEASE_MS / 3)));
 
 const addClass = $("add-class");
 if (addClass) {
@@ -126,4 +190,32 @@ if (addClass) {
   });
 }
 
+// The undo stack outlives the page: after a reload or Back, z still takes back the last labels.
+async function restoreUndo() {
+  const r = await api("GET", "/api/annotations/mine?limit=20");
+  if (!r.ok) return;
+  for (const a of r.body.items) {
+    undoStack.push({ annotationId: a.id, item: { image_id: a.image_id, path: a.path, file_url: a.file_url, top: [], strategy: null, score: null, model_version: null } });
+  }
+}
+
+// The model's state, refreshed: whether a retrain runs, how old the model is, the strategy in force
+// now (images already held keep the one they were served under) and any stopping criterion met.
+let current = null;
+async function modelState() {
+  const r = await api("GET", "/api/status");
+  if (!r.ok) return;
+  current = r.body;
+  const m = r.body.model;
+  const parts = [m ? `Model v${m.version}, trained on ${m.n_labels} labels ${Math.max(0, Math.round((Date.now() - Date.parse(m.trained_at)) / 60000))} min ago` : "No model yet"];
+  if (r.body.training) parts.push("retraining now…");
+  if (r.body.training_error) parts.push(`the last retrain failed: ${r.body.training_error.error}`);
+  parts.push(`strategy now: ${r.body.settings.strategy}`);
+  for (const c of r.body.stopping || []) if (c.met) parts.push(`stopping criterion met: ${c.reason}`);
+  $("model-state").textContent = parts.join(" · ");
+}
+setInterval(() => { if (!document.hidden) modelState(); }, 5000);
+modelState();
+
+restoreUndo();
 refill().then(show);

@@ -8,6 +8,7 @@ async function api(method, url, body) {
   const response = await fetch(url, options);
   let data = null;
   try { data = await response.json(); } catch (e) { data = { detail: response.statusText }; }
-  if (response.status === 401) { window.location = "/login"; }
+  // The session is gone: say so on the login page, which brings the person back here afterwards.
+  if (response.status === 401) { window.location = `/login?next=${encodeURIComponent(window.location.pathname)}`; }
   return { ok: response.ok, status: response.status, body: data };
 }

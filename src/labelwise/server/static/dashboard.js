@@ -1,5 +1,7 @@
 // The dashboard: admins change settings and ask for a retrain; the page refreshes its numbers.
 const form = document.getElementById("settings");
+let edited = false;  // an admin's unsaved settings: never reloaded away
+if (form) form.addEventListener("input", () => { edited = true; });
 if (form && !form.classList.contains("readonly")) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -30,7 +32,7 @@ if (train) {
 }
 // Keep the numbers fresh while people label.
 setInterval(async () => {
-  if (document.hidden || document.activeElement?.form === form) return;
+  if (document.hidden || edited || document.activeElement?.form === form) return;
   const r = await api("GET", "/api/status");
   if (!r.ok) return;
   const shownVersion = document.getElementById("model-version").textContent;

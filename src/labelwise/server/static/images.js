@@ -2,6 +2,7 @@
 const grid = document.getElementById("grid");
 const filters = document.getElementById("filters");
 let offset = 0;
+let generation = 0;  // bumped by every new filter: answers to older requests are dropped, not mixed in
 
 function query() {
   const f = filters.elements;
@@ -16,8 +17,11 @@ function query() {
 }
 
 async function load(reset) {
-  if (reset) { offset = 0; grid.innerHTML = ""; }
+  if (reset) { offset = 0; generation += 1; }
+  const mine = generation;
   const r = await api("GET", "/api/images?" + query());
+  if (mine !== generation) return;
+  if (reset) grid.innerHTML = "";
   if (!r.ok) { grid.textContent = r.body.detail; return; }
   document.getElementById("total").textContent = `${r.body.total} images`;
   for (const item of r.body.items) {
@@ -44,6 +48,9 @@ function relabel(item, caption, card) {
   document.getElementById("relabel-img").src = `/api/images/${item.image_id}/file`;
   const select = document.getElementById("relabel-class");
   if (item.label || item.predicted) select.value = item.label || item.predicted;
+  // Say where the pre-selection comes from: a guess must not pass for a label somebody gave.
+  document.getElementById("relabel-guess").textContent = item.label ? `labeled ${item.label}` :
+    (item.predicted ? `pre-selected: the model's guess (${(100 * item.confidence).toFixed(0)}%), not a label yet` : "unlabeled");
   dialog.onclose = async () => {
     if (dialog.returnValue !== "save") return;
     const r = await api("POST", "/api/annotations", { image_id: item.image_id, label: select.value });

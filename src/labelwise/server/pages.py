@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -110,13 +109,13 @@ def dashboard(request: Request, user: CurrentUser) -> HTMLResponse:
 @router.get("/annotate", response_class=HTMLResponse)
 def annotate(request: Request, user: CurrentUser) -> HTMLResponse:
     classes = request.app.state.project.class_names()
-    return _page(request, "annotate.html", user, classes=classes, classes_json=json.dumps(classes))
+    return _page(request, "annotate.html", user, classes=classes)
 
 
 @router.get("/images", response_class=HTMLResponse)
 def images(request: Request, user: CurrentUser) -> HTMLResponse:
     classes = request.app.state.project.class_names()
-    return _page(request, "images.html", user, classes=classes, classes_json=json.dumps(classes))
+    return _page(request, "images.html", user, classes=classes)
 
 
 @router.get("/export", response_class=HTMLResponse)

@@ -1,3 +1,5 @@
+// The classes come as JSON data, not as inline script (the CSP allows none).
+window.CLASSES = JSON.parse(document.getElementById("classes-data").textContent);
 // The annotate page: one image at a time, number keys, prefetching so that labeling never waits.
 const queue = [];           // leased items not yet labeled here, the first one on screen
 const done = new Set();     // image ids labeled or skipped in this page

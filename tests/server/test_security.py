@@ -88,3 +88,69 @@ def test_cookie_requests_need_a_matching_origin_bearer_calls_do_not(client, serv
     forged = client.anon.post("/login", data={"token": tokens["ann"]}, headers={"Origin": "http://evil.example"})
     assert forged.status_code == 403
     assert client.admin.post("/api/train").status_code == 202  # no Origin, but a bearer token
+
+
+def test_huge_ids_are_refused_not_a_server_error(client):
+    huge = 2**63
+    for response in (
+        client.ann.get(f"/api/images/{huge}/file"),
+        client.ann.get(f"/api/images/{huge}/thumb"),
+        client.ann.delete(f"/api/annotations/{huge}"),
+        client.ann.post("/api/skip", json={"image_id": huge}),
+        client.ann.post("/api/annotations", json={"image_id": 2**40, "label": "Bag"}),
+        client.ann.get("/api/images?offset=-1"),
+        client.ann.get("/api/images?limit=-5"),
+    ):
+        assert response.status_code == 422, (response.request.url, response.text)
+
+
+def test_nan_and_infinity_are_refused_as_settings(client):
+    for body in ('{"explore": NaN}', '{"explore": Infinity}', '{"candidates": Infinity}'):
+        response = client.admin.put("/api/settings", content=body, headers={"Content-Type": "application/json"})
+        assert response.status_code == 422, body
+    assert client.admin.get("/api/settings").json()["explore"] == 0.0
+
+
+def test_two_image_folder_exports_in_one_second_get_two_folders(client):
+    from unittest import mock
+
+    from labelwise.project import export
+
+    first_image = client.ann.post("/api/queue/next", json={"n": 1}).json()["items"][0]["image_id"]
+    client.ann.post("/api/annotations", json={"image_id": first_image, "label": "Bag"})
+    frozen = mock.Mock(wraps=export.datetime)
+    frozen.now.return_value = export.datetime(2026, 1, 1, 12, 0, 0)
+    with mock.patch.object(export, "datetime", frozen):
+        a = client.admin.post("/api/export/imagefolder")
+        b = client.admin.post("/api/export/imagefolder")
+    assert a.status_code == b.status_code == 201
+    assert a.json()["folder"] != b.json()["folder"]
+
+
+def test_concurrent_first_requests_for_one_thumbnail_all_succeed(client):
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+    from unittest import mock
+
+    from PIL import Image
+
+    original = Image.Image.save
+
+    def slow_save(self, *args, **kwargs):  # widens the window between writing and renaming
+        original(self, *args, **kwargs)
+        time.sleep(0.05)
+
+    image_id = client.ann.post("/api/queue/next", json={"n": 1}).json()["items"][0]["image_id"]
+    with mock.patch.object(Image.Image, "save", slow_save), ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(lambda _: client.ann.get(f"/api/images/{image_id}/thumb").status_code, range(48)))
+    assert codes == [200] * 48
+    thumbs = client.app.state.project.folder / "thumbs"
+    assert [p.name for p in thumbs.iterdir()] == [f"{image_id}.jpg"]  # no temporary file left behind
+
+
+def test_class_names_that_cannot_be_folder_names_are_refused(client):
+    for name in ("a\x00b", "cats/dogs", "..", ".", "back\\slash", "é" * 255):
+        response = client.admin.post("/api/classes", json={"name": name})
+        assert response.status_code == 422, name
+        assert "class name" in response.json()["detail"]
+    assert client.admin.post("/api/classes", json={"name": "Hat (summer)"}).status_code == 201

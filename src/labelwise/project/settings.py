@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from sqlalchemy import select
@@ -29,7 +30,13 @@ def _check(key: str, value: Any) -> Any:
     def number(kind, low, high=None, optional=False):
         if value is None and optional:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and value != int(value)):
+        # NaN compares false with every bound and infinity has no int(): both are refused here.
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or (kind is int and value != int(value))
+        ):
             raise LabelwiseError(
                 f"settings.{key}: expected {'an integer' if kind is int else 'a number'}, got {value!r}"
             )

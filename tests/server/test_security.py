@@ -154,3 +154,17 @@ def test_class_names_that_cannot_be_folder_names_are_refused(client):
         assert response.status_code == 422, name
         assert "class name" in response.json()["detail"]
     assert client.admin.post("/api/classes", json={"name": "Hat (summer)"}).status_code == 201
+
+
+def test_one_person_cannot_hoard_the_queue_even_with_parallel_calls(client):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(12) as pool:
+        batches = list(pool.map(lambda _: client.ann.post("/api/queue/next", json={"n": 10}), range(24)))
+    assert all(r.status_code == 200 for r in batches)
+    held = {i["image_id"] for r in batches for i in r.json()["items"]}
+    assert len(held) <= 20  # max_leases_per_user, by default (without the cap: every call 10 new ones)
+    assert len(client.ann.post("/api/queue/next", json={"n": 100}).json()["items"]) == 20  # renewed, no more
+    assert len(client.bob.post("/api/queue/next", json={"n": 10}).json()["items"]) == 10
+    assert client.admin.put("/api/settings", json={"max_leases_per_user": 25}).status_code == 200
+    assert len(client.ann.post("/api/queue/next", json={"n": 100}).json()["items"]) == 25

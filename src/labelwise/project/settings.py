@@ -19,6 +19,7 @@ DEFAULTS: dict[str, Any] = {
     "explore": 0.0,
     "retrain_every": 10,
     "lease_minutes": 10,
+    "max_leases_per_user": 20,  # live leases one person may hold: nobody hoards the queue
     "queue_size": 200,
     "stop_label_budget": None,
     "stop_target_accuracy": None,
@@ -53,6 +54,7 @@ def _check(key: str, value: Any) -> Any:
         "explore": lambda: number(float, 0.0, 1.0),
         "retrain_every": lambda: number(int, 1, 100_000),
         "lease_minutes": lambda: number(float, 0.01, 24 * 60),
+        "max_leases_per_user": lambda: number(int, 1, 100),
         "queue_size": lambda: number(int, 1, 100_000),
         "stop_label_budget": lambda: number(int, 1, optional=True),
         "stop_target_accuracy": lambda: number(float, 0.0, 1.0, optional=True),

@@ -56,7 +56,8 @@ def status(request: Request, user: CurrentUser) -> dict:
 def queue_next(body: QueueRequest, request: Request, user: CurrentUser) -> QueueResponse:
     state = _state(request)
     settings = get_settings(state.project)
-    leased = queue.lease_next(state.project, user, body.n, state.retrainer.ranking, settings["lease_minutes"])
+    leased = queue.lease_next(state.project, user, body.n, state.retrainer.ranking, settings["lease_minutes"],
+                              max_leases=settings["max_leases_per_user"])  # fmt: skip
     return QueueResponse(items=[
         QueueItem(
             image_id=item.image_id, path=item.path, file_url=f"/api/images/{item.image_id}/file",

@@ -23,6 +23,10 @@ def big_project(request, tmp_path, big_fashion_folder):
     for i in range(8):
         tokens[f"a{i}"] = add_user(project, f"annotator-{i}", "annotator")
     admin = add_user(project, "boss", "admin")
+    from labelwise.project.settings import update_settings
+
+    # One annotator takes 25 images in one call below: above the default cap on live leases.
+    update_settings(project, {"max_leases_per_user": 25}, "test")
     db = project.db_url
     project.close()
     return tmp_path / "proj", tokens, admin, db

@@ -71,13 +71,28 @@ def export_text(project: Project, fmt: str) -> str:
     return json.dumps(coco, indent=2, ensure_ascii=False)
 
 
+def _new_folder(base: Path) -> Path:
+    """``base``, or ``base-2``, ``base-3``...: two exports in one second each get their own folder."""
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        folder = base if n == 1 else base.with_name(f"{base.name}-{n}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise LabelwiseError(f"exports: no free folder name next to {base}")
+
+
 def export_image_folder(project: Project, target: Path | None = None) -> tuple[Path, int, int]:
     """Copy labeled images into ``class/`` sub-folders (hard links where the file system allows).
 
     Returns the folder, the number of images and how many of them are hard links.
     """
-    target = target or project.folder / "exports" / f"imagefolder-{datetime.now():%Y%m%d-%H%M%S}"
-    target.mkdir(parents=True, exist_ok=False)
+    if target is None:
+        target = _new_folder(project.folder / "exports" / f"imagefolder-{datetime.now():%Y%m%d-%H%M%S}")
+    else:
+        target.mkdir(parents=True, exist_ok=False)
     linked = 0
     rows = labeled_rows(project)
     for r in rows:

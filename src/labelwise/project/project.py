@@ -22,6 +22,24 @@ CONFIG_NAME = "labelwise.toml"
 DEFAULT_DB_NAME = "labelwise.db"
 
 
+MAX_CLASS_NAME_BYTES = 200  # a class becomes a folder name in the ImageFolder export (255 bytes at most)
+
+
+def check_class_name(name: str) -> str:
+    """The class name stripped, or a LabelwiseError: every class becomes a folder name in the
+    ImageFolder export, so it must be one safe path component."""
+    name = name.strip()
+    if not name:
+        raise LabelwiseError("classes: a class name is empty")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise LabelwiseError(f"classes: class name {name!r} holds a control character")
+    if "/" in name or "\\" in name or name in (".", ".."):
+        raise LabelwiseError(f"classes: class name {name!r} must not contain a slash or be '.' or '..'")
+    if len(name.encode()) > MAX_CLASS_NAME_BYTES:
+        raise LabelwiseError(f"classes: class name {name[:40]!r}... is over {MAX_CLASS_NAME_BYTES} bytes")
+    return name
+
+
 @dataclass
 class ProjectConfig:
     """The settings in ``labelwise.toml``."""
@@ -129,9 +147,7 @@ class Project:
             known = set(session.scalars(select(LabelClass.name)))
             position = len(known)
             for name in names:
-                name = name.strip()
-                if not name:
-                    raise LabelwiseError("classes: a class name is empty")
+                name = check_class_name(name)
                 if name not in known:
                     session.add(LabelClass(name=name, position=position))
                     known.add(name)

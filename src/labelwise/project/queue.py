@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -60,8 +60,11 @@ def _start_of_day(now: datetime) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def lease_next(project: Project, user: User, n: int, ranking: Ranking | None, lease_minutes: float) -> list[Leased]:
-    """Up to ``n`` images for ``user``: the live leases they hold first, then the best free ones."""
+def lease_next(
+    project: Project, user: User, n: int, ranking: Ranking | None, lease_minutes: float, max_leases: int | None = None
+) -> list[Leased]:
+    """Up to ``n`` images for ``user``: the live leases they hold first, then the best free ones;
+    never more than ``max_leases`` live leases per person (``None``: no cap)."""
     if n < 0 or n > 100:
         raise LabelwiseError("n: must be between 0 and 100")
     now = utcnow()
@@ -70,6 +73,13 @@ def lease_next(project: Project, user: User, n: int, ranking: Ranking | None, le
     version = ranking.version if ranking else None
     strategy = ranking.strategy if ranking else None
     with project.sessions.begin() as session:
+        if max_leases is not None:
+            # A no-op write on the person's row first: it locks that row (PostgreSQL) or the database
+            # (SQLite) until commit, so concurrent calls of one person count their leases in turn.
+            session.execute(update(User).where(User.id == user.id).values(id=User.id))
+            live = session.scalar(select(func.count()).select_from(Lease).where(
+                Lease.user_id == user.id, Lease.expires_at > now, Lease.done.is_(False)))  # fmt: skip
+            n = min(n, max(live, max_leases))
         held = list(
             session.scalars(
                 select(Lease).where(Lease.user_id == user.id, Lease.expires_at > now, Lease.done.is_(False)).limit(n)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from sqlalchemy import select
@@ -18,6 +19,7 @@ DEFAULTS: dict[str, Any] = {
     "explore": 0.0,
     "retrain_every": 10,
     "lease_minutes": 10,
+    "max_leases_per_user": 20,  # live leases one person may hold: nobody hoards the queue
     "queue_size": 200,
     "stop_label_budget": None,
     "stop_target_accuracy": None,
@@ -30,7 +32,13 @@ def _check(key: str, value: Any) -> Any:
     def number(kind, low, high=None, optional=False):
         if value is None and optional:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and value != int(value)):
+        # NaN compares false with every bound and infinity has no int(): both are refused here.
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or (kind is int and value != int(value))
+        ):
             raise LabelwiseError(
                 f"settings.{key}: expected {'an integer' if kind is int else 'a number'}, got {value!r}"
             )
@@ -49,6 +57,7 @@ def _check(key: str, value: Any) -> Any:
         "explore": lambda: number(float, 0.0, 1.0),
         "retrain_every": lambda: number(int, 1, 100_000),
         "lease_minutes": lambda: number(float, 0.01, 24 * 60),
+        "max_leases_per_user": lambda: number(int, 1, 100),
         "queue_size": lambda: number(int, 1, 100_000),
         "stop_label_budget": lambda: number(int, 1, optional=True),
         "stop_target_accuracy": lambda: number(float, 0.0, 1.0, optional=True),

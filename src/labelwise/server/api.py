@@ -6,17 +6,20 @@ import mimetypes
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, PlainTextResponse
 from PIL import Image as PILImage
 
 from labelwise.errors import LabelwiseError
+from labelwise.paths import atomic_write
 from labelwise.project import queue
 from labelwise.project.export import FORMATS, export_image_folder, export_text
 from labelwise.project.settings import get_settings, update_settings
 from labelwise.server.auth import admin_user, current_user
 from labelwise.server.grid import image_grid
 from labelwise.server.schemas import (
+    MAX_ID,
     AnnotationRequest,
     AnnotationResponse,
     ClassRequest,
@@ -35,6 +38,9 @@ router = APIRouter(prefix="/api")
 CurrentUser = Annotated[User, Depends(current_user)]
 Admin = Annotated[User, Depends(admin_user)]
 THUMB_SIZE = 256
+# Ids are 32-bit integers in the database: larger ones are refused (422) before any query.
+ImageId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+AnnotationId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 
 
 def _state(request: Request):
@@ -51,7 +57,8 @@ def status(request: Request, user: CurrentUser) -> dict:
 def queue_next(body: QueueRequest, request: Request, user: CurrentUser) -> QueueResponse:
     state = _state(request)
     settings = get_settings(state.project)
-    leased = queue.lease_next(state.project, user, body.n, state.retrainer.ranking, settings["lease_minutes"])
+    leased = queue.lease_next(state.project, user, body.n, state.retrainer.ranking, settings["lease_minutes"],
+                              max_leases=settings["max_leases_per_user"])  # fmt: skip
     return QueueResponse(items=[
         QueueItem(
             image_id=item.image_id, path=item.path, file_url=f"/api/images/{item.image_id}/file",
@@ -88,7 +95,7 @@ def my_recent_labels(request: Request, user: CurrentUser, limit: int = 20) -> di
 
 
 @router.delete("/annotations/{annotation_id}")
-def delete_annotation(annotation_id: int, request: Request, user: CurrentUser) -> dict:
+def delete_annotation(annotation_id: AnnotationId, request: Request, user: CurrentUser) -> dict:
     state = _state(request)
     image_id = queue.undo(state.project, user, annotation_id, get_settings(state.project)["lease_minutes"])
     return {"undone": annotation_id, "image_id": image_id}
@@ -117,13 +124,13 @@ def _image_path(request: Request, image_id: int) -> tuple[Path, Image]:
 
 
 @router.get("/images/{image_id}/file")
-def image_file(image_id: int, request: Request, user: CurrentUser) -> FileResponse:
+def image_file(image_id: ImageId, request: Request, user: CurrentUser) -> FileResponse:
     path, _ = _image_path(request, image_id)
     return FileResponse(path, media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream")
 
 
 @router.get("/images/{image_id}/thumb")
-def image_thumb(image_id: int, request: Request, user: CurrentUser) -> FileResponse:
+def image_thumb(image_id: ImageId, request: Request, user: CurrentUser) -> FileResponse:
     from labelwise.ingest.decode import BrokenImageError, decode_image
 
     project = _state(request).project
@@ -135,10 +142,8 @@ def image_thumb(image_id: int, request: Request, user: CurrentUser) -> FileRespo
         except BrokenImageError as exc:
             raise HTTPException(422, f"image {image_id}: {exc.reason}") from None
         picture.thumbnail((THUMB_SIZE, THUMB_SIZE), PILImage.Resampling.LANCZOS)
-        cached.parent.mkdir(exist_ok=True)
-        tmp = cached.with_suffix(".tmp")
-        picture.save(tmp, "JPEG", quality=85)
-        tmp.replace(cached)
+        # Concurrent first requests for one thumbnail each write their own temporary file.
+        atomic_write(cached, lambda file: picture.save(file, "JPEG", quality=85))
     return FileResponse(cached, media_type="image/jpeg")
 
 
@@ -151,8 +156,8 @@ def list_images(
     labeled: bool | None = None,
     predicted: str | None = None,
     sort: str = "path",
-    offset: int = 0,
-    limit: int = 60,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1)] = 60,
 ) -> dict:
     state = _state(request)
     return image_grid(state.project, state.retrainer.ranking, status=status, label=label, labeled=labeled,

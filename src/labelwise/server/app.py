@@ -14,7 +14,8 @@ from labelwise.errors import LabelwiseError
 from labelwise.project import Project
 from labelwise.project.check import log_project_check
 from labelwise.server import api, label_studio_backend, pages
-from labelwise.server.auth import current_user
+from labelwise.server.auth import COOKIE, current_user, has_valid_credential
+from labelwise.server.guard import Guard
 from labelwise.server.worker import Retrainer
 
 MAX_BODY_BYTES = 64 * 1024
@@ -47,12 +48,8 @@ def create_app(folder: str | Path, *, start_worker: bool = True) -> FastAPI:
     app.state.project = project
     app.state.retrainer = retrainer
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return JSONResponse({"detail": f"request body over {MAX_BODY_BYTES} bytes"}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(Guard, project=project, authenticate=has_valid_credential, cookie=COOKIE,
+                       max_body=MAX_BODY_BYTES)  # fmt: skip
 
     @app.exception_handler(LabelwiseError)
     async def labelwise_error(request: Request, exc: LabelwiseError):

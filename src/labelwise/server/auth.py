@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import HTTPException, Request
 
+from labelwise.project.project import Project
 from labelwise.project.users import user_for_token
 from labelwise.store.models import User
 
@@ -15,6 +16,11 @@ def token_of(request: Request) -> str | None:
     if header.lower().startswith("bearer "):
         return header[7:].strip()
     return request.cookies.get(COOKIE)
+
+
+def has_valid_credential(project: Project, bearer: str | None, cookie: str | None) -> bool:
+    """For the middleware, before any body is read: a bearer token, else the cookie."""
+    return user_for_token(project, bearer if bearer is not None else cookie) is not None
 
 
 def current_user(request: Request) -> User:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -138,13 +137,13 @@ def annotate(request: Request, user: CurrentUser) -> HTMLResponse:
     config = {"classes": classes, "keys": label_keys(len(classes)),
               "lease_minutes": get_settings(project)["lease_minutes"], "min_look_ms": MIN_LOOK_MS}  # fmt: skip
     return _page(request, "annotate.html", user, classes=list(zip(classes, config["keys"], strict=True)),
-                 config_json=json.dumps(config).replace("</", "<\\/"))  # fmt: skip
+                 config=config)  # fmt: skip
 
 
 @router.get("/images", response_class=HTMLResponse)
 def images(request: Request, user: CurrentUser) -> HTMLResponse:
     classes = request.app.state.project.class_names()
-    return _page(request, "images.html", user, classes=classes, classes_json=json.dumps(classes))
+    return _page(request, "images.html", user, classes=classes)
 
 
 @router.get("/export", response_class=HTMLResponse)

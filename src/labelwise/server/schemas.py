@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns on PostgreSQL
+
 
 class QueueRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -36,7 +38,7 @@ class QueueResponse(BaseModel):
 
 class AnnotationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    image_id: int
+    image_id: int = Field(ge=1, le=MAX_ID)
     label: str = Field(min_length=1, max_length=255)
     # Sent by the annotate page: refuse rather than replace a label somebody else gave meanwhile.
     queued: bool = False
@@ -55,7 +57,7 @@ class RenewRequest(BaseModel):
 
 class SkipRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    image_id: int
+    image_id: int = Field(ge=1, le=MAX_ID)
 
 
 class ClassRequest(BaseModel):

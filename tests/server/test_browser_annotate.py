@@ -43,9 +43,14 @@ def open_annotate(browser, server, token: str):
     page = browser.new_page(viewport={"width": 1280, "height": 860})
     page.goto(f"{server.url}/login?token={token}")
     page.goto(f"{server.url}/annotate")
-    expect(page.locator("#current")).to_be_visible()
-    page.wait_for_timeout(LOOK)
+    look(page)
     return page
+
+
+def look(page):
+    """Wait until the image on screen has been painted, then look at it for LOOK ms."""
+    page.wait_for_selector("#current[data-shown]")
+    page.wait_for_timeout(LOOK)
 
 
 def rows(server) -> list[dict]:
@@ -126,8 +131,7 @@ def test_z_undoes_the_last_label_after_a_reload(server, browser):
     expect(page.locator("#done-count")).to_have_text("1")
     first = rows(srv)[0]["path"]
     page.reload()
-    expect(page.locator("#current")).to_be_visible()
-    page.wait_for_timeout(LOOK)
+    look(page)
     page.keyboard.press("z")
     expect(page.locator("#msg")).to_contain_text(f"undone: {first}")
     expect(page.locator("#path")).to_have_text(first)  # back on screen, to label again

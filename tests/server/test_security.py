@@ -55,8 +55,10 @@ def test_class_names_are_escaped_for_the_script_context(client):
 
     evil = "</script><script>alert(1)</script>"
     classes = [evil, "Bag"]  # classes_json: what the page was given before the fix
-    page = render(None, "annotate.html", {"user": None, "project": "p", "classes": classes,
-                                          "classes_json": json.dumps(classes)})  # fmt: skip
+    config = {"classes": classes, "keys": ["1", "2"], "lease_minutes": 10, "min_look_ms": 150}
+    context = {"user": None, "project": "p", "classes": list(zip(classes, "12", strict=True)), "config": config,
+               "classes_json": json.dumps(classes)}  # fmt: skip
+    page = render(None, "annotate.html", context)
     assert "<script>alert(1)" not in page
     assert page.count("<script") == page.count("</script>")  # nothing closes a script early
 

@@ -46,11 +46,13 @@ function show() {
   if (item === displayed) return;
   displayed = item;
   shownAt = null;
+  delete $("current").dataset.shown;
   if (!item) { $("path").textContent = ""; $("why").innerHTML = ""; return; }
   const img = $("current");
   img.src = item.file_url;
   // The look starts when the image can be seen, not when it was asked for.
-  const painted = () => { if (displayed === item) shownAt = performance.now(); };
+  // data-shown: when the look started, for tests and assistive tools to wait on.
+  const painted = () => { if (displayed === item) { shownAt = performance.now(); img.dataset.shown = "1"; } };
   img.decode().then(painted, painted);
   $("path").textContent = item.path;
   const top = item.top.map((t) => `<li>${escapeHtml(t["class"])}: ${(100 * t.p).toFixed(1)}%</li>`).join("");

@@ -22,7 +22,7 @@ CONFIG_NAME = "labelwise.toml"
 DEFAULT_DB_NAME = "labelwise.db"
 
 
-MAX_CLASS_NAME_BYTES = 200  # a class becomes a folder name in the ImageFolder export (255 bytes at most)
+MAX_CLASS_NAME_BYTES = 255  # a class becomes a folder name in the ImageFolder export: 255 bytes at most
 
 
 def check_class_name(name: str) -> str:

@@ -32,7 +32,9 @@ def _check(key: str, value: Any) -> Any:
     def number(kind, low, high=None, optional=False):
         if value is None and optional:
             return None
-        # NaN compares false with every bound and infinity has no int(): both are refused here.
+        if isinstance(value, float) and value != value:  # NaN passes every comparison below
+            raise LabelwiseError(f"settings.{key}: expected a number, got NaN")
+        # Infinity has no int() and no place between bounds: refused here.
         if (
             isinstance(value, bool)
             or not isinstance(value, int | float)
@@ -42,8 +44,6 @@ def _check(key: str, value: Any) -> Any:
             raise LabelwiseError(
                 f"settings.{key}: expected {'an integer' if kind is int else 'a number'}, got {value!r}"
             )
-        if value != value:  # NaN passes every comparison below
-            raise LabelwiseError(f"settings.{key}: expected a number, got NaN")
         if value < low or (high is not None and value > high):
             raise LabelwiseError(f"settings.{key}: must be between {low} and {high if high is not None else 'any'}")
         return kind(value)

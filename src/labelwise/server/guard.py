@@ -21,6 +21,7 @@ Every response gets the security headers (a Content-Security-Policy without inli
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -56,8 +57,18 @@ def _headers(scope: Scope) -> dict[str, str]:
 
 
 def bearer_token(headers: dict[str, str]) -> str | None:
+    """The token of an ``Authorization`` header: ``Bearer <token>``, or HTTP Basic with the token as
+    password (Label Studio's "Connect model" form offers Basic only). Both are sent by the client
+    itself, never by a browser on its own, so neither needs the Origin check."""
     header = headers.get("authorization", "")
-    return header[7:].strip() if header.lower().startswith("bearer ") else None
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    if header.lower().startswith("basic "):
+        try:
+            return base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")[2]
+        except (ValueError, UnicodeDecodeError):
+            return ""
+    return None
 
 
 def cookie_value(headers: dict[str, str], name: str) -> str | None:

@@ -12,7 +12,6 @@ pre-selected. Everything goes through Label Studio's API; nothing needs an inbou
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from labelwise.errors import LabelwiseError
+from labelwise.paths import atomic_write
 from labelwise.project.ingest import ingest_folder
 from labelwise.project.label_studio_api import (
     ClassificationConfig,
@@ -115,9 +115,7 @@ class _State:
     def save(self) -> None:
         data = {"tasks": self.tasks, "failed": self.failed, "labels_at_training": self.labels_at_training,
                 "model_version": self.model_version}  # fmt: skip
-        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data))
-        tmp.replace(self.path)
+        atomic_write(self.path, lambda file: file.write(json.dumps(data).encode()))
 
 
 def open_or_create(folder: Path, backbone: str) -> Project:

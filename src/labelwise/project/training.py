@@ -29,6 +29,7 @@ from labelwise.loop import (
 )
 from labelwise.loop.audit import AccuracyEstimate
 from labelwise.loop.ranking import rank_pool
+from labelwise.paths import atomic_write
 from labelwise.project.pool import load_pool, stop_set
 from labelwise.project.project import Project
 from labelwise.store.models import Lease, ModelVersion, utcnow
@@ -61,9 +62,7 @@ class Ranking:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(asdict(self)))
-        tmp.replace(path)
+        atomic_write(path, lambda file: file.write(json.dumps(asdict(self)).encode()))
 
     @classmethod
     def load(cls, path: Path) -> Ranking | None:
@@ -109,9 +108,7 @@ def _save_history(project: Project, history: list[RoundRecord]) -> None:
          "pool_uncertainty": r.pool_uncertainty}
         for r in history[-20:]  # the stopping criteria look at the last few models only
     ]  # fmt: skip
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data))
-    tmp.replace(path)
+    atomic_write(path, lambda file: file.write(json.dumps(data).encode()))
 
 
 def stopping_status(

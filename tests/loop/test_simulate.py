@@ -109,11 +109,15 @@ def test_missing_fashion_mnist_says_how_to_install(tmp_path):
         fashion_mnist_arrays(tmp_path)
 
 
-def test_fashion_mnist_package_is_installed():
-    # make test installs the Debian package; this proves the real files are there and readable.
-    train_x, train_y, test_x, _test_y = fashion_mnist_arrays()
+def test_fashion_mnist_reader_decodes_the_original_files_in_order():
+    # The published order of the original files: a reader that skipped a header byte, read the
+    # wrong endianness or shuffled would give other labels here.
+    train_x, train_y, test_x, test_y = fashion_mnist_arrays()
     assert train_x.shape == (60_000, 28, 28) and test_x.shape == (10_000, 28, 28)
-    assert np.bincount(train_y).tolist() == [6000] * 10
+    assert train_x.dtype == np.uint8 and np.bincount(train_y).tolist() == [6000] * 10
+    assert train_y[:10].tolist() == [9, 0, 0, 3, 0, 2, 7, 2, 5, 5]
+    assert test_y[:10].tolist() == [9, 2, 1, 1, 6, 1, 4, 6, 5, 7]
+    assert (train_x[0, 0] == 0).all() and train_x[0].max() == 255  # black border, a white-ish boot
 
 
 def test_simulate_on_a_users_image_folder_uses_the_embedding_cache(tmp_path, fashion_folder, isolated_cache):

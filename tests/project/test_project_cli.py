@@ -131,7 +131,7 @@ def test_suggest_ranks_the_pool_and_handles_cold_start(tmp_path, fashion_folder)
     proj.close()
 
 
-def test_projection_keeps_accuracy_and_speeds_training(tmp_path, fashion_folder):
+def test_init_projects_embeddings_to_the_pool_size_and_imports_folder_labels(tmp_path, fashion_folder):
     from labelwise.project.pool import load_pool
 
     project = tmp_path / "proj"

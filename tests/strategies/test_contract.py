@@ -73,16 +73,6 @@ def test_query_on_an_empty_pool_raises_a_clear_error(strategy):
         strategy.query(make_view(np.ones(N, dtype=bool)), 5, seed=0)
 
 
-def test_query_never_returns_excluded_items(strategy):
-    labeled = some_labeled()
-    excluded = np.zeros(N, dtype=bool)
-    excluded[::2] = True
-    base = make_view(labeled)
-    view = PoolView(base.labeled, base.probs, base.samples, base.embeddings, base.labels, excluded)
-    picked = strategy.query(view, 12, seed=0)
-    assert not excluded[picked].any() and not labeled[picked].any()
-
-
 def test_unknown_name_lists_the_known_ones():
     with pytest.raises(UnknownStrategyError, match="known strategies: random"):
         get_strategy("clairvoyance")

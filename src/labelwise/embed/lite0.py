@@ -11,13 +11,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import os
 import warnings
 from pathlib import Path
 
 from labelwise.embed.backbone import Backbone
 from labelwise.errors import LabelwiseError
-from labelwise.paths import cache_dir
+from labelwise.paths import atomic_write, cache_dir
 
 
 def weights_path() -> Path:
@@ -57,15 +56,16 @@ def export_onnx(weights: Path, target: Path) -> None:
             return pooled, self.net._fc(pooled)
 
     module = Both(net).eval()
-    tmp = target.with_suffix(f".{os.getpid()}.tmp")
+    model = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation notes: it is the verified path
         torch.onnx.export(
-            module, torch.zeros(1, 224, 224, 3, dtype=torch.uint8), str(tmp), input_names=["images"],
+            module, torch.zeros(1, 224, 224, 3, dtype=torch.uint8), model, input_names=["images"],
             output_names=["embedding", "logits"], opset_version=17, dynamo=False,
             dynamic_axes={"images": {0: "n"}, "embedding": {0: "n"}, "logits": {0: "n"}},
         )  # fmt: skip
-    tmp.replace(target)  # atomic: a concurrent or killed export never leaves half a model
+    # atomic: a concurrent or killed export never leaves half a model
+    atomic_write(target, lambda file: file.write(model.getvalue()))
 
 
 class EfficientNetLite0(Backbone):

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.decomposition import PCA
 
+from labelwise.paths import atomic_write
+
 
 def project_features(vectors: np.ndarray, components: int, cache: Path | None = None, seed: int = 0) -> np.ndarray:
     """PCA of ``vectors`` ``(n, d)`` to ``components`` dimensions (0 or >= d: unchanged), float32.
@@ -27,10 +29,7 @@ def project_features(vectors: np.ndarray, components: int, cache: Path | None = 
             return _apply(vectors, saved["mean"], saved["components"])
     pca = PCA(n_components=k, svd_solver="randomized", random_state=seed).fit(vectors)
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp.npz")
-        np.savez(tmp, n=n, mean=pca.mean_, components=pca.components_)
-        tmp.replace(cache)
+        atomic_write(cache, lambda file: np.savez(file, n=n, mean=pca.mean_, components=pca.components_))
     return _apply(vectors, pca.mean_, pca.components_)
 
 

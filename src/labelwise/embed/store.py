@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from labelwise.errors import LabelwiseError, MissingEmbeddingError
+from labelwise.paths import atomic_write
 
 KEY_BYTES = 32
 
@@ -50,9 +51,7 @@ class EmbeddingStore:
                     f"not {backbone} of dim {dim}"
                 )
         else:
-            tmp = self._meta_path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(meta))
-            tmp.replace(self._meta_path)
+            atomic_write(self._meta_path, lambda file: file.write(json.dumps(meta).encode()))
         for path in (self._vectors_path, self._keys_path):
             path.touch(exist_ok=True)
         self._count = 0

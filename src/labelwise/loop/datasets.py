@@ -20,7 +20,7 @@ from labelwise.errors import DatasetUnavailableError
 from labelwise.ingest.idx import read_idx
 from labelwise.ingest.pipeline import content_hash, read_files
 from labelwise.ingest.scan import scan_images
-from labelwise.paths import cache_dir
+from labelwise.paths import atomic_write, cache_dir
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_CLASSES = (
@@ -109,7 +109,7 @@ def fashion_mnist_arrays(root: Path = FASHION_MNIST_DIR) -> tuple[np.ndarray, ..
     if missing:
         raise DatasetUnavailableError(
             f"{root / missing[0]} not found: install Fashion-MNIST with "
-            "`sudo apt-get install dataset-fashion-mnist` (or run `make deps`)"
+            "`sudo apt-get install dataset-fashion-mnist` (or run `make install`)"
         )
     return tuple(read_idx(root / name) for name in names)
 
@@ -125,9 +125,7 @@ def fashion_mnist_pixels_pca(n_components: int = 64, root: Path = FASHION_MNIST_
         pca = PCA(n_components=n_components, random_state=0)
         X_pool = pca.fit_transform(train_x.reshape(len(train_x), -1) / 255.0).astype(np.float32)
         X_test = pca.transform(test_x.reshape(len(test_x), -1) / 255.0).astype(np.float32)
-        tmp = cache.with_suffix(".tmp.npz")
-        np.savez(tmp, X_pool=X_pool, y_pool=y_pool, X_test=X_test, y_test=y_test)
-        tmp.replace(cache)
+        atomic_write(cache, lambda file: np.savez(file, X_pool=X_pool, y_pool=y_pool, X_test=X_test, y_test=y_test))
     return Dataset(
         "fashion-mnist",
         X_pool,

@@ -15,6 +15,7 @@ from labelwise.embed import BACKBONE_DIMS, Backbone, get_backbone
 from labelwise.embed.store import EmbeddingStore
 from labelwise.errors import LabelwiseError
 from labelwise.ingest.decode import DEFAULT_MAX_PIXELS
+from labelwise.paths import atomic_write
 from labelwise.store import db
 from labelwise.store.models import LabelClass
 
@@ -69,9 +70,7 @@ class ProjectConfig:
     def save(self, path: Path) -> None:
         data = {k: v for k, v in asdict(self).items() if k != "extra"}
         data.update(self.extra)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
-        tmp.replace(path)
+        atomic_write(path, lambda file: file.write(tomli_w.dumps(data).encode("utf-8")))
 
 
 class Project:

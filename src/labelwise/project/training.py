@@ -9,7 +9,6 @@ restarted server serves the last ranking at once.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -214,10 +213,9 @@ def predictions_path(project: Project) -> Path:
 def _save_predictions(project: Project, image_ids: np.ndarray, probs: np.ndarray, scores: np.ndarray | None) -> None:
     """Predicted class, confidence and score of every pool image, for the image grid's filters."""
     path = predictions_path(project)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, image_ids=image_ids, predicted=probs.argmax(axis=1), confidence=probs.max(axis=1),
-             score=np.full(len(image_ids), np.nan) if scores is None else scores)  # fmt: skip
-    tmp.replace(path)
+    score = np.full(len(image_ids), np.nan) if scores is None else scores
+    atomic_write(path, lambda file: np.savez(file, image_ids=image_ids, predicted=probs.argmax(axis=1),
+                                             confidence=probs.max(axis=1), score=score))  # fmt: skip
 
 
 def record_failure(project: Project, n_labels: int, strategy: str, error: str) -> None:

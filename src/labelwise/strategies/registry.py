@@ -35,7 +35,6 @@ class PoolView:
     samples: ``(m, N, k)`` committee predictions, or ``None``.
     embeddings: ``(N, d)`` feature vectors, or ``None``.
     labels: ``(N,)`` int class indices, ``-1`` where unlabeled, or ``None``.
-    excluded: ``(N,)`` bool, items that may not be chosen although unlabeled (leased, skipped).
     n_classes: the project's number of classes, when known.
     """
 
@@ -44,7 +43,6 @@ class PoolView:
     samples: np.ndarray | None = None
     embeddings: np.ndarray | None = None
     labels: np.ndarray | None = None
-    excluded: np.ndarray | None = None
     n_classes: int | None = None
 
     @property
@@ -53,10 +51,7 @@ class PoolView:
 
     @property
     def selectable(self) -> np.ndarray:
-        free = ~np.asarray(self.labeled, dtype=bool)
-        if self.excluded is not None:
-            free &= ~np.asarray(self.excluded, dtype=bool)
-        return free
+        return ~np.asarray(self.labeled, dtype=bool)
 
 
 ScoreFn = Callable[[PoolView, "int | None"], np.ndarray]

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from labelwise.project.classes import active_class_names, class_history, list_classes
 from labelwise.project.settings import get_settings
 from labelwise.project.users import user_for_token
 from labelwise.server.auth import COOKIE, admin_user, current_user
@@ -115,7 +116,8 @@ def dashboard(request: Request, user: CurrentUser) -> HTMLResponse:
     status = server_status(state.project, state.retrainer)
     strategies = [(name, get_strategy(name).summary) for name in strategy_names()]
     return _page(request, "dashboard.html", user, status=status, curve=learning_curve_svg(status["learning_curve"]),
-                 strategies=strategies)  # fmt: skip
+                 strategies=strategies, class_rows=list_classes(state.project),
+                 class_history=class_history(state.project, limit=8))  # fmt: skip
 
 
 # An image must be on screen this long before a key or click labels it: a double tap or a held key
@@ -133,7 +135,7 @@ def label_keys(n: int) -> list[str]:
 @router.get("/annotate", response_class=HTMLResponse)
 def annotate(request: Request, user: CurrentUser) -> HTMLResponse:
     project = request.app.state.project
-    classes = project.class_names()
+    classes = active_class_names(project)  # a retired class is not offered; its labels stay
     config = {"classes": classes, "keys": label_keys(len(classes)),
               "lease_minutes": get_settings(project)["lease_minutes"], "min_look_ms": MIN_LOOK_MS}  # fmt: skip
     return _page(request, "annotate.html", user, classes=list(zip(classes, config["keys"], strict=True)),
@@ -142,8 +144,9 @@ def annotate(request: Request, user: CurrentUser) -> HTMLResponse:
 
 @router.get("/images", response_class=HTMLResponse)
 def images(request: Request, user: CurrentUser) -> HTMLResponse:
-    classes = request.app.state.project.class_names()
-    return _page(request, "images.html", user, classes=classes)
+    project = request.app.state.project
+    # Filters know every class (old labels of a retired class stay findable); relabeling offers the active ones.
+    return _page(request, "images.html", user, classes=list_classes(project), active=active_class_names(project))
 
 
 @router.get("/export", response_class=HTMLResponse)

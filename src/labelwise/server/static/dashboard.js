@@ -21,6 +21,28 @@ if (form && !form.classList.contains("readonly")) {
     if (r.ok) setTimeout(() => window.location.reload(), 400);
   });
 }
+// Class maintenance (admins): rename, merge, retire or restore one class; the page reloads to show it.
+const classForm = document.getElementById("class-admin");
+if (classForm) {
+  classForm.addEventListener("input", () => { edited = true; });
+  classForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const f = classForm.elements;
+    const name = f.name.value;
+    const to = f.to.value.trim();
+    const path = `/api/classes/${encodeURIComponent(name)}`;
+    const action = f.action.value;
+    const msg = document.getElementById("class-msg");
+    if ((action === "rename" || action === "merge") && !to) { msg.textContent = `${action}: type the ${action === "rename" ? "new name" : "class to merge into"}`; msg.className = "error"; return; }
+    const r = action === "rename" ? await api("PUT", path, { name: to })
+      : action === "merge" ? await api("POST", `${path}/merge`, { into: to })
+      : action === "retire" ? await api("POST", `${path}/retire`)
+      : await api("POST", "/api/classes", { name });
+    msg.textContent = r.ok ? "saved" : r.body.detail;
+    msg.className = r.ok ? "" : "error";
+    if (r.ok) setTimeout(() => window.location.reload(), 400);
+  });
+}
 const train = document.getElementById("train-now");
 if (train) {
   train.addEventListener("click", async () => {

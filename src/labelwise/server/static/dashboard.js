@@ -3,6 +3,12 @@ const form = document.getElementById("settings");
 let edited = false;  // an admin's unsaved settings: never reloaded away
 if (form) form.addEventListener("input", () => { edited = true; });
 if (form && !form.classList.contains("readonly")) {
+  // N is asked for only when a sample is ranked: "the whole pool" shows no number beside it.
+  const mode = form.elements.candidates_mode;
+  mode.addEventListener("change", () => {
+    form.elements.candidates.hidden = mode.value === "all";
+    if (mode.value === "n" && !form.elements.candidates.value) form.elements.candidates.value = "1000";
+  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const f = form.elements;

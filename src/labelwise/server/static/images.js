@@ -13,6 +13,7 @@ function query() {
   if (view === "unlabeled") params.set("labeled", "false");
   if (f.label.value) params.set("label", f.label.value);
   if (f.predicted.value) params.set("predicted", f.predicted.value);
+  if (f.q.value.trim()) params.set("q", f.q.value.trim());
   return params;
 }
 
@@ -24,6 +25,9 @@ async function load(reset) {
   if (reset) grid.innerHTML = "";
   if (!r.ok) { grid.textContent = r.body.detail; return; }
   document.getElementById("total").textContent = `${r.body.total} images`;
+  const notice = document.getElementById("notice");  // e.g. a sort the strategy cannot give
+  notice.textContent = r.body.notice || "";
+  notice.hidden = !r.body.notice;
   for (const item of r.body.items) {
     const card = document.createElement("figure");
     card.className = "thumb" + (item.label ? " labeled" : "");
@@ -61,5 +65,9 @@ function relabel(item, caption, card) {
 }
 
 filters.addEventListener("change", () => load(true));
+filters.addEventListener("submit", (event) => { event.preventDefault(); load(true); });
+// The file name search asks the server as the person types, a moment after the last key.
+let typing = null;
+filters.elements.q.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => load(true), 250); });
 document.getElementById("more").addEventListener("click", () => load(false));
 load(true);

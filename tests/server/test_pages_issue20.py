@@ -29,7 +29,7 @@ def test_learning_curve_axes_read_quarters_and_the_label_axis_has_ticks():
     svg = learning_curve_svg(points)
     yticks = re.findall(r'class="ytick">([^<]*)<', svg)
     assert yticks == ["0.00", "0.25", "0.50", "0.75", "1.00"]
-    assert re.findall(r'class="xtick">([^<]*)<', svg) == ["50", "100", "150", "200", "250"]
+    assert re.findall(r'class="xtick">([^<]*)<', svg) == ["0", "50", "100", "150", "200", "250"]
     assert ">accuracy<" in svg and ">labels<" in svg
     assert nice_ticks(0, 6) == [0, 1, 2, 3, 4, 5, 6] and nice_ticks(0, 7) == [0, 2, 4, 6] and nice_ticks(3, 4) == [3, 4]
     assert nice_ticks(1000, 12_000) == [2000, 4000, 6000, 8000, 10_000, 12_000]

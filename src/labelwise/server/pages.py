@@ -102,7 +102,8 @@ def learning_curve_svg(points: list[dict], width: int = 560, height: int = 220) 
         return ""
     pad, left = 36, 44
     xs = [p["n_labels"] for p in points]
-    lo_x, hi_x = min(xs), max(max(xs), min(xs) + 1)
+    # From 0 labels: one point (the first retrain) is then a point on an axis, not a 30-31 range.
+    lo_x, hi_x = 0, max(max(xs), 1)
 
     def px(x: float) -> float:
         return left + (x - lo_x) / (hi_x - lo_x) * (width - left - pad)

@@ -28,9 +28,10 @@ from tests.server.test_browser import ARGS, CHROMIUM
 WIDTHS = (1024, 1920)
 
 
-def label_through_the_queue(server: ServerProcess, token: str, n: int, retrain_every: int) -> None:
-    """Label ``n`` images with their folder's class, retraining every ``retrain_every``."""
-    client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+def label_through_the_queue(server: ServerProcess, tokens: dict[str, str], n: int, retrain_every: int) -> None:
+    """An annotator labels ``n`` images with their folder's class; an admin retrains every ``retrain_every``."""
+    client = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {tokens['bob']}"}, timeout=60)
+    admin = httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {tokens['admin']}"}, timeout=60)
     done = 0
     while done < n:
         items = client.post("/api/queue/next", json={"n": 10}).json()["items"]
@@ -43,12 +44,13 @@ def label_through_the_queue(server: ServerProcess, token: str, n: int, retrain_e
             client.post("/api/annotations", json={"image_id": item["image_id"], "label": label, "queued": True})
             done += 1
         if done // retrain_every > rounds:
-            wait_for_retrain(client)
+            wait_for_retrain(admin)
 
 
 def wait_for_retrain(client: httpx.Client) -> None:
     before = (client.get("/api/status").json().get("model") or {}).get("version")
-    client.post("/api/train")
+    if client.post("/api/train").status_code != 202:
+        raise SystemExit("POST /api/train was refused")
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         status = client.get("/api/status").json()
@@ -72,7 +74,7 @@ def main() -> None:
         server = ServerProcess(folder)
         server.start()
         try:
-            label_through_the_queue(server, tokens["bob"], args.labels, retrain_every=30)
+            label_through_the_queue(server, tokens, args.labels, retrain_every=30)
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
                 for width in WIDTHS:

@@ -4,6 +4,7 @@ class; the grid finds files by name and says when it cannot sort by score."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
@@ -97,4 +98,24 @@ def test_the_settings_form_shows_a_sample_size_only_when_a_sample_is_ranked(serv
     page.select_option("select[name=candidates_mode]", "n")
     expect(page.locator("input[name=candidates]")).to_have_value("1000")
     expect(page.locator("input[name=candidates]")).to_be_visible()
+    page.close()
+
+
+def test_the_relabel_dialog_preselects_nothing_for_a_label_of_a_retired_class(server, browser):
+    srv, tokens = server
+    admin = httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {tokens['admin']}"})
+    bob = httpx.Client(base_url=srv.url, headers={"Authorization": f"Bearer {tokens['bob']}"})
+    assert admin.post("/api/classes", json={"name": "Mitten"}).status_code == 201
+    item = bob.post("/api/queue/next", json={"n": 1}).json()["items"][0]
+    assert bob.post("/api/annotations", json={"image_id": item["image_id"], "label": "Mitten"}).status_code == 201
+    assert admin.post("/api/classes/Mitten/retire").status_code == 200
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{srv.url}/login?token={tokens['ann']}")
+    page.goto(f"{srv.url}/images")
+    page.fill("input[name=q]", item["path"])
+    expect(page.locator("#total")).to_have_text("1 images")
+    expect(page.locator(".thumb figcaption")).to_have_text("✔ Mitten")  # the old label stays visible
+    page.locator(".thumb").click()
+    expect(page.locator("#relabel-guess")).to_have_text("labeled Mitten")
+    assert page.locator("#relabel-class").evaluate("s => s.selectedIndex") == -1  # not silently the first class
     page.close()

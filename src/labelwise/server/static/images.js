@@ -51,12 +51,18 @@ function relabel(item, caption, card) {
   document.getElementById("relabel-path").textContent = item.path;
   document.getElementById("relabel-img").src = `/api/images/${item.image_id}/file`;
   const select = document.getElementById("relabel-class");
-  if (item.label || item.predicted) select.value = item.label || item.predicted;
+  const wanted = item.label || item.predicted;
+  if (wanted) {
+    select.value = wanted;
+    // A retired class is not an option: pre-select nothing rather than silently the first class.
+    if (select.value !== wanted) select.selectedIndex = -1;
+  }
   // Say where the pre-selection comes from: a guess must not pass for a label somebody gave.
   document.getElementById("relabel-guess").textContent = item.label ? `labeled ${item.label}` :
     (item.predicted ? `pre-selected: the model's guess (${(100 * item.confidence).toFixed(0)}%), not a label yet` : "unlabeled");
   dialog.onclose = async () => {
     if (dialog.returnValue !== "save") return;
+    if (!select.value) { alert("no class chosen: nothing saved"); return; }
     const r = await api("POST", "/api/annotations", { image_id: item.image_id, label: select.value });
     if (r.ok) { item.label = select.value; caption.textContent = `✔ ${select.value}`; card.classList.add("labeled"); }
     else alert(r.body.detail);

@@ -474,6 +474,95 @@ def users_add(
     typer.echo(token)
 
 
+classes_app = typer.Typer(help="The project's classes: list, add, rename, merge, retire.", no_args_is_help=True)
+app.add_typer(classes_app, name="classes")
+ProjectArg = Annotated[Path, typer.Argument(help="the project folder")]
+ByOption = Annotated[str, typer.Option("--by", help="who made the change, for the history")]
+
+
+@classes_app.command("list")
+def classes_list(project: ProjectArg) -> None:
+    """Each class with its current labels, retired ones marked; then the latest changes."""
+    from labelwise.project.classes import class_history, list_classes
+
+    try:
+        proj = _open(project)
+        rows, history = list_classes(proj), class_history(proj, limit=20)
+    except LabelwiseError as exc:
+        raise _fail(str(exc)) from exc
+    table = Table(title=f"classes of {project}")
+    for column in ("#", "class", "labels", "state"):
+        table.add_column(column, justify="right" if column in ("#", "labels") else "left")
+    for c in rows:
+        table.add_row(str(c.position + 1), c.name, str(c.labels), "retired" if c.retired else "active")
+    console.print(table)
+    for h in reversed(history):
+        moved = f" ({h['labels_moved']} labels)" if h["labels_moved"] else ""
+        to = f" -> {h['new_name']}" if h["new_name"] else ""
+        console.print(f"{h['at'][:19]} {h['by']}: {h['action']} {h['old_name']}{to}{moved}", highlight=False)
+
+
+def _class_change(project: Path, change, done: str) -> None:
+    """Run one change of the classes; print ``done`` with the change's result as ``{result}``."""
+    try:
+        result = change(_open(project))
+    except LabelwiseError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(done.replace("{result}", str(result)), highlight=False)
+
+
+@classes_app.command("add")
+def classes_add(
+    project: ProjectArg,
+    names: Annotated[list[str], typer.Argument(help="one or more class names (a retired class is restored)")],
+    by: ByOption = "cli",
+) -> None:
+    """Add classes at the end of the list, or put retired ones back in service."""
+    from labelwise.project.classes import add_class
+
+    for name in names:
+        try:
+            result = add_class(_open(project), name, by)
+        except LabelwiseError as exc:
+            raise _fail(str(exc)) from exc
+        console.print(f"{result} {name}" if result else f"{name}: a class already", highlight=False)
+
+
+@classes_app.command("rename")
+def classes_rename(
+    project: ProjectArg,
+    old: Annotated[str, typer.Argument(help="the class's name now")],
+    new: Annotated[str, typer.Argument(help="its new name")],
+    by: ByOption = "cli",
+) -> None:
+    """Rename a class; its labels and every export follow the new name."""
+    from labelwise.project.classes import rename_class
+
+    _class_change(project, lambda p: rename_class(p, old, new, by), f"renamed {old} -> {new}")
+
+
+@classes_app.command("merge")
+def classes_merge(
+    project: ProjectArg,
+    source: Annotated[str, typer.Argument(help="the class that goes away")],
+    into: Annotated[str, typer.Argument(help="the class that takes its labels")],
+    by: ByOption = "cli",
+) -> None:
+    """Move every label of SOURCE to INTO and retire SOURCE (the old labels stay in the history)."""
+    from labelwise.project.classes import merge_classes
+
+    _class_change(project, lambda p: merge_classes(p, source, into, by),
+                  f"merged {source} into {into}: " + "{result} labels moved")  # fmt: skip
+
+
+@classes_app.command("retire")
+def classes_retire(project: ProjectArg, name: Annotated[str, typer.Argument()], by: ByOption = "cli") -> None:
+    """Stop offering a class for labeling; its labels stay (`classes add` restores it)."""
+    from labelwise.project.classes import retire_class
+
+    _class_change(project, lambda p: retire_class(p, name, by), f"retired {name}")
+
+
 label_studio_app = typer.Typer(help="Drive a Label Studio project's queue with labelwise.", no_args_is_help=True)
 app.add_typer(label_studio_app, name="label-studio")
 

@@ -50,6 +50,8 @@ def _class_by_name(session: Session, name: str) -> LabelClass:
     if cls is None:
         known = ", ".join(session.scalars(select(LabelClass.name).order_by(LabelClass.position))) or "none yet"
         raise LabelwiseError(f"class {name!r}: unknown; the project's classes are: {known}")
+    if cls.retired:
+        raise LabelwiseError(f"class {name!r}: retired, no longer given to images (labelwise classes add restores it)")
     return cls
 
 

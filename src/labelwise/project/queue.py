@@ -192,9 +192,11 @@ def annotate(
         if image.status != STATUS_OK:
             raise LabelwiseError(f"image_id: image {image_id} is {image.status} and cannot be labeled")
         cls = session.scalar(select(LabelClass).where(LabelClass.name == label))
-        if cls is None:
-            known = ", ".join(session.scalars(select(LabelClass.name).order_by(LabelClass.position)))
-            raise LabelwiseError(f"label: unknown class {label!r}; the classes are: {known}")
+        if cls is None or cls.retired:
+            offered = select(LabelClass.name).where(LabelClass.retired.is_(False)).order_by(LabelClass.position)
+            known = ", ".join(session.scalars(offered))
+            why = "unknown class" if cls is None else "class is retired:"
+            raise LabelwiseError(f"label: {why} {label!r}; the classes are: {known}")
         # Make sure a lease row exists and lock it: concurrent labels of one image queue up here.
         session.execute(
             _insert_ignore(session)

@@ -111,11 +111,17 @@ def _save_history(project: Project, history: list[RoundRecord]) -> None:
 
 
 def stopping_status(
-    settings: dict[str, Any], history: list[RoundRecord], audit: AccuracyEstimate | None = None
+    settings: dict[str, Any],
+    history: list[RoundRecord],
+    audit: AccuracyEstimate | None = None,
+    labeled_now: int | None = None,
 ) -> list[dict[str, Any]]:
     """Each configured stopping criterion, whether it is met, and why.
 
     audit: the newest model's audit estimate; target accuracy reads only its interval's lower end.
+    labeled_now: the labels there are now. The label budget counts these, not the labels the last
+    model was trained on (a retrain lags the labels: the budget read 258 while the dashboard
+    showed 262 labeled).
     """
     if history:
         metrics = {k: v for k, v in history[-1].metrics.items() if not k.startswith("cv_")}
@@ -131,9 +137,13 @@ def stopping_status(
         criteria.append(("target accuracy", TargetMetric(float(settings["stop_target_accuracy"]))))
     criteria.append(("stabilizing predictions", StabilizingPredictions(kappa=float(settings["stop_kappa"]))))
     criteria.append(("low uncertainty", LowUncertainty(0.05)))
+    budget_history = history
+    if labeled_now is not None:
+        budget_history = [*history[:-1], replace(history[-1], n_labeled=labeled_now)] if history else [
+            RoundRecord(0, labeled_now, "")]  # fmt: skip
     out = []
     for name, criterion in criteria:
-        decision = criterion.check(history)
+        decision = criterion.check(budget_history if isinstance(criterion, LabelBudget) else history)
         out.append({"name": name, "met": decision.met, "reason": decision.reason})
     return out
 

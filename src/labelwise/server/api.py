@@ -13,7 +13,7 @@ from PIL import Image as PILImage
 
 from labelwise.errors import LabelwiseError
 from labelwise.paths import atomic_write
-from labelwise.project import queue
+from labelwise.project import classes, queue
 from labelwise.project.export import FORMATS, export_image_folder, export_text
 from labelwise.project.settings import get_settings, update_settings
 from labelwise.server.auth import admin_user, current_user
@@ -22,7 +22,9 @@ from labelwise.server.schemas import (
     MAX_ID,
     AnnotationRequest,
     AnnotationResponse,
+    ClassesResponse,
     ClassRequest,
+    MergeRequest,
     QueueItem,
     QueueRequest,
     QueueResponse,
@@ -156,12 +158,13 @@ def list_images(
     labeled: bool | None = None,
     predicted: str | None = None,
     sort: str = "path",
+    q: Annotated[str | None, Query(max_length=200, description="part of the file path, any case")] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1)] = 60,
 ) -> dict:
     state = _state(request)
     return image_grid(state.project, state.retrainer.ranking, status=status, label=label, labeled=labeled,
-                      predicted=predicted, sort=sort, offset=offset, limit=min(limit, 500))  # fmt: skip
+                      predicted=predicted, sort=sort, search=q, offset=offset, limit=min(limit, 500))  # fmt: skip
 
 
 @router.post("/train", status_code=202)
@@ -182,10 +185,10 @@ def write_settings(body: SettingsBody, request: Request, user: Admin) -> dict:
 
 @router.post("/classes", status_code=201)
 def add_class(body: ClassRequest, request: Request, user: Admin) -> dict:
+    """Add a class, or put a retired one back in service (409 if it is offered already)."""
     project = _state(request).project
-    if body.name.strip() in project.class_names():
+    if not classes.add_class(project, body.name, user.name):
         raise HTTPException(409, f"name: class {body.name!r} exists already")
-    project.add_classes([body.name])
     return {"classes": project.class_names()}
 
 
@@ -205,6 +208,45 @@ def export(request: Request, user: Admin, format: str = "csv") -> Response:
 def export_folder(request: Request, user: Admin) -> dict:
     folder, count, linked = export_image_folder(_state(request).project)
     return {"folder": str(folder), "images": count, "hard_links": linked}
+
+
+# Class maintenance (issue 20, item 11). The class is named in the path, URL-encoded; a retrain is asked
+# for after a rename or merge, so that the served predictions use the classes as they are now.
+ClassName = Annotated[str, PathParam(min_length=1, max_length=255)]
+
+
+def _classes(project) -> ClassesResponse:
+    return ClassesResponse(
+        classes=[vars(c) for c in classes.list_classes(project)], history=classes.class_history(project)
+    )
+
+
+@router.get("/classes", response_model=ClassesResponse)
+def list_classes(request: Request, user: CurrentUser) -> ClassesResponse:
+    return _classes(_state(request).project)
+
+
+@router.put("/classes/{name}", response_model=ClassesResponse)
+def rename_class(name: ClassName, body: ClassRequest, request: Request, user: Admin) -> ClassesResponse:
+    state = _state(request)
+    classes.rename_class(state.project, name, body.name, user.name)
+    state.retrainer.request()
+    return _classes(state.project)
+
+
+@router.post("/classes/{name}/merge", response_model=ClassesResponse)
+def merge_class(name: ClassName, body: MergeRequest, request: Request, user: Admin) -> ClassesResponse:
+    state = _state(request)
+    classes.merge_classes(state.project, name, body.into, user.name)
+    state.retrainer.request()
+    return _classes(state.project)
+
+
+@router.post("/classes/{name}/retire", response_model=ClassesResponse)
+def retire_class(name: ClassName, request: Request, user: Admin) -> ClassesResponse:
+    state = _state(request)
+    classes.retire_class(state.project, name, user.name)
+    return _classes(state.project)
 
 
 def error_status(exc: LabelwiseError) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from labelwise.errors import LabelwiseError
 from labelwise.project.labels import current_labels
@@ -12,6 +12,7 @@ from labelwise.project.training import Ranking, predictions_path
 from labelwise.store.models import Image
 
 SORTS = ("path", "score", "confidence")
+MAX_SEARCH = 200  # characters of a file name search: a path fragment, not a document
 
 
 def _predictions(project: Project) -> dict[int, tuple[int, float, float]]:
@@ -34,9 +35,14 @@ def image_grid(
     labeled: bool | None = None,
     predicted: str | None = None,
     sort: str = "path",
+    search: str | None = None,
     offset: int = 0,
     limit: int = 60,
 ) -> dict:
+    """One page of the grid: ``total`` matching images, ``items`` from ``offset``, and ``notice``, a
+    sentence when the sort asked for cannot be honoured (then the order is by path)."""
+    if search is not None and len(search) > MAX_SEARCH:
+        raise LabelwiseError(f"q: a file name search is at most {MAX_SEARCH} characters")
     if status not in ("ok", "broken", "duplicate"):
         raise LabelwiseError(f"status: {status!r} is not ok, broken or duplicate")
     if sort not in SORTS:
@@ -46,9 +52,12 @@ def image_grid(
         if value and value not in classes:
             raise LabelwiseError(f"{name}: unknown class {value!r}")
     with project.sessions() as session:
-        rows = session.execute(
-            select(Image.id, Image.path, Image.reason).where(Image.status == status).order_by(Image.path)
-        ).all()
+        query = select(Image.id, Image.path, Image.reason).where(Image.status == status).order_by(Image.path)
+        if search and search.strip():
+            # A plain substring of the path, case-insensitive; LIKE's wildcards in it are literal.
+            pattern = search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.where(func.lower(Image.path).like(f"%{pattern}%", escape="\\"))
+        rows = session.execute(query).all()
         labels = current_labels(session)
     preds = _predictions(project)
     items = []
@@ -69,8 +78,17 @@ def image_grid(
         if predicted and item["predicted"] != predicted:
             continue
         items.append(item)
-    if sort == "score":
+    notice = None
+    if sort == "score" and not any(i["score"] is not None for i in items):
+        # Say it instead of silently showing path order.
+        notice = (
+            "sort by score: no model has ranked the images yet, so they are shown by path"
+            if not preds
+            else f"sort by score: the strategy {ranking.strategy if ranking else 'in use'!r} gives no per-image "
+            "scores, so the images are shown by path (choose e.g. margin on the dashboard to rank by score)"
+        )
+    elif sort == "score":
         items.sort(key=lambda i: -(i["score"] if i["score"] is not None else -np.inf))
     elif sort == "confidence":
         items.sort(key=lambda i: i["confidence"] if i["confidence"] is not None else np.inf)
-    return {"total": len(items), "offset": offset, "items": items[offset : offset + limit]}
+    return {"total": len(items), "offset": offset, "items": items[offset : offset + limit], "notice": notice}

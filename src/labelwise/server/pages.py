@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from labelwise.project.classes import active_class_names, class_history, list_classes
 from labelwise.project.settings import get_settings
 from labelwise.project.users import user_for_token
 from labelwise.server.auth import COOKIE, admin_user, current_user
@@ -21,6 +22,18 @@ templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"])
 )
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def plain_number(value: float | int | None) -> str:
+    """A setting as a person writes it: 10, not 10.0; 0.25 as is; nothing for None."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+templates.filters["plain"] = plain_number
 Admin = Annotated[User, Depends(admin_user)]
 
 
@@ -73,17 +86,27 @@ def logout() -> RedirectResponse:
     return response
 
 
+def nice_ticks(low: float, high: float, most: int = 7) -> list[int]:
+    """Round label counts from ``low`` to ``high`` for the x axis: at most ``most`` ticks, a step of
+    1, 2 or 5 times a power of ten."""
+    span = max(high - low, 1)
+    step = next(m * 10**e for e in range(12) for m in (1, 2, 5) if span / (m * 10**e) <= most - 1)
+    first = -(-int(low) // step) * step  # the first multiple of step at or above low
+    return list(range(first, int(high) + 1, step))
+
+
 def learning_curve_svg(points: list[dict], width: int = 560, height: int = 220) -> str:
     """Audit-estimated accuracy against labels, one point per retrain, with its 95% interval as a
-    band, as inline SVG."""
+    band, as inline SVG, with both axes labeled and ticked."""
     if not points:
         return ""
-    pad = 36
+    pad, left = 36, 44
     xs = [p["n_labels"] for p in points]
-    lo_x, hi_x = min(xs), max(max(xs), min(xs) + 1)
+    # From 0 labels: one point (the first retrain) is then a point on an axis, not a 30-31 range.
+    lo_x, hi_x = 0, max(max(xs), 1)
 
     def px(x: float) -> float:
-        return pad + (x - lo_x) / (hi_x - lo_x) * (width - 2 * pad)
+        return left + (x - lo_x) / (hi_x - lo_x) * (width - left - pad)
 
     def py(y: float) -> float:
         return height - pad - y * (height - 2 * pad)
@@ -97,15 +120,24 @@ def learning_curve_svg(points: list[dict], width: int = 560, height: int = 220) 
         f"at {p['n_labels']} labels</title></circle>"
         for p in points
     )
+    # Two decimals: 0.25 and 0.75 were printed as 0.2 and 0.8.
     grid = "".join(
-        f'<line x1="{pad}" x2="{width - pad}" y1="{py(t):.1f}" y2="{py(t):.1f}" class="grid"/>'
-        f'<text x="4" y="{py(t) + 4:.1f}">{t:.1f}</text>'
+        f'<line x1="{left}" x2="{width - pad}" y1="{py(t):.1f}" y2="{py(t):.1f}" class="grid"/>'
+        f'<text x="{left - 6}" y="{py(t) + 4:.1f}" text-anchor="end" class="ytick">{t:.2f}</text>'
         for t in (0.0, 0.25, 0.5, 0.75, 1.0)
     )
+    base = height - pad
+    xticks = "".join(
+        f'<line x1="{px(t):.1f}" x2="{px(t):.1f}" y1="{base}" y2="{base + 4}" class="axis"/>'
+        f'<text x="{px(t):.1f}" y="{base + 15}" text-anchor="middle" class="xtick">{t}</text>'
+        for t in nice_ticks(lo_x, hi_x)
+    )
     return (
-        f'<svg class="curve" viewBox="0 0 {width} {height}" role="img" aria-label="learning curve">{grid}'
+        f'<svg class="curve" viewBox="0 0 {width} {height}" role="img" aria-label="learning curve">{grid}{xticks}'
         f'<polygon points="{upper} {lower}" class="band"/><polyline points="{line}" class="line"/>{dots}'
-        f'<text x="{width / 2:.0f}" y="{height - 6}" text-anchor="middle">labels ({lo_x}–{max(xs)})</text></svg>'
+        f'<text x="12" y="{height / 2:.0f}" transform="rotate(-90 12 {height / 2:.0f})" text-anchor="middle">'
+        f"accuracy</text>"
+        f'<text x="{(left + width - pad) / 2:.0f}" y="{height - 4}" text-anchor="middle">labels</text></svg>'
     )
 
 
@@ -115,7 +147,8 @@ def dashboard(request: Request, user: CurrentUser) -> HTMLResponse:
     status = server_status(state.project, state.retrainer)
     strategies = [(name, get_strategy(name).summary) for name in strategy_names()]
     return _page(request, "dashboard.html", user, status=status, curve=learning_curve_svg(status["learning_curve"]),
-                 strategies=strategies)  # fmt: skip
+                 strategies=strategies, class_rows=list_classes(state.project),
+                 class_history=class_history(state.project, limit=8))  # fmt: skip
 
 
 # An image must be on screen this long before a key or click labels it: a double tap or a held key
@@ -133,7 +166,7 @@ def label_keys(n: int) -> list[str]:
 @router.get("/annotate", response_class=HTMLResponse)
 def annotate(request: Request, user: CurrentUser) -> HTMLResponse:
     project = request.app.state.project
-    classes = project.class_names()
+    classes = active_class_names(project)  # a retired class is not offered; its labels stay
     config = {"classes": classes, "keys": label_keys(len(classes)),
               "lease_minutes": get_settings(project)["lease_minutes"], "min_look_ms": MIN_LOOK_MS}  # fmt: skip
     return _page(request, "annotate.html", user, classes=list(zip(classes, config["keys"], strict=True)),
@@ -142,10 +175,16 @@ def annotate(request: Request, user: CurrentUser) -> HTMLResponse:
 
 @router.get("/images", response_class=HTMLResponse)
 def images(request: Request, user: CurrentUser) -> HTMLResponse:
-    classes = request.app.state.project.class_names()
-    return _page(request, "images.html", user, classes=classes)
+    project = request.app.state.project
+    # Filters know every class (old labels of a retired class stay findable); relabeling offers the active ones.
+    return _page(request, "images.html", user, classes=list_classes(project), active=active_class_names(project))
 
 
 @router.get("/export", response_class=HTMLResponse)
-def export_page(request: Request, user: Admin) -> HTMLResponse:
+def export_page(request: Request, user: CurrentUser) -> HTMLResponse:
+    # A page, not the API's JSON refusal: an annotator who follows a link here reads why not.
+    if user.role != "admin":
+        response = _page(request, "admins_only.html", user, what="Exporting the labels")
+        response.status_code = 403
+        return response
     return _page(request, "export.html", user)

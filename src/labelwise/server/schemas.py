@@ -65,6 +65,32 @@ class ClassRequest(BaseModel):
     name: str = Field(min_length=1, max_length=255)
 
 
+class MergeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    into: str = Field(min_length=1, max_length=255, description="the class that takes the labels")
+
+
+class ClassOut(BaseModel):
+    name: str
+    position: int
+    retired: bool
+    labels: int
+
+
+class ClassChangeOut(BaseModel):
+    action: str
+    old_name: str
+    new_name: str | None
+    labels_moved: int
+    by: str
+    at: str
+
+
+class ClassesResponse(BaseModel):
+    classes: list[ClassOut]
+    history: list[ClassChangeOut]
+
+
 class SettingsBody(BaseModel):
     """Any subset of the settings; unknown keys are refused by name."""
 

@@ -53,7 +53,7 @@ def server_status(project: Project, retrainer: Retrainer) -> dict[str, Any]:
              "n_audit": e.n}
             for v, e in curve if e.measured
         ],
-        "stopping": stopping_status(settings, load_history(project), estimate),
+        "stopping": stopping_status(settings, load_history(project), estimate, labeled_now=info["labeled"]),
         "settings": settings,
         "settings_history": settings_history(project, limit=20),
     }  # fmt: skip

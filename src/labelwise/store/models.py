@@ -70,6 +70,25 @@ class LabelClass(Base):
     name: Mapped[str] = mapped_column(String(255), unique=True)
     position: Mapped[int] = mapped_column(Integer, unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # A retired class is no longer offered for labeling; its labels, its position and its
+    # probability column stay, so nothing labeled before is lost.
+    retired: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class ClassChange(Base):
+    """A rename, merge, retirement or restoration of a class, kept for audit: annotations point at
+    class ids, so a rename changes one row, and this table remembers the name it had."""
+
+    __tablename__ = "class_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action: Mapped[str] = mapped_column(String(16))  # rename, merge, retire, restore
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"))
+    old_name: Mapped[str] = mapped_column(String(255))
+    new_name: Mapped[str | None] = mapped_column(String(255))  # rename: the new name; merge: the class merged into
+    labels_moved: Mapped[int] = mapped_column(Integer, default=0)
+    changed_by: Mapped[str] = mapped_column(String(255))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Annotation(Base):

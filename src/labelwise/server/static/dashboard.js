@@ -3,6 +3,12 @@ const form = document.getElementById("settings");
 let edited = false;  // an admin's unsaved settings: never reloaded away
 if (form) form.addEventListener("input", () => { edited = true; });
 if (form && !form.classList.contains("readonly")) {
+  // N is asked for only when a sample is ranked: "the whole pool" shows no number beside it.
+  const mode = form.elements.candidates_mode;
+  mode.addEventListener("change", () => {
+    form.elements.candidates.hidden = mode.value === "all";
+    if (mode.value === "n" && !form.elements.candidates.value) form.elements.candidates.value = "1000";
+  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const f = form.elements;
@@ -18,6 +24,28 @@ if (form && !form.classList.contains("readonly")) {
     };
     const r = await api("PUT", "/api/settings", body);
     document.getElementById("settings-msg").textContent = r.ok ? "saved" : r.body.detail;
+    if (r.ok) setTimeout(() => window.location.reload(), 400);
+  });
+}
+// Class maintenance (admins): rename, merge, retire or restore one class; the page reloads to show it.
+const classForm = document.getElementById("class-admin");
+if (classForm) {
+  classForm.addEventListener("input", () => { edited = true; });
+  classForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const f = classForm.elements;
+    const name = f.name.value;
+    const to = f.to.value.trim();
+    const path = `/api/classes/${encodeURIComponent(name)}`;
+    const action = f.action.value;
+    const msg = document.getElementById("class-msg");
+    if ((action === "rename" || action === "merge") && !to) { msg.textContent = `${action}: type the ${action === "rename" ? "new name" : "class to merge into"}`; msg.className = "error"; return; }
+    const r = action === "rename" ? await api("PUT", path, { name: to })
+      : action === "merge" ? await api("POST", `${path}/merge`, { into: to })
+      : action === "retire" ? await api("POST", `${path}/retire`)
+      : await api("POST", "/api/classes", { name });
+    msg.textContent = r.ok ? "saved" : r.body.detail;
+    msg.className = r.ok ? "" : "error";
     if (r.ok) setTimeout(() => window.location.reload(), 400);
   });
 }

@@ -13,6 +13,7 @@ function query() {
   if (view === "unlabeled") params.set("labeled", "false");
   if (f.label.value) params.set("label", f.label.value);
   if (f.predicted.value) params.set("predicted", f.predicted.value);
+  if (f.q.value.trim()) params.set("q", f.q.value.trim());
   return params;
 }
 
@@ -24,6 +25,9 @@ async function load(reset) {
   if (reset) grid.innerHTML = "";
   if (!r.ok) { grid.textContent = r.body.detail; return; }
   document.getElementById("total").textContent = `${r.body.total} images`;
+  const notice = document.getElementById("notice");  // e.g. a sort the strategy cannot give
+  notice.textContent = r.body.notice || "";
+  notice.hidden = !r.body.notice;
   for (const item of r.body.items) {
     const card = document.createElement("figure");
     card.className = "thumb" + (item.label ? " labeled" : "");
@@ -47,12 +51,18 @@ function relabel(item, caption, card) {
   document.getElementById("relabel-path").textContent = item.path;
   document.getElementById("relabel-img").src = `/api/images/${item.image_id}/file`;
   const select = document.getElementById("relabel-class");
-  if (item.label || item.predicted) select.value = item.label || item.predicted;
+  const wanted = item.label || item.predicted;
+  if (wanted) {
+    select.value = wanted;
+    // A retired class is not an option: pre-select nothing rather than silently the first class.
+    if (select.value !== wanted) select.selectedIndex = -1;
+  }
   // Say where the pre-selection comes from: a guess must not pass for a label somebody gave.
   document.getElementById("relabel-guess").textContent = item.label ? `labeled ${item.label}` :
     (item.predicted ? `pre-selected: the model's guess (${(100 * item.confidence).toFixed(0)}%), not a label yet` : "unlabeled");
   dialog.onclose = async () => {
     if (dialog.returnValue !== "save") return;
+    if (!select.value) { alert("no class chosen: nothing saved"); return; }
     const r = await api("POST", "/api/annotations", { image_id: item.image_id, label: select.value });
     if (r.ok) { item.label = select.value; caption.textContent = `✔ ${select.value}`; card.classList.add("labeled"); }
     else alert(r.body.detail);
@@ -61,5 +71,9 @@ function relabel(item, caption, card) {
 }
 
 filters.addEventListener("change", () => load(true));
+filters.addEventListener("submit", (event) => { event.preventDefault(); load(true); });
+// The file name search asks the server as the person types, a moment after the last key.
+let typing = null;
+filters.elements.q.addEventListener("input", () => { clearTimeout(typing); typing = setTimeout(() => load(true), 250); });
 document.getElementById("more").addEventListener("click", () => load(false));
 load(true);

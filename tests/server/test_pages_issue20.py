@@ -46,6 +46,12 @@ def test_settings_show_plain_values(client):
     assert plain_number(10.0) == "10" and plain_number(0.5) == "0.5" and plain_number(None) == ""
 
 
+def test_the_settings_history_says_none_not_python_none(client):
+    assert client.admin.put("/api/settings", json={"stop_label_budget": 400}).status_code == 200
+    page = client.admin.get("/").text
+    assert "stop_label_budget: none → 400" in page and "None" not in page
+
+
 def test_an_annotator_opening_the_export_page_reads_that_it_is_for_admins(client):
     page = client.ann.get("/export")
     assert page.status_code == 403 and page.headers["content-type"].startswith("text/html")

@@ -17,6 +17,8 @@ from labelwise.project import Project
 from labelwise.project.ingest import ingest_folder
 from labelwise.project.pool import load_pool, stop_set
 from labelwise.project.queue import _fallback_chunk
+from labelwise.project.settings import get_settings
+from labelwise.project.training import train_and_rank
 from labelwise.project.users import add_user
 from labelwise.server.app import create_app
 from labelwise.store import db
@@ -70,6 +72,20 @@ def test_a_fresh_project_in_class_folders_serves_its_first_images_from_every_fol
     assert {folder_of(p) for p in served} == set(FOLDERS), served
     # The order is the project's random keys, fixed: the same for the same files.
     assert served == sorted(paths.values(), key=random_order_key)[:30]
+
+
+def test_a_fresh_project_in_class_folders_ranks_its_first_images_from_more_than_one_folder(tmp_path, class_folders):
+    # The other half of issue 17's check: the first ranking (0 labels, default `auto`) of a pool
+    # ingested folder by folder must not serve the first folder first either.
+    project = Project.create(tmp_path / "proj", class_folders, backbone="squeezenet")
+    project.add_classes(list(FOLDERS))
+    ingest_folder(project)
+    ranking, _ = train_and_rank(project, get_settings(project), seed=0)
+    pool = load_pool(project)
+    path_of = dict(zip(pool.image_ids.tolist(), pool.paths, strict=True))
+    project.close()
+    served = [path_of[e.image_id] for e in ranking.entries[:30]]
+    assert len(served) == 30 and len({folder_of(p) for p in served}) > 1, served
 
 
 def test_the_stop_set_samples_every_folder_and_stays_put_as_the_pool_grows(tmp_path, class_folders):

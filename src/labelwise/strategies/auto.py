@@ -33,9 +33,6 @@ from labelwise.strategies.selection import Selection, add_explorers
 
 EXPLORE = 0.1
 SWITCH_COVERAGE = 0.5  # a majority of the pool covered by labeled balls; a fraction, not a count tuned to a data set
-# The old fixed switch, kept only so tests/strategies/test_diversity.py (edited by another engineer) still imports;
-# auto no longer reads it. Remove with those tests at merge.
-TYPICAL_PHASE_LABELS_PER_CLASS = 20
 COVERAGE_SAMPLE = 4_000  # pool points the coverage is measured on: the purity radius is quadratic in it
 
 
@@ -58,7 +55,8 @@ def labeled_coverage(view: PoolView) -> float:
     pseudo = np.argmax(np.asarray(view.probs)[sample], axis=1)
     delta = purity_radius(X[sample], pseudo)
     near = min_sq_distance(X[sample], X[labeled])
-    return float(np.mean(near <= delta * delta))
+    # A labeled item covers itself even at delta 0 (|a|^2 + |b|^2 - 2ab rounds to a small positive number).
+    return float(np.mean((near <= delta * delta) | np.asarray(view.labeled, dtype=bool)[sample]))
 
 
 def auto_phase(view: PoolView) -> str:

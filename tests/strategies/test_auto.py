@@ -35,16 +35,16 @@ def test_switches_to_cluster_margin_once_every_cluster_has_a_label():
     assert auto_phase(view) == "cluster-margin"
 
 
-def test_stays_typical_while_a_cluster_has_no_label_however_many_labels():
-    # 60 labels (20 per class, the old switch point), all in blob 0: two thirds of the pool uncovered.
+def test_stays_typical_while_a_cluster_has_no_label():
+    # 59 labels, all in blob 0: two thirds of the pool uncovered.
     X, y = blobs((100, 100, 100))
-    view = model_view(X, y, range(60), 3)
+    view = model_view(X, y, range(59), 3)
     assert labeled_coverage(view) == pytest.approx(1 / 3, abs=0.02)  # a few edge points of the next blobs
     assert auto_phase(view) == "typiclust"
     # Typical picks go to the uncovered blobs, and the switch comes once most of the pool has a label near it.
     picked = get_strategy("auto").query(view, 5, seed=0)
     assert not np.isin(y[picked], [0]).any()
-    assert auto_phase(model_view(X, y, [*range(60), 100, 200], 3)) == "cluster-margin"
+    assert auto_phase(model_view(X, y, [*range(59), 100, 200], 3)) == "cluster-margin"
 
 
 def test_binary_pool_switches_after_a_few_labels():
@@ -79,3 +79,10 @@ def test_same_seed_same_picks():
     a = get_strategy("auto").query(view, 10, seed=3)
     b = get_strategy("auto").query(view, 10, seed=3)
     np.testing.assert_array_equal(a, b)
+
+
+def test_typical_phase_ends_at_twenty_labels_per_class_even_uncovered():
+    # A pool the labels never cover (all in blob 0) still moves on to margins at 20 labels per class.
+    X, y = blobs((100, 100, 100))
+    assert auto_phase(model_view(X, y, range(59), 3)) == "typiclust"
+    assert auto_phase(model_view(X, y, range(60), 3)) == "cluster-margin"

@@ -96,14 +96,15 @@ def test_cluster_margin_takes_low_margins_one_per_cluster():
     assert len(set(y[picked].tolist())) == 2
 
 
-# A model that predicts one class everywhere: the purity radius is 0, so coverage is the labeled share.
+# A model that predicts one class everywhere: the purity radius is 0, so coverage is the labeled share
+# (59/300, uncovered) and the switch comes from the bound of 20 labels per class.
 @pytest.mark.parametrize(("n_labeled", "with_model", "phase"), [
     (0, False, "typiclust"),
-    (149, True, "typiclust"),
-    (150, False, "typiclust"),
-    (150, True, "cluster-margin"),
+    (59, True, "typiclust"),
+    (60, False, "typiclust"),
+    (60, True, "cluster-margin"),
 ])  # fmt: skip
-def test_auto_phase_follows_coverage(n_labeled, with_model, phase):
+def test_auto_phase_follows_coverage_then_labels_per_class(n_labeled, with_model, phase):
     X, _ = blobs(sizes=(100, 100, 100))
     probs = np.full((len(X), 3), 1 / 3) if with_model else None
     assert auto_phase(view_of(X, labeled_idx=range(n_labeled), probs=probs)) == phase

@@ -18,7 +18,9 @@ on most regions have a label that speaks for them, and what is left to learn is 
 meet. (Full coverage, PURITY, comes far too late: 0.61 on the toy set at 28 random labels, 0.85 on
 digits at 500.) Nothing here depends
 on a data set's size, dimension or number of classes: a 2-D binary toy set is covered after a few
-labels, a 10-class image pool only after hundreds.
+labels, a 10-class image pool only after hundreds. In high dimensions coverage can stay low for
+long (a hard binary pair is never covered), so the typical phase also ends at the old bound of
+``MAX_TYPICAL_LABELS_PER_CLASS`` labels per class: coverage can only make the switch earlier.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from labelwise.strategies.registry import PoolView
 from labelwise.strategies.selection import Selection, add_explorers
 
 EXPLORE = 0.1
+# Upper bound on the typical phase: in 64+ dimensions coverage grows slowly (Fashion-MNIST pixels: 0.14 at 200
+# labels) and a hard binary pair never gets covered, while margin already wins there from about 50 labels.
+MAX_TYPICAL_LABELS_PER_CLASS = 20
 SWITCH_COVERAGE = 0.5  # a majority of the pool covered by labeled balls; a fraction, not a count tuned to a data set
 COVERAGE_SAMPLE = 4_000  # pool points the coverage is measured on: the purity radius is quadratic in it
 
@@ -61,9 +66,12 @@ def labeled_coverage(view: PoolView) -> float:
 
 def auto_phase(view: PoolView) -> str:
     """The strategy ``auto`` uses for this view: ``typiclust`` or ``cluster-margin``."""
-    if view.probs is None or labeled_coverage(view) < SWITCH_COVERAGE:
+    if view.probs is None:
         return "typiclust"
-    return "cluster-margin"
+    n_classes = view.n_classes or view.probs.shape[1]
+    if np.count_nonzero(view.labeled) >= MAX_TYPICAL_LABELS_PER_CLASS * n_classes:
+        return "cluster-margin"
+    return "typiclust" if labeled_coverage(view) < SWITCH_COVERAGE else "cluster-margin"
 
 
 def auto_select(view: PoolView, n: int, rng: np.random.Generator, candidates: np.ndarray) -> Selection:

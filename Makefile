@@ -61,7 +61,7 @@ bench: install
 
 # The full protocol of docs/heuristics.md: Fashion-MNIST to 2,000 labels, 12 strategies, 5 seeds (about 15 min).
 bench-long: install
-	$(PY) benchmarks/label_efficiency.py --datasets fashion-mnist,digits,toy --seeds 5
+	$(PY) benchmarks/label_efficiency.py --datasets fmnist-10k,fmnist-longtail,fmnist-shirt-pair,fmnist-neardup,fashion-mnist,digits,toy --seeds 5
 
 # Do the tests catch a wrong algorithm? mutmut over strategies/, loop/stopping.py, loop/active_loop.py
 # (under an hour on 2 cores); ends with "mutation score: NN.N% (K killed of M)". See docs/testing.md.

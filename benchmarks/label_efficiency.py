@@ -19,15 +19,94 @@ from pathlib import Path
 import numpy as np
 
 from labelwise.loop import plots, report
-from labelwise.loop.datasets import load_dataset
+from labelwise.loop.datasets import FASHION_MNIST_CLASSES, Dataset, fashion_mnist_arrays, load_dataset
 from labelwise.loop.simulate import simulate
 
 ALL = "random,margin,entropy,least-confidence,variance,bald,typiclust,probcover,kcenter,badge,cluster-margin,auto"
+LONG = [10, 20, 50, 100, 200, 500, 1000, 2000]
+SMALL = [10, 20, 50, 100, 200, 500]
 BUDGETS = {
-    "fashion-mnist": [10, 20, 50, 100, 200, 500, 1000, 2000],
+    "fashion-mnist": LONG,
+    # The issue-10 suite, derived from the installed Fashion-MNIST (no downloads). Pixels, not backbone
+    # embeddings: embedding 70k images does not fit on a 2-core machine. Pools are sub-sampled (sizes below).
+    "fmnist-10k": LONG,
+    "fmnist-longtail": LONG,
+    "fmnist-shirt-pair": SMALL,
+    "fmnist-neardup": LONG,
     "digits": [10, 20, 50, 100, 200, 500],
     "toy": [4, 8, 12, 20, 28],
 }
+
+
+SUITE_POOL = 10_000  # pool size of the Fashion-MNIST variants; the test split is the 10k official test set
+PCA_DIM = 64
+
+
+def _pixels(seed: int = 0) -> tuple[np.ndarray, ...]:
+    train_x, train_y, test_x, test_y = fashion_mnist_arrays()
+    return train_x.astype(np.float32) / 255.0, train_y.astype(np.int64), test_x.astype(np.float32) / 255.0, test_y
+
+
+def _pca_dataset(name: str, pool_x, pool_y, test_x, test_y, classes) -> Dataset:
+    """PCA fitted on the pool's pixels (as a user would on their own pool), the test split projected."""
+    from sklearn.decomposition import PCA
+
+    pca = PCA(n_components=PCA_DIM, random_state=0).fit(pool_x.reshape(len(pool_x), -1))
+    project = lambda x: pca.transform(x.reshape(len(x), -1)).astype(np.float32)  # noqa: E731
+    return Dataset(name, project(pool_x), pool_y, project(test_x), test_y, classes, initial=10, batch=10)
+
+
+def fmnist_10k() -> Dataset:
+    x, y, tx, ty = _pixels()
+    pick = np.random.default_rng(0).choice(len(x), SUITE_POOL, replace=False)
+    return _pca_dataset("fmnist-10k", x[pick], y[pick], tx, ty, FASHION_MNIST_CLASSES)
+
+
+def fmnist_longtail(ratio: float = 100.0) -> Dataset:
+    """Class sizes falling geometrically from the largest to 1/ratio of it (class order shuffled once)."""
+    x, y, tx, ty = _pixels()
+    rng = np.random.default_rng(0)
+    order = rng.permutation(10)
+    sizes = np.round(3000 * ratio ** (-np.arange(10) / 9)).astype(int)  # 3000 ... 30
+    members = [np.flatnonzero(y == c) for c in order]
+    pick = np.concatenate([rng.choice(m, s, replace=False) for m, s in zip(members, sizes, strict=True)])
+    return _pca_dataset("fmnist-longtail", x[pick], y[pick], tx, ty, FASHION_MNIST_CLASSES)
+
+
+def fmnist_shirt_pair() -> Dataset:
+    """The hardest binary pair: Shirt (class 6) against T-shirt/top (class 0)."""
+    x, y, tx, ty = _pixels()
+    keep, tkeep = np.isin(y, [0, 6]), np.isin(ty, [0, 6])
+    pick = np.random.default_rng(0).choice(np.flatnonzero(keep), 5000, replace=False)
+    return _pca_dataset("fmnist-shirt-pair", x[pick], (y[pick] == 6).astype(np.int64), tx[tkeep],
+                        (ty[tkeep] == 6).astype(np.int64), ("T-shirt/top", "Shirt"))  # fmt: skip
+
+
+def fmnist_neardup(share: float = 0.3) -> Dataset:
+    """30% of the pool are near-duplicates: other pool images shifted by 1-2 px or cropped and padded back."""
+    x, y, tx, ty = _pixels()
+    rng = np.random.default_rng(0)
+    n_dup = int(share * SUITE_POOL)
+    pick = rng.choice(len(x), SUITE_POOL - n_dup, replace=False)
+    base, labels = x[pick], y[pick]
+    src = rng.integers(0, len(base), n_dup)
+    dups = base[src].copy()
+    for i in range(n_dup):
+        if rng.random() < 0.5:
+            dups[i] = np.roll(dups[i], tuple(rng.integers(-2, 3, 2)), axis=(0, 1))
+        else:  # crop a 24-26 px window and place it back at a random offset
+            c = int(rng.integers(24, 27))
+            r0, c0 = rng.integers(0, 28 - c + 1, 2)
+            out = np.zeros_like(dups[i])
+            o0, o1 = rng.integers(0, 28 - c + 1, 2)
+            out[o0 : o0 + c, o1 : o1 + c] = dups[i][r0 : r0 + c, c0 : c0 + c]
+            dups[i] = out
+    return _pca_dataset("fmnist-neardup", np.concatenate([base, dups]), np.concatenate([labels, labels[src]]),
+                        tx, ty, FASHION_MNIST_CLASSES)  # fmt: skip
+
+
+SUITE = {"fmnist-10k": fmnist_10k, "fmnist-longtail": fmnist_longtail, "fmnist-shirt-pair": fmnist_shirt_pair,
+         "fmnist-neardup": fmnist_neardup}  # fmt: skip
 
 
 def labels_to_reach(curve: dict, target: float) -> int | None:
@@ -69,7 +148,7 @@ def main() -> None:
     strategies = args.strategies.split(",")
     for name in args.datasets.split(","):
         budgets = [b for b in BUDGETS[name] if args.max_budget is None or b <= args.max_budget]
-        data = load_dataset(name)
+        data = SUITE[name]() if name in SUITE else load_dataset(name)
         start = time.perf_counter()
         points = simulate(data, strategies, args.seeds, 0, min(args.step, budgets[-1]), budgets[-1],
                           checkpoints=budgets, audit_fraction=args.audit_fraction)  # fmt: skip

@@ -112,11 +112,12 @@ def test_cluster_margin_round_robin_over_several_passes(seed):
         assert len(set(picked.tolist())) == n and where[picked[0]] == 0
 
 
-def test_auto_is_cluster_margin_plus_its_exploration_share_after_the_typical_phase():
+def test_auto_is_cluster_margin_plus_its_exploration_share_after_the_typical_phase(monkeypatch):
+    monkeypatch.setattr("labelwise.strategies.auto.SWITCH_COVERAGE", 0.0)  # past the typical phase
     rng = np.random.default_rng(0)
     X = rng.normal(size=(900, 4)).astype(np.float32)
     probs = rng.dirichlet(np.ones(3), size=900)
-    view = view_of(X, labeled_idx=range(60), probs=probs)  # 20 labels per class: past the typical phase
+    view = view_of(X, labeled_idx=range(60), probs=probs)
     for n in (10, 20, 30):
         picked = get_strategy("auto").query(view, n, seed=4)
         exploit = n - round(0.1 * n)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from labelwise.strategies import PoolView, get_strategy
-from labelwise.strategies.auto import TYPICAL_PHASE_LABELS_PER_CLASS, auto_phase
+from labelwise.strategies.auto import auto_phase
 from labelwise.strategies.diversity import purity_radius, typicality
 from labelwise.strategies.hybrid import gradient_sq_distances
 
@@ -96,24 +96,27 @@ def test_cluster_margin_takes_low_margins_one_per_cluster():
     assert len(set(y[picked].tolist())) == 2
 
 
+# A model that predicts one class everywhere: the purity radius is 0, so coverage is the labeled share
+# (59/300, uncovered) and the switch comes from the bound of 20 labels per class.
 @pytest.mark.parametrize(("n_labeled", "with_model", "phase"), [
     (0, False, "typiclust"),
-    (TYPICAL_PHASE_LABELS_PER_CLASS * 3 - 1, True, "typiclust"),
-    (TYPICAL_PHASE_LABELS_PER_CLASS * 3, False, "typiclust"),
-    (TYPICAL_PHASE_LABELS_PER_CLASS * 3, True, "cluster-margin"),
+    (59, True, "typiclust"),
+    (60, False, "typiclust"),
+    (60, True, "cluster-margin"),
 ])  # fmt: skip
-def test_auto_phase_follows_labels_per_class(n_labeled, with_model, phase):
+def test_auto_phase_follows_coverage_then_labels_per_class(n_labeled, with_model, phase):
     X, _ = blobs(sizes=(100, 100, 100))
     probs = np.full((len(X), 3), 1 / 3) if with_model else None
     assert auto_phase(view_of(X, labeled_idx=range(n_labeled), probs=probs)) == phase
 
 
-def test_auto_explores_in_the_uncertainty_phase():
+def test_auto_explores_in_the_uncertainty_phase(monkeypatch):
+    monkeypatch.setattr("labelwise.strategies.auto.SWITCH_COVERAGE", 0.0)  # past the typical phase
     X, _ = blobs(sizes=(200, 200, 200))
     rng = np.random.default_rng(0)
     top = np.r_[rng.uniform(0.4, 0.5, 200), rng.uniform(0.95, 0.99, 400)]  # blob 0 is uncertain
     probs = np.stack([top, (1 - top) * 0.9, (1 - top) * 0.1], axis=1)
-    labeled = range(300, 300 + TYPICAL_PHASE_LABELS_PER_CLASS * 3)
+    labeled = range(300, 360)
     picked = get_strategy("auto").query(view_of(X, labeled_idx=labeled, probs=probs), 20, seed=0)
     uncertain_picks = np.isin(picked, np.arange(200)).sum()
     assert len(picked) == 20 and uncertain_picks >= 18  # 18 by cluster-margin, 2 explorers anywhere

@@ -142,7 +142,8 @@ def test_strategy_definitions_are_checked():
     with pytest.raises(ValueError, match="'margin' is already registered"):
         register(Strategy("margin", "again", score=lambda v, s: np.zeros(v.size)))
     assert get_strategy("margin").label(shaped_view(4, 30, 0)) == "margin"
-    assert get_strategy("auto").label(shaped_view(4, 30, 0)) == "auto: typiclust"
+    assert get_strategy("auto").label(shaped_view(4, 30, 0, labeled=5)) == "auto: typiclust"  # 5 of 30: uncovered
+    assert get_strategy("auto").label(shaped_view(4, 30, 0)) == "auto: cluster-margin"  # 15 of 30 cover a majority
 
 
 def test_boundary_checks_name_the_array_and_the_problem():

@@ -100,6 +100,15 @@ def simulate(
         initial = data.initial if initial is None else initial
         batch = data.batch if batch is None else batch
         budget = data.budget if budget is None else budget
+        pool = data.X_pool.shape[0]
+        if budget > pool:
+            # Past the pool every image is labeled: no strategy can choose, so no saving is measurable.
+            err_console.print(
+                f"[yellow]warning:[/] --budget {budget} is more than the {pool} images of the pool; using {pool}"
+            )
+            budget = pool
+            if checkpoints:
+                checkpoints = sorted({min(c, pool) for c in checkpoints})
         out.mkdir(parents=True, exist_ok=True)
         with _progress() as progress:
             task = progress.add_task(f"simulating {dataset}", total=len(names) * seeds)

@@ -130,29 +130,21 @@ def import_labels_csv(project: Project, csv_path: str | Path, *, add_classes: bo
             report.errors.append(f"{csv_path}:{number}: {what}: expected {width} columns (path,label); got {row!r}")
             continue
         rows.append((number, row[path_at].strip(), row[label_at].strip()))
-    # The same image twice with two labels: refuse every such row, naming the other line.
-    first_seen: dict[str, tuple[int, str]] = {}
-    conflicting: set[str] = set()
-    for number, path, name in rows:
-        key = _path_key(project, path)
-        if key in first_seen and first_seen[key][1] != name:
-            conflicting.add(key)
-        first_seen.setdefault(key, (number, name))
+    # The same image twice with two labels: refuse every such row, naming a line that disagrees.
+    keyed = [(number, _path_key(project, path), path, name) for number, path, name in rows]
+    seen: dict[str, list[tuple[int, str]]] = {}
+    for number, key, _, name in keyed:
+        seen.setdefault(key, []).append((number, name))
     if add_classes:
-        project.add_classes(
-            sorted({name for _, path, name in rows if name and _path_key(project, path) not in conflicting})
-        )
+        names = {name for _, key, _, name in keyed if name and len({n for _, n in seen[key]}) == 1}
+        project.add_classes(sorted(names))
     done: set[str] = set()
     with project.sessions.begin() as session:
-        for number, path, name in rows:
-            key = _path_key(project, path)
-            if key in conflicting:
-                other, other_name = first_seen[key]
-                if other == number:
-                    other_name = next(n for _, p, n in rows if _path_key(project, p) == key and n != name)
-                    other = next(k for k, p, n in rows if _path_key(project, p) == key and n != name)
+        for number, key, path, name in keyed:
+            other = next(((line, n) for line, n in seen[key] if n != name), None)
+            if other is not None:
                 report.errors.append(
-                    f"{csv_path}:{number}: image {path!r}: labeled {name!r} here and {other_name!r} at line {other}"
+                    f"{csv_path}:{number}: image {path!r}: labeled {name!r} here and {other[1]!r} at line {other[0]}"
                 )
                 continue
             if key in done:

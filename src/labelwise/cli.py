@@ -100,6 +100,15 @@ def simulate(
         initial = data.initial if initial is None else initial
         batch = data.batch if batch is None else batch
         budget = data.budget if budget is None else budget
+        pool = data.X_pool.shape[0]
+        if budget > pool:
+            # Past the pool every image is labeled: no strategy can choose, so no saving is measurable.
+            err_console.print(
+                f"[yellow]warning:[/] --budget {budget} is more than the {pool} images of the pool; using {pool}"
+            )
+            budget = pool
+            if checkpoints:
+                checkpoints = sorted({min(c, pool) for c in checkpoints})
         out.mkdir(parents=True, exist_ok=True)
         with _progress() as progress:
             task = progress.add_task(f"simulating {dataset}", total=len(names) * seeds)
@@ -230,7 +239,7 @@ def _finish_label_import(proj: Project) -> None:
 
 
 def _report_import(result) -> None:
-    console.print(f"labels imported: {result.imported}")
+    console.print(f"labels imported: {result.imported}, refused: {len(result.errors)}")
     for error in result.errors:
         err_console.print(f"[yellow]refused[/] {error}", highlight=False)
     if result.errors:
@@ -365,15 +374,26 @@ def label(
 def import_labels(
     project: Annotated[Path, typer.Argument(help="the project folder")],
     csv_file: Annotated[
-        Path, typer.Argument(metavar="LABELS", help="CSV with path,label rows, or a Label Studio JSON export")
-    ],
+        Path | None,
+        typer.Argument(metavar="[LABELS]", help="CSV with a path and a label column, or a Label Studio JSON export"),
+    ] = None,
     add_classes: Annotated[bool, typer.Option(help="create classes named in the CSV that are new")] = False,
+    from_folders: Annotated[
+        bool, typer.Option("--from-folders", help="label each image with its first sub-folder's name")
+    ] = False,
 ) -> None:
-    """Import labels from a CSV; bad rows are refused one by one with their line number."""
-    from labelwise.project.labels import import_label_file
+    """Import labels from a CSV (columns by header name: path/image/file and label/class) or from
+    the folder names; bad rows are refused one by one with their line number."""
+    from labelwise.project.labels import import_label_file, labels_from_folders
 
+    if (csv_file is None) == (not from_folders):
+        raise _fail("import-labels: give either a LABELS file or --from-folders")
     try:
-        result = import_label_file(_open(project), csv_file, add_classes=add_classes)
+        proj = _open(project)
+        if from_folders:
+            result = labels_from_folders(proj)
+        else:
+            result = import_label_file(proj, csv_file, add_classes=add_classes)
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
     _report_import(result)

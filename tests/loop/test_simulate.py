@@ -58,6 +58,35 @@ def test_summary_labels_to_match_random_and_savings():
     assert margin["savings"] == pytest.approx(1 - 20 / 30)
     assert summary["strategies"]["bad"]["labels_to_match_random"] is None
     assert margin["mean"] == pytest.approx([0.5, 0.7, 0.8]) and margin["sd"] == pytest.approx([0, 0, 0])
+    assert summary["strategies"]["random"]["savings"] is None  # no saving against itself
+
+
+def test_savings_count_against_the_budget_reached_not_the_one_asked():
+    points = [
+        CurvePoint("d", s, 0, r, n, acc)
+        for s, accs in {"random": [0.5, 0.7, 0.6], "margin": [0.5, 0.7, 0.8]}.items()
+        for r, (n, acc) in enumerate(zip([10, 20, 30], accs, strict=True))
+    ]
+    summary = summarize(points, budget=5000)  # asked for 5000, the curves end at 30
+    assert summary["budget"] == 30
+    assert summary["strategies"]["margin"]["savings"] == pytest.approx(1 - 20 / 30)
+    # random's curve passes its own final accuracy at 20 labels: still no saving against itself
+    assert summary["strategies"]["random"]["savings"] is None
+
+
+def test_cli_simulate_clamps_the_budget_to_the_pool(tmp_path):
+    out = tmp_path / "sim"
+    result = runner.invoke(
+        app,
+        ["simulate", "--dataset", "toy", "--strategies", "random,margin", "--seeds", "1", "--batch", "100",
+         "--budget", "5000", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "warning: --budget 5000 is more than the 400 images of the pool; using 400" in text
+    assert "accuracy at 400 labels" in text and "5000" not in text.split("warning")[-1].split("using 400", 1)[1]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["budget"] == 400 and summary["strategies"]["random"]["savings"] is None
 
 
 def test_cli_simulate_writes_csv_summary_and_plots(tmp_path):

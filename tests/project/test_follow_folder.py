@@ -76,3 +76,25 @@ def test_a_renamed_original_hands_over_to_its_duplicate(tmp_path, fashion_folder
     invoke("add", project)
     info = status(project)
     assert info["images_duplicate"] == 0 and info["images_missing"] == 1 and info["images_ok"] == 200
+
+
+def test_a_symlinked_folder_never_shadows_the_real_one_with_labels_from_folders(tmp_path):
+    images, project = tmp_path / "images", tmp_path / "proj"
+    for folder in ("square", "circle", "bad"):
+        (images / folder).mkdir(parents=True)
+    for i in range(6):
+        photo(i).save(images / "square" / f"s{i}.png")
+        photo(100 + i).save(images / "circle" / f"c{i}.png")
+    photo(200).save(images / "bad" / "real.png")
+    # "bad/" sorts before "square/": the link must still not take the squares.
+    (images / "bad" / "square_link").symlink_to("../square", target_is_directory=True)
+    invoke("init", project, "--images", images, "--backbone", "squeezenet", "--labels-from-folders")
+    info = status(project)
+    assert info["classes"] == {"bad": 1, "circle": 6, "square": 6}
+    assert info["images_ok"] == 13 and info["images_duplicate"] == 0
+    out = tmp_path / "labels.csv"
+    invoke("export", project, "--out", out)
+    with open(out) as f:
+        paths = {r["path"]: r["label"] for r in csv.DictReader(f)}
+    assert not any("square_link" in p for p in paths)
+    assert {p for p, label in paths.items() if label == "square"} == {f"square/s{i}.png" for i in range(6)}

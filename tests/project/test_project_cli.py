@@ -75,17 +75,17 @@ def test_labels_suggest_and_export(tmp_path, fashion_folder):
     assert info["labeled"] == 200 and len(info["classes"]) == 10 and set(info["classes"].values()) == {20}
 
     # Relabel, then refuse an unknown class and an unknown image, naming them.
-    first_bag = sorted(p.name for p in (fashion_folder / "Bag").iterdir())[0]
+    first_bag, second_bag = sorted(p.name for p in (fashion_folder / "Bag").iterdir())[:2]
     invoke("label", project, f"Bag/{first_bag}", "Coat")
     assert "class 'Kitten': unknown" in invoke("label", project, f"Bag/{first_bag}", "Kitten", code=2).output
     assert "not in the project" in invoke("label", project, "Bag/nope.png", "Bag", code=2).output
 
     labels_csv = tmp_path / "labels.csv"
     labels_csv.write_text(
-        f"path,label\nBag/{first_bag},Bag\nBag/missing.png,Bag\nBag/{first_bag},Dog\nonly-one-column\n"
+        f"path,label\nBag/{first_bag},Bag\nBag/missing.png,Bag\nBag/{second_bag},Dog\nonly-one-column\n"
     )
     out = invoke("import-labels", project, labels_csv, code=1).output
-    assert "labels imported: 1" in out
+    assert "labels imported: 1, refused: 3" in out
     assert "labels.csv:3" in out and "labels.csv:4" in out and "labels.csv:5" in out
 
     out_csv, out_json = tmp_path / "labels-out.csv", tmp_path / "labels-out.json"

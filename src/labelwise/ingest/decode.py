@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import warnings
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -32,14 +33,23 @@ def open_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image
     except UnidentifiedImageError:
         raise BrokenImageError("not an image (unknown or corrupt format)") from None
     except Image.DecompressionBombError as exc:
-        raise BrokenImageError(f"too many pixels ({exc})") from None
+        # Pillow refuses past twice its own limit before we see the size; say it in our terms.
+        declared = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"{int(declared.group(1)):,} pixels" if declared else "the declared size"
+        if declared is None or int(declared.group(1)) > max_pixels:
+            raise BrokenImageError(
+                f"too many pixels: {size} exceeds the limit of {max_pixels:,} (--max-pixels)"
+            ) from None
+        raise BrokenImageError(
+            f"too many pixels: {size} exceeds Pillow's own limit, which --max-pixels cannot raise"
+        ) from None
     except Exception as exc:  # Pillow raises many types on malformed headers
         raise BrokenImageError(f"unreadable header: {exc}") from None
     width, height = image.size
     if width < 1 or height < 1:
         raise BrokenImageError(f"invalid size {width}x{height}")
     if width * height > max_pixels:
-        raise BrokenImageError(f"too many pixels: {width}x{height} exceeds the limit of {max_pixels:,}")
+        raise BrokenImageError(f"too many pixels: {width}x{height} exceeds the limit of {max_pixels:,} (--max-pixels)")
     return image
 
 

@@ -47,23 +47,28 @@ def summarize(points: list[CurvePoint], budget: int) -> dict:
 
     ``labels_to_match_random``: the smallest n_labeled at which the strategy's mean accuracy
     reaches random's mean accuracy at the final budget (``None`` if never);
-    ``savings = 1 - labels_to_match_random / budget``.
+    ``savings = 1 - labels_to_match_random / reached``, where ``reached`` is the n_labeled random's
+    curve actually ends at (a budget past the pool is never reached, so nothing is saved against it).
+    Random itself has no saving: it is the baseline, not a competitor.
     """
     curves = mean_curves(points)
-    target = None
+    target, reached = None, budget
     if BASELINE in curves:
         target = curves[BASELINE]["mean"][-1]
-    summary: dict = {"budget": budget, "baseline": BASELINE, "random_final_accuracy": target, "strategies": {}}
+        reached = curves[BASELINE]["n_labeled"][-1]
+    summary: dict = {"budget": reached, "baseline": BASELINE, "random_final_accuracy": target, "strategies": {}}
     for strategy, curve in curves.items():
         match = None
-        if target is not None:
+        if target is not None and strategy == BASELINE:
+            match = reached  # by definition; its own noisy curve is no saving
+        elif target is not None:
             match = next((n for n, m in zip(curve["n_labeled"], curve["mean"], strict=True) if m >= target), None)
         summary["strategies"][strategy] = {
             **curve,
             "final_accuracy_mean": curve["mean"][-1],
             "final_accuracy_sd": curve["sd"][-1],
             "labels_to_match_random": match,
-            "savings": None if match is None else 1.0 - match / budget,
+            "savings": None if match is None or strategy == BASELINE else 1.0 - match / reached,
         }
     return summary
 

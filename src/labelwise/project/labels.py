@@ -87,35 +87,88 @@ def label_image(project: Project, path: str, class_name: str, *, annotator: str 
                        annotator=annotator, source="cli")  # fmt: skip
 
 
+PATH_COLUMNS = ("path", "image", "file")
+LABEL_COLUMNS = ("label", "class")
+
+
+def _columns(header: list[str], csv_path: Path) -> tuple[int, int] | None:
+    """Where the path and the label are, by header name; ``None`` when the first row is data
+    (a headerless file is read as path,label)."""
+    names = [c.strip().lower() for c in header]
+    path_at = [i for i, n in enumerate(names) if n in PATH_COLUMNS]
+    label_at = [i for i, n in enumerate(names) if n in LABEL_COLUMNS]
+    if not path_at and not label_at:
+        return None
+    if len(path_at) != 1 or len(label_at) != 1:
+        raise LabelwiseError(
+            f"{csv_path}:1: header {header!r}: expected one path column ({'/'.join(PATH_COLUMNS)}) "
+            f"and one label column ({'/'.join(LABEL_COLUMNS)})"
+        )
+    unknown = [h for i, h in enumerate(header) if i not in (path_at[0], label_at[0])]
+    if unknown:
+        raise LabelwiseError(f"{csv_path}:1: header: unknown column {unknown[0]!r}; only a path and a label column")
+    return path_at[0], label_at[0]
+
+
 def import_labels_csv(project: Project, csv_path: str | Path, *, add_classes: bool = False) -> LabelImport:
-    """Import ``path,label`` rows (a header row is optional). Valid rows are imported; each bad row
-    is reported with its line number and reason."""
+    """Import path,label rows. A header row names the columns (``path``/``image``/``file`` and
+    ``label``/``class``, any order); without one the columns are path,label. Valid rows are imported;
+    each bad row (wrong column count, unknown image or class, a path given again with another label)
+    is refused with its line number. A path given twice with two labels imports neither: no row wins."""
     csv_path = Path(csv_path)
     try:
         text = csv_path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise LabelwiseError(f"{csv_path}: cannot read labels: {exc}") from None
-    rows = list(csv.reader(text.splitlines()))
-    start = 1 if rows and [c.strip().lower() for c in rows[0][:2]] == ["path", "label"] else 0
+    numbered = [(n, row) for n, row in enumerate(csv.reader(text.splitlines()), 1) if any(c.strip() for c in row)]
+    columns = _columns(numbered[0][1], csv_path) if numbered else None
+    path_at, label_at = columns or (0, 1)
+    width = len(numbered[0][1]) if columns else 2
     report = LabelImport()
+    rows: list[tuple[int, str, str]] = []
+    for number, row in numbered[1 if columns else 0 :]:
+        if len(row) != width:
+            what = "an extra column" if len(row) > width else "a missing column"
+            report.errors.append(f"{csv_path}:{number}: {what}: expected {width} columns (path,label); got {row!r}")
+            continue
+        rows.append((number, row[path_at].strip(), row[label_at].strip()))
+    # The same image twice with two labels: refuse every such row, naming a line that disagrees.
+    keyed = [(number, _path_key(project, path), path, name) for number, path, name in rows]
+    seen: dict[str, list[tuple[int, str]]] = {}
+    for number, key, _, name in keyed:
+        seen.setdefault(key, []).append((number, name))
     if add_classes:
-        project.add_classes(sorted({r[1].strip() for r in rows[start:] if len(r) >= 2 and r[1].strip()}))
+        names = {name for _, key, _, name in keyed if name and len({n for _, n in seen[key]}) == 1}
+        project.add_classes(sorted(names))
+    done: set[str] = set()
     with project.sessions.begin() as session:
-        for number, row in enumerate(rows[start:], start=start + 1):
-            if not row or all(not c.strip() for c in row):
+        for number, key, path, name in keyed:
+            other = next(((line, n) for line, n in seen[key] if n != name), None)
+            if other is not None:
+                report.errors.append(
+                    f"{csv_path}:{number}: image {path!r}: labeled {name!r} here and {other[1]!r} at line {other[0]}"
+                )
                 continue
-            if len(row) < 2:
-                report.errors.append(f"{csv_path}:{number}: expected two columns path,label; got {row!r}")
-                continue
+            if key in done:
+                continue  # the same row again: imported once
             try:
-                image = _image_by_path(session, project, row[0].strip())
-                cls = _class_by_name(session, row[1].strip())
+                image = _image_by_path(session, project, path)
+                cls = _class_by_name(session, name)
             except LabelwiseError as exc:
                 report.errors.append(f"{csv_path}:{number}: {exc}")
                 continue
             add_annotation(session, image, cls, annotator="import", source="csv")
+            done.add(key)
             report.imported += 1
     return report
+
+
+def _path_key(project: Project, path: str) -> str:
+    """The stored path a row names, so ``a/x.png`` and its absolute spelling are one image."""
+    try:
+        return normalize_path(project, path)
+    except LabelwiseError:
+        return path
 
 
 def labels_from_folders(project: Project) -> LabelImport:

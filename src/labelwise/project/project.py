@@ -95,6 +95,8 @@ class Project:
         if (folder / CONFIG_NAME).exists():
             raise LabelwiseError(f"{folder}: already a labelwise project; use `labelwise add` to add images")
         root = Path(images_root)
+        if root.is_file():
+            raise LabelwiseError(f"{root}: is a file, not a folder; --images takes the folder of images")
         if not root.is_dir():
             raise LabelwiseError(f"{root}: images folder not found")
         if backbone not in BACKBONE_DIMS:

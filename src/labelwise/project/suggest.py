@@ -44,8 +44,8 @@ def suggest(
     pool = load_pool(project)
     if len(pool.class_names) < 2:
         raise LabelwiseError(
-            f"the project has {len(pool.class_names)} class(es); give at least two (`labelwise init --classes a,b` "
-            "or labels with new class names)"
+            f"the project has {len(pool.class_names)} class(es); give at least two "
+            "(`labelwise classes add PROJECT NAME`, or `labelwise import-labels --add-classes` with new class names)"
         )
     if pool.X.shape[0] == 0:
         raise LabelwiseError("the project has no usable image yet")

@@ -170,3 +170,52 @@ def test_one_person_cannot_hoard_the_queue_even_with_parallel_calls(client):
     assert len(client.bob.post("/api/queue/next", json={"n": 10}).json()["items"]) == 10
     assert client.admin.put("/api/settings", json={"max_leases_per_user": 25}).status_code == 200
     assert len(client.ann.post("/api/queue/next", json={"n": 100}).json()["items"]) == 25
+
+
+def test_a_symlink_out_of_the_images_folder_is_broken_at_ingest_and_refused_when_served(tmp_path):
+    """One rule at ingest and at serving: a file whose real path is outside the images folder."""
+    from sqlalchemy import select, update
+    from starlette.testclient import TestClient
+
+    from labelwise.project import Project
+    from labelwise.project.ingest import ingest_folder
+    from labelwise.project.users import add_user
+    from labelwise.server.app import create_app
+    from labelwise.store.models import STATUS_BROKEN, Image
+    from tests.conftest import photo
+
+    images, outside = tmp_path / "images", tmp_path / "outside"
+    (images / "a").mkdir(parents=True)
+    (outside / "more").mkdir(parents=True)
+    for i in range(3):
+        photo(i).save(images / "a" / f"{i}.png")
+    photo(10).save(outside / "secret.png")
+    photo(11).save(outside / "more" / "x.png")
+    (images / "a" / "link.png").symlink_to(outside / "secret.png")
+    (images / "linked_folder").symlink_to(outside / "more", target_is_directory=True)
+    project = Project.create(tmp_path / "proj", images, backbone="squeezenet")
+    project.add_classes(["cat", "dog"])
+    ingest_folder(project)
+    token = add_user(project, "ann", "annotator")
+    with project.sessions() as session:
+        rows = {r.path: (r.status, r.reason) for r in session.scalars(select(Image))}
+    project.close()
+    assert rows["a/link.png"] == (STATUS_BROKEN, "outside the images folder")
+    assert rows["linked_folder/"] == (STATUS_BROKEN, "outside the images folder")
+    assert not any(path.startswith("linked_folder/x") for path in rows)
+
+    # Serving: the same rule, whatever the record says (a project ingested before the rule).
+    app = create_app(tmp_path / "proj", start_worker=False)
+    try:
+        client = TestClient(app, headers={"Authorization": f"Bearer {token}"})
+        with app.state.project.sessions() as session:
+            link_id = session.scalars(select(Image.id).where(Image.path == "a/link.png")).one()
+            session.execute(update(Image).where(Image.id == link_id).values(status="ok", reason=None))
+            session.commit()
+        answer = client.get(f"/api/images/{link_id}/file")
+        assert answer.status_code == 404 and "outside the images folder" in answer.json()["detail"]
+        assert client.get(f"/api/images/{link_id}/thumb").status_code == 404
+    finally:
+        app.state.retrainer.stop()
+        app.state.project.close()
+        app.state.retrainer.project.close()

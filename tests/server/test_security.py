@@ -219,3 +219,21 @@ def test_a_symlink_out_of_the_images_folder_is_broken_at_ingest_and_refused_when
         app.state.retrainer.stop()
         app.state.project.close()
         app.state.retrainer.project.close()
+
+
+def test_the_csv_export_does_not_let_formulas_through(client):
+    import csv
+    import io
+
+    names = ["=1+2", "+SUM(A1)", "-2+3", "@cmd"]  # class names are stripped: no leading tab or CR
+    for name in names:
+        assert client.admin.post("/api/classes", json={"name": name}).status_code == 201, name
+    items = client.ann.post("/api/queue/next", json={"n": len(names)}).json()["items"]
+    for item, name in zip(items, names, strict=True):
+        answer = client.ann.post("/api/annotations", json={"image_id": item["image_id"], "label": name})
+        assert answer.status_code == 201
+    rows = list(csv.DictReader(io.StringIO(client.admin.get("/api/export?format=csv").text)))
+    assert sorted(r["label"] for r in rows) == sorted("'" + n for n in names)
+    assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for r in rows for cell in r.values())
+    # JSON keeps the exact label.
+    assert sorted(r["label"] for r in client.admin.get("/api/export?format=json").json()) == sorted(names)

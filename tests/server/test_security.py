@@ -237,3 +237,16 @@ def test_the_csv_export_does_not_let_formulas_through(client):
     assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for r in rows for cell in r.values())
     # JSON keeps the exact label.
     assert sorted(r["label"] for r in client.admin.get("/api/export?format=json").json()) == sorted(names)
+
+
+def test_the_schema_documents_the_errors_as_they_are_sent(client):
+    schema = client.ann.get("/api/openapi.json").json()
+    error = schema["components"]["schemas"]["ErrorResponse"]
+    assert error["properties"]["detail"]["type"] == "string"
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            for code in ("401", "403", "404", "409", "413", "422"):
+                ref = operation["responses"][code]["content"]["application/json"]["schema"]["$ref"]
+                assert ref.endswith("/ErrorResponse"), (method, path, code)
+    sent = client.ann.post("/api/skip", json={"image_id": "x"})
+    assert sent.status_code == 422 and isinstance(sent.json()["detail"], str)

@@ -201,7 +201,6 @@ def add_class(body: ClassRequest, request: Request, user: Admin) -> ClassesRespo
 
 @router.get(
     "/export",
-    response_class=PlainTextResponse,
     responses={200: {"content": {"text/csv": {}, "application/json": {}}, "description": "the labels as a download"}},
 )
 def export(request: Request, user: Admin, format: str = "csv") -> Response:

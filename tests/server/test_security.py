@@ -102,6 +102,8 @@ def test_huge_ids_are_refused_not_a_server_error(client):
         client.ann.post("/api/annotations", json={"image_id": 2**40, "label": "Bag"}),
         client.ann.get("/api/images?offset=-1"),
         client.ann.get("/api/images?limit=-5"),
+        client.ann.post("/api/queue/renew", json={"image_ids": [2**70]}),  # found by the fuzzing gate
+        client.ann.post("/api/queue/renew", json={"image_ids": [-1]}),
     ):
         assert response.status_code == 422, (response.request.url, response.text)
 

@@ -10,7 +10,7 @@ DEBIAN_PACKAGES := dataset-fashion-mnist postgresql chromium
 OUT ?= demo-out
 PORT ?= 8000
 
-.PHONY: install deps-system test lint demo demo-simulate bench bench-long mutation clean
+.PHONY: install deps-system test fuzz lint demo demo-simulate bench bench-long mutation clean
 
 deps-system:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do \
@@ -37,8 +37,14 @@ lint: install
 	$(VENV)/bin/ruff format --check src tests benchmarks tools
 	$(VENV)/bin/lint-imports --no-cache
 
+# Includes the fuzzing gate (tests/server/test_fuzz.py: 30 examples per operation, about a minute).
 test: install lint
 	$(PY) -m pytest -q
+
+# The fuzzing gate, longer: 1,000 examples per operation, as admin and annotator, SQLite and PostgreSQL.
+FUZZ_EXAMPLES ?= 1000
+fuzz: install
+	LABELWISE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider tests/server/test_fuzz.py
 
 # The annotation app on 10,000 unlabeled Fashion-MNIST images: built once (about 90 s), then served.
 demo: install

@@ -102,6 +102,8 @@ def test_huge_ids_are_refused_not_a_server_error(client):
         client.ann.post("/api/annotations", json={"image_id": 2**40, "label": "Bag"}),
         client.ann.get("/api/images?offset=-1"),
         client.ann.get("/api/images?limit=-5"),
+        client.ann.post("/api/queue/renew", json={"image_ids": [2**70]}),  # found by the fuzzing gate
+        client.ann.post("/api/queue/renew", json={"image_ids": [-1]}),
     ):
         assert response.status_code == 422, (response.request.url, response.text)
 
@@ -170,3 +172,83 @@ def test_one_person_cannot_hoard_the_queue_even_with_parallel_calls(client):
     assert len(client.bob.post("/api/queue/next", json={"n": 10}).json()["items"]) == 10
     assert client.admin.put("/api/settings", json={"max_leases_per_user": 25}).status_code == 200
     assert len(client.ann.post("/api/queue/next", json={"n": 100}).json()["items"]) == 25
+
+
+def test_a_symlink_out_of_the_images_folder_is_broken_at_ingest_and_refused_when_served(tmp_path):
+    """One rule at ingest and at serving: a file whose real path is outside the images folder."""
+    from sqlalchemy import select, update
+    from starlette.testclient import TestClient
+
+    from labelwise.project import Project
+    from labelwise.project.ingest import ingest_folder
+    from labelwise.project.users import add_user
+    from labelwise.server.app import create_app
+    from labelwise.store.models import STATUS_BROKEN, Image
+    from tests.conftest import photo
+
+    images, outside = tmp_path / "images", tmp_path / "outside"
+    (images / "a").mkdir(parents=True)
+    (outside / "more").mkdir(parents=True)
+    for i in range(3):
+        photo(i).save(images / "a" / f"{i}.png")
+    photo(10).save(outside / "secret.png")
+    photo(11).save(outside / "more" / "x.png")
+    (images / "a" / "link.png").symlink_to(outside / "secret.png")
+    (images / "linked_folder").symlink_to(outside / "more", target_is_directory=True)
+    project = Project.create(tmp_path / "proj", images, backbone="squeezenet")
+    project.add_classes(["cat", "dog"])
+    ingest_folder(project)
+    token = add_user(project, "ann", "annotator")
+    with project.sessions() as session:
+        rows = {r.path: (r.status, r.reason) for r in session.scalars(select(Image))}
+    project.close()
+    assert rows["a/link.png"] == (STATUS_BROKEN, "outside the images folder")
+    assert rows["linked_folder/"] == (STATUS_BROKEN, "outside the images folder")
+    assert not any(path.startswith("linked_folder/x") for path in rows)
+
+    # Serving: the same rule, whatever the record says (a project ingested before the rule).
+    app = create_app(tmp_path / "proj", start_worker=False)
+    try:
+        client = TestClient(app, headers={"Authorization": f"Bearer {token}"})
+        with app.state.project.sessions() as session:
+            link_id = session.scalars(select(Image.id).where(Image.path == "a/link.png")).one()
+            session.execute(update(Image).where(Image.id == link_id).values(status="ok", reason=None))
+            session.commit()
+        answer = client.get(f"/api/images/{link_id}/file")
+        assert answer.status_code == 404 and "outside the images folder" in answer.json()["detail"]
+        assert client.get(f"/api/images/{link_id}/thumb").status_code == 404
+    finally:
+        app.state.retrainer.stop()
+        app.state.project.close()
+        app.state.retrainer.project.close()
+
+
+def test_the_csv_export_does_not_let_formulas_through(client):
+    import csv
+    import io
+
+    names = ["=1+2", "+SUM(A1)", "-2+3", "@cmd"]  # class names are stripped: no leading tab or CR
+    for name in names:
+        assert client.admin.post("/api/classes", json={"name": name}).status_code == 201, name
+    items = client.ann.post("/api/queue/next", json={"n": len(names)}).json()["items"]
+    for item, name in zip(items, names, strict=True):
+        answer = client.ann.post("/api/annotations", json={"image_id": item["image_id"], "label": name})
+        assert answer.status_code == 201
+    rows = list(csv.DictReader(io.StringIO(client.admin.get("/api/export?format=csv").text)))
+    assert sorted(r["label"] for r in rows) == sorted("'" + n for n in names)
+    assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r")) for r in rows for cell in r.values())
+    # JSON keeps the exact label.
+    assert sorted(r["label"] for r in client.admin.get("/api/export?format=json").json()) == sorted(names)
+
+
+def test_the_schema_documents_the_errors_as_they_are_sent(client):
+    schema = client.ann.get("/api/openapi.json").json()
+    error = schema["components"]["schemas"]["ErrorResponse"]
+    assert error["properties"]["detail"]["type"] == "string"
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            for code in ("401", "403", "404", "409", "413", "422"):
+                ref = operation["responses"][code]["content"]["application/json"]["schema"]["$ref"]
+                assert ref.endswith("/ErrorResponse"), (method, path, code)
+    sent = client.ann.post("/api/skip", json={"image_id": "x"})
+    assert sent.status_code == 422 and isinstance(sent.json()["detail"], str)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
+# The server serves only files whose real path lies in the images folder; ingest applies the same rule.
+OUTSIDE = "outside the images folder"
 
 
 @dataclass(frozen=True)
@@ -24,17 +26,21 @@ class FoundFile:
     error: str | None = None
 
 
-def scan_images(root: str | Path) -> Iterator[FoundFile]:
+def scan_images(root: str | Path, boundary: str | Path | None = None) -> Iterator[FoundFile]:
     """Image files under ``root`` in a stable (sorted) order.
 
     A symlink never shadows a real path: links (to folders or files) are looked at only after
     every real folder was walked, and a link whose target lies inside ``root`` is skipped, since
     the target itself is found under its real path (this also ends symlink loops). Links to
-    places outside ``root`` are followed, each real directory entered once.
+    places outside ``root`` are followed, each real directory entered once, unless they also lead
+    out of ``boundary`` (a project's images folder): such a link is reported with the error
+    ``OUTSIDE`` (a folder once, its rel ending with ``/``), since the server refuses to serve a
+    file outside the images folder, so it must not be queued either.
     Unreadable directories are reported as a ``FoundFile`` with an error (rel ends with ``/``).
     """
     root = Path(root)
     real_root = root.resolve()
+    real_boundary = Path(boundary).resolve() if boundary is not None else None
     seen_dirs: set[tuple[int, int]] = set()
     links: list[Path] = []
 
@@ -86,8 +92,19 @@ def scan_images(root: str | Path) -> Iterator[FoundFile]:
 
     yield from walk(root, follow=False)
     for link in sorted(links, key=lambda p: _rel(root, p).split("/")):
-        if not inside_root(link):
+        if inside_root(link):
+            continue
+        try:
+            target = link.resolve(strict=True)
+        except (OSError, RuntimeError):
+            yield from _visit(None, link, follow=True)  # dangling or a loop: "cannot stat"
+            continue
+        if real_boundary is None or target.is_relative_to(real_boundary):
             yield from _visit(None, link, follow=True)
+        elif target.is_dir():
+            yield FoundFile(link, _rel(root, link) + "/", None, None, OUTSIDE)
+        elif link.suffix.lower() in IMAGE_EXTENSIONS:
+            yield FoundFile(link, _rel(root, link), None, None, OUTSIDE)
 
 
 def _rel(root: Path, path: Path) -> str:

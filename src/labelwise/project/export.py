@@ -20,6 +20,15 @@ from labelwise.store.models import STATUS_MISSING, Annotation, Image, LabelClass
 # last `labelwise add`).
 COLUMNS = ["path", "label", "annotator", "time", "model_version", "strategy", "score", "flag"]
 FORMATS = ("csv", "json", "coco", "label-studio")
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...) in a label).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A text cell that a spreadsheet would run as a formula, prefixed with ``'`` (OWASP's advice)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def labeled_rows(project: Project) -> list[dict]:
@@ -54,7 +63,8 @@ def export_text(project: Project, fmt: str) -> str:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(rows)
+        # Only the CSV is opened in spreadsheets; JSON and COCO keep the exact names.
+        writer.writerows({k: spreadsheet_safe(r[k]) for k in COLUMNS} for r in rows)
         return buffer.getvalue()
     if fmt == "json":
         return json.dumps([{k: r[k] for k in COLUMNS} for r in rows], indent=2, ensure_ascii=False)

@@ -130,7 +130,7 @@ def _ingest(
         )
     found_paths: set[str] = set()
     todo: list[FoundFile] = []
-    for found in scan_images(folder):
+    for found in scan_images(folder, boundary=project.images_root):
         found = FoundFile(found.path, prefix + found.rel, found.size, found.mtime_ns, found.error)
         report.scanned += 1
         found_paths.add(found.rel)

@@ -19,24 +19,32 @@ from labelwise.project.settings import get_settings, update_settings
 from labelwise.server.auth import admin_user, current_user
 from labelwise.server.grid import image_grid
 from labelwise.server.schemas import (
+    ERROR_RESPONSES,
     MAX_ID,
     AnnotationRequest,
     AnnotationResponse,
     ClassesResponse,
+    ClassNamesResponse,
     ClassRequest,
+    ImageFolderExportResponse,
     MergeRequest,
     QueueItem,
     QueueRequest,
     QueueResponse,
     RenewRequest,
+    RenewResponse,
     SettingsBody,
     SkipRequest,
+    SkipResponse,
     TopClass,
+    TrainResponse,
+    UndoResponse,
 )
 from labelwise.server.status import server_status
 from labelwise.store.models import Image, User
 
-router = APIRouter(prefix="/api")
+# Every route may answer with these errors, all as {"detail": "one line"} (see app.py's handlers).
+router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
 CurrentUser = Annotated[User, Depends(current_user)]
 Admin = Annotated[User, Depends(admin_user)]
 THUMB_SIZE = 256
@@ -73,10 +81,10 @@ def queue_next(body: QueueRequest, request: Request, user: CurrentUser) -> Queue
 
 
 @router.post("/queue/renew")
-def renew_leases(body: RenewRequest, request: Request, user: CurrentUser) -> dict:
+def renew_leases(body: RenewRequest, request: Request, user: CurrentUser) -> RenewResponse:
     state = _state(request)
     kept = queue.renew(state.project, user, body.image_ids, get_settings(state.project)["lease_minutes"])
-    return {"renewed": kept}
+    return RenewResponse(renewed=kept)
 
 
 @router.post("/annotations", status_code=201, response_model=AnnotationResponse)
@@ -97,16 +105,16 @@ def my_recent_labels(request: Request, user: CurrentUser, limit: int = 20) -> di
 
 
 @router.delete("/annotations/{annotation_id}")
-def delete_annotation(annotation_id: AnnotationId, request: Request, user: CurrentUser) -> dict:
+def delete_annotation(annotation_id: AnnotationId, request: Request, user: CurrentUser) -> UndoResponse:
     state = _state(request)
     image_id = queue.undo(state.project, user, annotation_id, get_settings(state.project)["lease_minutes"])
-    return {"undone": annotation_id, "image_id": image_id}
+    return UndoResponse(undone=annotation_id, image_id=image_id)
 
 
 @router.post("/skip")
-def skip_image(body: SkipRequest, request: Request, user: CurrentUser) -> dict:
+def skip_image(body: SkipRequest, request: Request, user: CurrentUser) -> SkipResponse:
     queue.skip(_state(request).project, user, body.image_id)
-    return {"skipped": body.image_id}
+    return SkipResponse(skipped=body.image_id)
 
 
 def _image_path(request: Request, image_id: int) -> tuple[Path, Image]:
@@ -125,13 +133,15 @@ def _image_path(request: Request, image_id: int) -> tuple[Path, Image]:
     return path, image
 
 
-@router.get("/images/{image_id}/file")
+@router.get("/images/{image_id}/file", responses={200: {"content": {"image/*": {}}, "description": "the file"}})
 def image_file(image_id: ImageId, request: Request, user: CurrentUser) -> FileResponse:
     path, _ = _image_path(request, image_id)
     return FileResponse(path, media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream")
 
 
-@router.get("/images/{image_id}/thumb")
+@router.get(
+    "/images/{image_id}/thumb", responses={200: {"content": {"image/jpeg": {}}, "description": "a JPEG at most 256 px"}}
+)
 def image_thumb(image_id: ImageId, request: Request, user: CurrentUser) -> FileResponse:
     from labelwise.ingest.decode import BrokenImageError, decode_image
 
@@ -168,9 +178,9 @@ def list_images(
 
 
 @router.post("/train", status_code=202)
-def train(request: Request, user: Admin) -> dict:
+def train(request: Request, user: Admin) -> TrainResponse:
     _state(request).retrainer.request()
-    return {"requested": True}
+    return TrainResponse(requested=True)
 
 
 @router.get("/settings")
@@ -184,15 +194,18 @@ def write_settings(body: SettingsBody, request: Request, user: Admin) -> dict:
 
 
 @router.post("/classes", status_code=201)
-def add_class(body: ClassRequest, request: Request, user: Admin) -> dict:
+def add_class(body: ClassRequest, request: Request, user: Admin) -> ClassNamesResponse:
     """Add a class, or put a retired one back in service (409 if it is offered already)."""
     project = _state(request).project
     if not classes.add_class(project, body.name, user.name):
         raise HTTPException(409, f"name: class {body.name!r} exists already")
-    return {"classes": project.class_names()}
+    return ClassNamesResponse(classes=project.class_names())
 
 
-@router.get("/export")
+@router.get(
+    "/export",
+    responses={200: {"content": {"text/csv": {}, "application/json": {}}, "description": "the labels as a download"}},
+)
 def export(request: Request, user: Admin, format: str = "csv") -> Response:
     if format not in FORMATS:
         raise HTTPException(422, f"format: {format!r} is not one of {', '.join(FORMATS)}")
@@ -205,9 +218,9 @@ def export(request: Request, user: Admin, format: str = "csv") -> Response:
 
 
 @router.post("/export/imagefolder", status_code=201)
-def export_folder(request: Request, user: Admin) -> dict:
+def export_folder(request: Request, user: Admin) -> ImageFolderExportResponse:
     folder, count, linked = export_image_folder(_state(request).project)
-    return {"folder": str(folder), "images": count, "hard_links": linked}
+    return ImageFolderExportResponse(folder=str(folder), images=count, hard_links=linked)
 
 
 # Class maintenance (issue 20, item 11). The class is named in the path, URL-encoded; a retrain is asked

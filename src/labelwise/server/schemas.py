@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -52,7 +52,7 @@ class AnnotationResponse(BaseModel):
 
 class RenewRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    image_ids: list[int] = Field(max_length=100)
+    image_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(max_length=100)
 
 
 class SkipRequest(BaseModel):
@@ -98,3 +98,51 @@ class SettingsBody(BaseModel):
 
     def changes(self) -> dict[str, Any]:
         return dict(self.model_extra or {}) | self.model_dump(exclude_unset=True)
+
+
+class ErrorResponse(BaseModel):
+    """Every error the server sends, validation errors included: one line naming the field."""
+
+    detail: str = Field(description="what is wrong, naming the field or the record")
+
+
+_ERRORS = {
+    401: "no valid token (Bearer header, HTTP Basic password or login cookie)",
+    403: "the role does not allow it (admin only), or a cookie request from another origin",
+    404: "no such record, or its file is missing or outside the images folder",
+    409: "conflicts with the current state (a lease held by someone else, an existing class)",
+    413: "the request body is over the size limit",
+    422: "a field is invalid (the detail names it)",
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": text} for code, text in _ERRORS.items()
+}
+
+
+class RenewResponse(BaseModel):
+    renewed: list[int]
+
+
+class UndoResponse(BaseModel):
+    undone: int
+    image_id: int
+
+
+class SkipResponse(BaseModel):
+    skipped: int
+
+
+class TrainResponse(BaseModel):
+    requested: bool
+
+
+class ClassNamesResponse(BaseModel):
+    """The class names after a change, in column order."""
+
+    classes: list[str]
+
+
+class ImageFolderExportResponse(BaseModel):
+    folder: str
+    images: int
+    hard_links: int

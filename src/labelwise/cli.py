@@ -474,6 +474,46 @@ def users_add(
     typer.echo(token)
 
 
+@users_app.command("list")
+def users_list(project: Annotated[Path, typer.Argument(help="the project folder")]) -> None:
+    """One line per person: name, role, created, and whether the account is disabled."""
+    from labelwise.project.users import list_users
+
+    for user in list_users(_open(project)):
+        state = "disabled" if user["disabled"] else "active"
+        typer.echo(f"{user['name']}\t{user['role']}\t{user['created_at']}\t{state}")
+
+
+@users_app.command("disable")
+def users_disable(
+    project: Annotated[Path, typer.Argument(help="the project folder")],
+    name: Annotated[str, typer.Argument(help="the person's name")],
+) -> None:
+    """Refuse this person's token from now on (401); their labels stay."""
+    from labelwise.project.users import disable_user
+
+    try:
+        disable_user(_open(project), name)
+    except LabelwiseError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"{name}: disabled")
+
+
+@users_app.command("rotate")
+def users_rotate(
+    project: Annotated[Path, typer.Argument(help="the project folder")],
+    name: Annotated[str, typer.Argument(help="the person's name")],
+) -> None:
+    """Give this person a new token, printed alone on one line (shown only once); the old one stops working."""
+    from labelwise.project.users import rotate_token
+
+    try:
+        token = rotate_token(_open(project), name)
+    except LabelwiseError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(token)
+
+
 label_studio_app = typer.Typer(help="Drive a Label Studio project's queue with labelwise.", no_args_is_help=True)
 app.add_typer(label_studio_app, name="label-studio")
 

@@ -30,6 +30,7 @@ def _root() -> None:
     """labelwise: label only the images that teach the model most."""
 
 
+KEEP_ALIVE_S = 5  # an idle kept-alive connection is closed after this many seconds
 DEFAULT_STRATEGIES = "random,auto,margin,entropy,least-confidence,variance,bald"
 
 
@@ -555,6 +556,10 @@ def serve(
     project: Annotated[Path, typer.Argument(help="the project folder")],
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    behind_https: Annotated[
+        bool,
+        typer.Option(help="served by an HTTPS reverse proxy: Secure cookies, and its X-Forwarded-Proto is trusted"),
+    ] = False,
 ) -> None:
     """Start the annotation server: dashboard, annotate page, image grid, JSON API."""
     import uvicorn
@@ -569,11 +574,14 @@ def serve(
             token = add_user(proj, "admin", "admin")
             console.print(f"created the first admin; log in with: http://{shown}:{port}/login?token={token}")
         proj.close()
-        server_app = create_app(project)
+        server_app = create_app(project, behind_https=behind_https)
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
     console.print(f"labelwise is serving {project} at http://{shown}:{port}/  (Ctrl-C stops)")
-    uvicorn.run(server_app, host=host, port=port, log_level="warning")
+    # Forwarded headers (X-Forwarded-Proto/For) are honoured only behind a proxy the user named; a
+    # client talking to us directly cannot claim HTTPS. timeout_keep_alive closes idle connections.
+    uvicorn.run(server_app, host=host, port=port, log_level="warning", proxy_headers=behind_https,
+                timeout_keep_alive=KEEP_ALIVE_S)  # fmt: skip
 
 
 @app.command()

@@ -33,9 +33,12 @@ def _page(request: Request, name: str, user: User, **context) -> HTMLResponse:
     return HTMLResponse(render(request, name, {"user": user, "project": project.folder.name, **context}))
 
 
-def _login(token: str, target: str = "/") -> RedirectResponse:
+def _login(request: Request, token: str, target: str = "/") -> RedirectResponse:
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", max_age=30 * 24 * 3600)
+    # Behind an HTTPS proxy (serve --behind-https) the cookie is Secure: a browser never sends it
+    # over plain HTTP. Without the flag the server speaks plain HTTP, where a Secure cookie would be dropped.
+    secure = bool(getattr(request.app.state, "behind_https", False))
+    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", max_age=30 * 24 * 3600, secure=secure)
     return response
 
 
@@ -52,7 +55,7 @@ def login_link(request: Request, token: str | None = None, next: str | None = No
     page the person was on when the session ended (``next``)."""
     target = local_target(next)
     if token and user_for_token(request.app.state.project, token):
-        return _login(token, target)
+        return _login(request, token, target)
     error = "that token is not valid" if token else None
     context = {"user": None, "error": error, "next": target if next else ""}
     return HTMLResponse(render(request, "login.html", context), 401 if token else 200)
@@ -61,7 +64,7 @@ def login_link(request: Request, token: str | None = None, next: str | None = No
 @router.post("/login")
 def login_form(request: Request, token: Annotated[str, Form()], next: Annotated[str, Form()] = ""):
     if user_for_token(request.app.state.project, token.strip()):
-        return _login(token.strip(), local_target(next))
+        return _login(request, token.strip(), local_target(next))
     context = {"user": None, "error": "that token is not valid", "next": next}
     return HTMLResponse(render(request, "login.html", context), 401)
 

@@ -564,6 +564,7 @@ def serve(
     """Start the annotation server: dashboard, annotate page, image grid, JSON API."""
     import uvicorn
 
+    from labelwise.project.sessions import login_code
     from labelwise.project.users import add_user, has_admin
     from labelwise.server.app import create_app
 
@@ -571,8 +572,11 @@ def serve(
         proj = _open(project)
         shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
         if not has_admin(proj):
-            token = add_user(proj, "admin", "admin")
-            console.print(f"created the first admin; log in with: http://{shown}:{port}/login?token={token}")
+            typer.echo(add_user(proj, "admin", "admin"))  # the permanent token, for the API: shown once
+            # The link carries a one-time code (15 minutes), not the token: it may end up in a
+            # browser history or a shared terminal log.
+            code = login_code(proj, "admin")
+            console.print(f"created the first admin (token above); log in with: http://{shown}:{port}/login?code={code}")
         proj.close()
         server_app = create_app(project, behind_https=behind_https)
     except LabelwiseError as exc:
@@ -616,7 +620,12 @@ def demo(
         token_file.chmod(0o600)
         proj.close()
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
-    console.print(f"log in as the demo admin: http://{shown}:{port}/login?token={token_file.read_text().strip()}")
+    from labelwise.project.sessions import login_code
+
+    proj = _open(folder)
+    code = login_code(proj, "demo-admin")
+    proj.close()
+    console.print(f"log in as the demo admin (link works once, 15 minutes): http://{shown}:{port}/login?code={code}")
     if not build_only:
         serve(folder, host=host, port=port)
 

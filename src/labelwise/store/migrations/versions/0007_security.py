@@ -30,9 +30,26 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("disabled_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_table(
+        "login_sessions",
+        sa.Column("id_hash", sa.String(64), primary_key=True),
+        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False, index=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked", sa.Boolean, nullable=False, server_default=sa.false()),
+    )
+    op.create_table(
+        "login_codes",
+        sa.Column("code_hash", sa.String(64), primary_key=True),
+        sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False, index=True),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("login_codes")
+    op.drop_table("login_sessions")
     with op.batch_alter_table("users") as batch:
         batch.drop_column("disabled_at")
     with op.batch_alter_table("annotations") as batch:

@@ -576,7 +576,9 @@ def serve(
             # The link carries a one-time code (15 minutes), not the token: it may end up in a
             # browser history or a shared terminal log.
             code = login_code(proj, "admin")
-            console.print(f"created the first admin (token above); log in with: http://{shown}:{port}/login?code={code}")
+            console.print(
+                f"created the first admin (token above); log in with: http://{shown}:{port}/login?code={code}"
+            )
         proj.close()
         server_app = create_app(project, behind_https=behind_https)
     except LabelwiseError as exc:

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from labelwise.project.settings import get_settings
 from labelwise.project.sessions import SESSION_DAYS, end_session, redeem_login_code, start_session
+from labelwise.project.settings import get_settings
 from labelwise.project.users import user_for_token
 from labelwise.server.auth import COOKIE, admin_user, current_user
 from labelwise.server.status import server_status

@@ -30,6 +30,7 @@ def _root() -> None:
     """labelwise: label only the images that teach the model most."""
 
 
+KEEP_ALIVE_S = 5  # an idle kept-alive connection is closed after this many seconds
 DEFAULT_STRATEGIES = "random,auto,margin,entropy,least-confidence,variance,bald"
 
 
@@ -494,6 +495,46 @@ def users_add(
     typer.echo(token)
 
 
+@users_app.command("list")
+def users_list(project: Annotated[Path, typer.Argument(help="the project folder")]) -> None:
+    """One line per person: name, role, created, and whether the account is disabled."""
+    from labelwise.project.users import list_users
+
+    for user in list_users(_open(project)):
+        state = "disabled" if user["disabled"] else "active"
+        typer.echo(f"{user['name']}\t{user['role']}\t{user['created_at']}\t{state}")
+
+
+@users_app.command("disable")
+def users_disable(
+    project: Annotated[Path, typer.Argument(help="the project folder")],
+    name: Annotated[str, typer.Argument(help="the person's name")],
+) -> None:
+    """Refuse this person's token from now on (401); their labels stay."""
+    from labelwise.project.users import disable_user
+
+    try:
+        disable_user(_open(project), name)
+    except LabelwiseError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"{name}: disabled")
+
+
+@users_app.command("rotate")
+def users_rotate(
+    project: Annotated[Path, typer.Argument(help="the project folder")],
+    name: Annotated[str, typer.Argument(help="the person's name")],
+) -> None:
+    """Give this person a new token, printed alone on one line (shown only once); the old one stops working."""
+    from labelwise.project.users import rotate_token
+
+    try:
+        token = rotate_token(_open(project), name)
+    except LabelwiseError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(token)
+
+
 classes_app = typer.Typer(help="The project's classes: list, add, rename, merge, retire.", no_args_is_help=True)
 app.add_typer(classes_app, name="classes")
 ProjectArg = Annotated[Path, typer.Argument(help="the project folder")]
@@ -624,10 +665,15 @@ def serve(
     project: Annotated[Path, typer.Argument(help="the project folder")],
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    behind_https: Annotated[
+        bool,
+        typer.Option(help="served by an HTTPS reverse proxy: Secure cookies, and its X-Forwarded-Proto is trusted"),
+    ] = False,
 ) -> None:
     """Start the annotation server: dashboard, annotate page, image grid, JSON API."""
     import uvicorn
 
+    from labelwise.project.sessions import login_code
     from labelwise.project.users import add_user, has_admin
     from labelwise.server.app import create_app
 
@@ -635,14 +681,22 @@ def serve(
         proj = _open(project)
         shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
         if not has_admin(proj):
-            token = add_user(proj, "admin", "admin")
-            console.print(f"created the first admin; log in with: http://{shown}:{port}/login?token={token}")
+            typer.echo(add_user(proj, "admin", "admin"))  # the permanent token, for the API: shown once
+            # The link carries a one-time code (15 minutes), not the token: it may end up in a
+            # browser history or a shared terminal log.
+            code = login_code(proj, "admin")
+            console.print(
+                f"created the first admin (token above); log in with: http://{shown}:{port}/login?code={code}"
+            )
         proj.close()
-        server_app = create_app(project)
+        server_app = create_app(project, behind_https=behind_https)
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
     console.print(f"labelwise is serving {project} at http://{shown}:{port}/  (Ctrl-C stops)")
-    uvicorn.run(server_app, host=host, port=port, log_level="warning")
+    # Forwarded headers (X-Forwarded-Proto/For) are honoured only behind a proxy the user named; a
+    # client talking to us directly cannot claim HTTPS. timeout_keep_alive closes idle connections.
+    uvicorn.run(server_app, host=host, port=port, log_level="warning", proxy_headers=behind_https,
+                timeout_keep_alive=KEEP_ALIVE_S)  # fmt: skip
 
 
 @app.command()
@@ -677,7 +731,12 @@ def demo(
         token_file.chmod(0o600)
         proj.close()
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0", "::") else host
-    console.print(f"log in as the demo admin: http://{shown}:{port}/login?token={token_file.read_text().strip()}")
+    from labelwise.project.sessions import login_code
+
+    proj = _open(folder)
+    code = login_code(proj, "demo-admin")
+    proj.close()
+    console.print(f"log in as the demo admin (link works once, 15 minutes): http://{shown}:{port}/login?code={code}")
     if not build_only:
         serve(folder, host=host, port=port)
 

@@ -33,7 +33,7 @@ def test_no_anonymous_access(client):
 def test_login_link_sets_a_cookie_that_opens_the_pages(client, server_project):
     _, tokens = server_project
     response = client.anon.get(f"/login?token={tokens['ann']}", follow_redirects=False)
-    assert response.status_code == 303 and "labelwise_token" in response.headers["set-cookie"]
+    assert response.status_code == 303 and "labelwise_session" in response.headers["set-cookie"]
     assert "httponly" in response.headers["set-cookie"].lower()
     for page in ("/", "/annotate", "/images"):
         assert client.anon.get(page).status_code == 200, page

@@ -34,7 +34,7 @@ def load_audit_labels(project: Project) -> AuditLabels:
         rows = session.execute(
             select(Annotation.image_id, Annotation.model_version, ModelVersion.n_labels, Annotation.predicted)
             .join(ModelVersion, ModelVersion.id == Annotation.model_version)
-            .where(Annotation.audit.is_(True), Annotation.predicted.is_not(None))
+            .where(Annotation.audit.is_(True), Annotation.predicted.is_not(None), Annotation.deleted_at.is_(None))
             .order_by(Annotation.id)
         ).all()
     seen: set[int] = set()

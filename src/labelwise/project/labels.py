@@ -62,6 +62,7 @@ def add_annotation(
     *,
     annotator: str,
     source: str,
+    user_id: int | None = None,
     model_version: int | None = None,
     strategy: str | None = None,
     score: float | None = None,
@@ -73,7 +74,7 @@ def add_annotation(
         .values(superseded=True)
     )
     annotation = Annotation(
-        image_id=image.id, class_id=cls.id, annotator=annotator, source=source,
+        image_id=image.id, class_id=cls.id, annotator=annotator, source=source, user_id=user_id,
         model_version=model_version, strategy=strategy, score=score,
     )  # fmt: skip
     session.add(annotation)

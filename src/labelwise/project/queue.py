@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -214,7 +214,7 @@ def annotate(
             other = session.scalar(
                 select(Annotation.annotator)
                 .where(Annotation.image_id == image_id, Annotation.superseded.is_(False))
-                .where(Annotation.annotator != user.name)
+                .where(or_(Annotation.user_id.is_(None), Annotation.user_id != user.id))
                 .limit(1)
             )
             if other is not None:
@@ -232,7 +232,7 @@ def annotate(
             if entry is not None:
                 version, strategy, score = ranking.version, _chosen_by(entry, ranking.strategy), entry.score
         annotation = add_annotation(session, image, cls, annotator=user.name, source="server",
-                                    model_version=version, strategy=strategy, score=score)  # fmt: skip
+                                    user_id=user.id, model_version=version, strategy=strategy, score=score)  # fmt: skip
         for key, value in audit.items():  # only a leased image counts: its prediction predates the label
             setattr(annotation, key, value)
         lease.done = True
@@ -254,21 +254,29 @@ def renew(project: Project, user: User, image_ids: list[int], lease_minutes: flo
 
 
 def undo(project: Project, user: User, annotation_id: int, lease_minutes: float) -> int:
-    """Remove an annotation (its author or an admin); the label it replaced, if any, is current
-    again, and the image goes back to its author's queue. Returns the image id."""
+    """Undo an annotation (its author's account or an admin); the label it replaced, if any, is
+    current again, and the image goes back to its author's queue. Returns the image id.
+
+    Rights go by account id, never by display name: a label from the command line or an import has
+    no account, so only an admin may undo it. The row stays, marked deleted, for audit."""
     with project.sessions.begin() as session:
         annotation = session.get(Annotation, annotation_id)
-        if annotation is None:
+        if annotation is None or annotation.deleted_at is not None:
             raise NotFoundError(f"annotation {annotation_id}: not found")
-        if annotation.annotator != user.name and user.role != "admin":
-            raise ForbiddenError(f"annotation {annotation_id}: only {annotation.annotator} or an admin may undo it")
+        own = annotation.user_id is not None and annotation.user_id == user.id
+        if not own and user.role != "admin":
+            raise ForbiddenError(f"annotation {annotation_id}: only its author or an admin may undo it")
         image_id = annotation.image_id
         was_current = not annotation.superseded
-        session.delete(annotation)
+        annotation.superseded = True
+        annotation.deleted_at, annotation.deleted_by = utcnow(), user.id
         session.flush()
         if was_current:
             previous = session.scalar(
-                select(Annotation).where(Annotation.image_id == image_id).order_by(Annotation.id.desc()).limit(1)
+                select(Annotation)
+                .where(Annotation.image_id == image_id, Annotation.deleted_at.is_(None))
+                .order_by(Annotation.id.desc())
+                .limit(1)
             )
             if previous is not None:
                 previous.superseded = False
@@ -302,7 +310,7 @@ def recent_labels(project: Project, user: User, limit: int = 20) -> list[dict]:
             select(Annotation.id, Annotation.image_id, Image.path, LabelClass.name)
             .join(Image, Image.id == Annotation.image_id)
             .join(LabelClass, LabelClass.id == Annotation.class_id)
-            .where(Annotation.annotator == user.name, Annotation.source == "server", Annotation.superseded.is_(False))
+            .where(Annotation.user_id == user.id, Annotation.source == "server", Annotation.superseded.is_(False))
             .order_by(Annotation.id.desc())
             .limit(limit)
         ).all()

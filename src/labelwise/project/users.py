@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from labelwise.errors import LabelwiseError
 from labelwise.project.project import Project
-from labelwise.store.models import User
+from labelwise.store.models import User, utcnow
 
 ROLES = ("admin", "annotator")
 
@@ -38,7 +38,42 @@ def user_for_token(project: Project, token: str | None) -> User | None:
     if not token:
         return None
     with project.sessions() as session:
-        return session.scalar(select(User).where(User.token_hash == hash_token(token)))
+        # A disabled account's token is refused exactly like an unknown one.
+        return session.scalar(select(User).where(User.token_hash == hash_token(token), User.disabled_at.is_(None)))
+
+
+def list_users(project: Project) -> list[dict]:
+    """Every account, oldest first: name, role, created, disabled (no token, not even its hash)."""
+    with project.sessions() as session:
+        users = session.scalars(select(User).order_by(User.id)).all()
+        return [
+            {"name": u.name, "role": u.role, "created_at": u.created_at.isoformat(timespec="seconds"),
+             "disabled": u.disabled_at is not None}
+            for u in users
+        ]  # fmt: skip
+
+
+def _named(session, name: str) -> User:
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise LabelwiseError(f"name: no user called {name!r}")
+    return user
+
+
+def disable_user(project: Project, name: str) -> None:
+    """Refuse the account's token from now on; its labels and their history stay."""
+    with project.sessions.begin() as session:
+        user = _named(session, name)
+        if user.disabled_at is None:
+            user.disabled_at = utcnow()
+
+
+def rotate_token(project: Project, name: str) -> str:
+    """Give the account a new token (returned, shown once); the old one stops working at once."""
+    token = secrets.token_urlsafe(32)
+    with project.sessions.begin() as session:
+        _named(session, name).token_hash = hash_token(token)
+    return token
 
 
 def has_admin(project: Project) -> bool:

@@ -15,7 +15,7 @@ from labelwise.project import Project
 from labelwise.project.check import log_project_check
 from labelwise.server import api, label_studio_backend, pages
 from labelwise.server.auth import COOKIE, current_user, has_valid_credential
-from labelwise.server.guard import Guard
+from labelwise.server.guard import BODY_TIMEOUT_S, Guard
 from labelwise.server.worker import Retrainer
 
 MAX_BODY_BYTES = 64 * 1024
@@ -26,7 +26,9 @@ def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
 
 
-def create_app(folder: str | Path, *, start_worker: bool = True) -> FastAPI:
+def create_app(
+    folder: str | Path, *, start_worker: bool = True, behind_https: bool = False, body_timeout: float = BODY_TIMEOUT_S
+) -> FastAPI:
     project = Project(folder)  # refuses a database with pending migrations
     log_project_check(project)
     retrainer = Retrainer(folder)
@@ -47,9 +49,10 @@ def create_app(folder: str | Path, *, start_worker: bool = True) -> FastAPI:
     )  # fmt: skip
     app.state.project = project
     app.state.retrainer = retrainer
+    app.state.behind_https = behind_https  # cookies get Secure
 
     app.add_middleware(Guard, project=project, authenticate=has_valid_credential, cookie=COOKIE,
-                       max_body=MAX_BODY_BYTES)  # fmt: skip
+                       max_body=MAX_BODY_BYTES, body_timeout=body_timeout)  # fmt: skip
 
     @app.exception_handler(LabelwiseError)
     async def labelwise_error(request: Request, exc: LabelwiseError):

@@ -37,6 +37,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+BODY_TIMEOUT_S = 30.0  # the whole body of an unsafe request must arrive within this, else 408
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SECURITY_HEADERS = [
     (b"content-security-policy",
@@ -110,9 +111,10 @@ class Guard:
         authenticate: Callable[[Project, str | None, str | None], bool],
         cookie: str,
         max_body: int,
+        body_timeout: float = BODY_TIMEOUT_S,
     ) -> None:
         self.app, self.project, self.authenticate = app, project, authenticate
-        self.cookie, self.max_body = cookie, max_body
+        self.cookie, self.max_body, self.body_timeout = cookie, max_body, body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -148,9 +150,15 @@ class Guard:
             await _reply(send, 403, "cross-origin request refused: the Origin header must match this server")
             return
         try:
-            chunks = await self._read_body(receive)
+            # A client that sends headers and then stalls (or trickles) the body would hold a
+            # connection and a worker forever: the body gets one deadline, counted from the headers.
+            with anyio.fail_after(self.body_timeout):
+                chunks = await self._read_body(receive)
         except BodyTooLargeError:
             await _reply(send, 413, f"request body over {self.max_body} bytes")
+            return
+        except TimeoutError:
+            await _reply(send, 408, f"request body not received within {self.body_timeout:g} s")
             return
         if chunks is None:
             return

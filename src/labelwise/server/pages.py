@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from labelwise.project.classes import active_class_names, class_history, list_classes
+from labelwise.project.sessions import SESSION_DAYS, end_session, redeem_login_code, start_session
 from labelwise.project.settings import get_settings
 from labelwise.project.users import user_for_token
 from labelwise.server.auth import COOKIE, admin_user, current_user
@@ -46,9 +47,14 @@ def _page(request: Request, name: str, user: User, **context) -> HTMLResponse:
     return HTMLResponse(render(request, name, {"user": user, "project": project.folder.name, **context}))
 
 
-def _login(token: str, target: str = "/") -> RedirectResponse:
+def _login(request: Request, user: User, target: str = "/") -> RedirectResponse:
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", max_age=30 * 24 * 3600)
+    # Behind an HTTPS proxy (serve --behind-https) the cookie is Secure: a browser never sends it
+    # over plain HTTP. Without the flag the server speaks plain HTTP, where a Secure cookie would be dropped.
+    secure = bool(getattr(request.app.state, "behind_https", False))
+    session_id = start_session(request.app.state.project, user.id)
+    response.set_cookie(COOKIE, session_id, httponly=True, samesite="lax", max_age=SESSION_DAYS * 24 * 3600,
+                        secure=secure)  # fmt: skip
     return response
 
 
@@ -60,27 +66,32 @@ def local_target(next_path: str | None) -> str:
 
 
 @router.get("/login")
-def login_link(request: Request, token: str | None = None, next: str | None = None):
-    """The login link: ``/login?token=...`` sets the session cookie and opens the dashboard, or the
-    page the person was on when the session ended (``next``)."""
+def login_link(request: Request, code: str | None = None, token: str | None = None, next: str | None = None):
+    """The login link: ``/login?code=...`` (a one-time code printed by serve/demo; a second use is
+    refused) or ``/login?token=...`` starts a session and opens the dashboard, or the page the person
+    was on when the session ended (``next``)."""
     target = local_target(next)
-    if token and user_for_token(request.app.state.project, token):
-        return _login(token, target)
-    error = "that token is not valid" if token else None
-    context = {"user": None, "error": error, "next": target if next else ""}
-    return HTMLResponse(render(request, "login.html", context), 401 if token else 200)
+    project = request.app.state.project
+    user = redeem_login_code(project, code) if code else user_for_token(project, token) if token else None
+    if user is not None:
+        return _login(request, user, target)
+    error = "that login code is not valid (used, expired or unknown)" if code else "that token is not valid"
+    context = {"user": None, "error": error if code or token else None, "next": target if next else ""}
+    return HTMLResponse(render(request, "login.html", context), 401 if code or token else 200)
 
 
 @router.post("/login")
 def login_form(request: Request, token: Annotated[str, Form()], next: Annotated[str, Form()] = ""):
-    if user_for_token(request.app.state.project, token.strip()):
-        return _login(token.strip(), local_target(next))
+    user = user_for_token(request.app.state.project, token.strip())
+    if user is not None:
+        return _login(request, user, local_target(next))
     context = {"user": None, "error": "that token is not valid", "next": next}
     return HTMLResponse(render(request, "login.html", context), 401)
 
 
 @router.post("/logout")
-def logout() -> RedirectResponse:
+def logout(request: Request) -> RedirectResponse:
+    end_session(request.app.state.project, request.cookies.get(COOKIE))  # the cookie is dead even if kept
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response

@@ -104,8 +104,11 @@ class Annotation(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id"), index=True)
     class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"))
-    annotator: Mapped[str] = mapped_column(String(255))
-    source: Mapped[str] = mapped_column(String(32))  # cli, csv, folders, server
+    annotator: Mapped[str] = mapped_column(String(255))  # display only; rights go by user_id
+    source: Mapped[str] = mapped_column(String(32))  # cli, csv, folders, server, label-studio
+    # The account that made it; NULL for labels from the command line or an import (see ``source``),
+    # so no account, whatever its name, owns those.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     model_version: Mapped[int | None] = mapped_column(Integer)
     strategy: Mapped[str | None] = mapped_column(String(64))
@@ -116,6 +119,9 @@ class Annotation(Base):
     audit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     predicted: Mapped[str | None] = mapped_column(String(255))
     predicted_p: Mapped[float | None] = mapped_column(Float)
+    # Undo keeps the row for audit: it is superseded and marked deleted, never erased.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class User(Base):
@@ -128,6 +134,30 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))  # admin or annotator
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # set: every request is 401
+
+
+class LoginSession(Base):
+    """A browser's login: the cookie holds a random id, the database its hash. Logout revokes it."""
+
+    __tablename__ = "login_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LoginCode(Base):
+    """A one-time code for the login link printed by ``serve``/``demo``: short-lived, used once."""
+
+    __tablename__ = "login_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Setting(Base):

@@ -154,9 +154,13 @@ def test_sync_mirrors_the_project_and_label_studio_serves_labelwise_ranking(labe
         assert api.patch(f"/api/annotations/{relabel_id}", json={"result": choice_result(new)}).status_code == 200
         assert api.delete(f"/api/annotations/{annotations[deleted_task]['id']}").status_code == 204
         client = LabelStudioClient(label_studio.url, label_studio.legacy_token)
+        posts = []
+        client._http.event_hooks["request"].append(lambda r: posts.append(r.url.path) if r.method == "POST" else None)
         report = sync_once(folder, client, pid, force_train=True)
         client.close()
         assert (report.labels_changed, report.labels_removed) == (1, 1)
+        # The 27 predictions of this pass go in one bulk request, not one request each.
+        assert report.predictions == 27 and posts == [f"/api/projects/{pid}/import/predictions"]
         with project.sessions() as session:
             history = session.execute(
                 select(Image.path, LabelClass.name, Annotation.superseded)

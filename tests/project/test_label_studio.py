@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -154,9 +155,13 @@ def test_sync_mirrors_the_project_and_label_studio_serves_labelwise_ranking(labe
         assert api.patch(f"/api/annotations/{relabel_id}", json={"result": choice_result(new)}).status_code == 200
         assert api.delete(f"/api/annotations/{annotations[deleted_task]['id']}").status_code == 204
         client = LabelStudioClient(label_studio.url, label_studio.legacy_token)
+        posts = []
+        client._http.event_hooks["request"].append(lambda r: posts.append(r.url.path) if r.method == "POST" else None)
         report = sync_once(folder, client, pid, force_train=True)
         client.close()
         assert (report.labels_changed, report.labels_removed) == (1, 1)
+        # The 27 predictions of this pass go in one bulk request, not one request each.
+        assert report.predictions == 27 and posts == [f"/api/projects/{pid}/import/predictions"]
         with project.sessions() as session:
             history = session.execute(
                 select(Image.path, LabelClass.name, Annotation.superseded)
@@ -198,3 +203,62 @@ def test_an_annotation_naming_an_unknown_class_adds_the_class_and_says_so(tmp_pa
     with project.sessions() as session:
         assert session.scalar(select(Annotation.annotator)) == "label-studio:hal@example.com"
     project.close()
+
+
+class _Outage(httpx.HTTPTransport):
+    """Label Studio goes away (connection refused, as while it restarts) after ``after`` image downloads,
+    for ``length`` requests, or for good when ``length`` is None."""
+
+    def __init__(self, after: int, length: int | None) -> None:
+        super().__init__()
+        self.after, self.length, self.downloads, self.refused = after, length, 0, 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/data/"):
+            self.downloads += 1
+        if self.downloads > self.after and (self.length is None or self.refused < self.length):
+            self.refused += 1
+            raise httpx.ConnectError("connection refused", request=request)
+        return super().handle_request(request)
+
+
+def _flaky_client(label_studio, transport: httpx.BaseTransport, retries: int) -> LabelStudioClient:
+    client = LabelStudioClient(label_studio.url, label_studio.legacy_token, retries=retries, backoff=0.01)
+    client._http.close()
+    client._http = httpx.Client(base_url=client.url, timeout=60, transport=transport)
+    return client
+
+
+def test_label_studio_going_away_mid_sync_loses_nothing_and_doubles_nothing(label_studio, ls_project, tmp_path):
+    pid, truth, broken_task = ls_project
+    folder = tmp_path / "mirror"
+    with label_studio.api() as api:
+        for task_id, name in list(truth.items())[-3:]:
+            _annotate(api, task_id, name)
+    # Down for longer than the retries last: the pass stops with a clear error, keeping the 10 images it fetched.
+    down = _Outage(after=10, length=None)
+    with pytest.raises(LabelStudioError, match="cannot reach Label Studio"):
+        sync_once(folder, _flaky_client(label_studio, down, retries=2), pid, backbone="squeezenet")
+    assert down.refused == 3  # the call and its two retries
+    # Back, with a short outage of three refused requests: retried with backoff, the pass completes
+    # and fetches only the 21 tasks the first pass did not get.
+    blip = _Outage(after=5, length=3)
+    report = sync_once(folder, _flaky_client(label_studio, blip, retries=4), pid)
+    assert blip.refused == 3 and report.fetched == len(truth) + 1 - 10 and report.retrained
+    # Nothing lost, nothing doubled: one image per task, one live label per annotated task, and a
+    # quiet pass afterwards finds nothing to fetch or relabel.
+    project = Project(folder)
+    with project.sessions() as session:
+        paths = session.scalars(select(Image.path)).all()
+        live = session.scalars(select(Annotation.image_id).where(Annotation.superseded.is_(False))).all()
+    project.close()
+    assert sorted(paths) == sorted(f"task-{t}.png" for t in [*truth, broken_task])
+    with label_studio.api() as api:
+        tasks = api.get(f"/api/projects/{pid}/export", params={"exportType": "JSON", "download_all_tasks": "true"})
+        annotated = [t for t in tasks.json() if latest_annotation(t) is not None]
+        predictions = api.get("/api/predictions", params={"project": pid}).json()
+    assert len(live) == len(set(live)) == len(annotated) > 0
+    mine = [p["task"] for p in predictions if p["model_version"] == report.model_version]
+    assert len(mine) == len(set(mine)) == len(truth) - len(annotated)
+    quiet = sync_once(folder, LabelStudioClient(label_studio.url, label_studio.legacy_token), pid)
+    assert (quiet.fetched, quiet.labels_changed, quiet.labels_removed, quiet.retrained) == (0, 0, 0, False)

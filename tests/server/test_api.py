@@ -200,6 +200,10 @@ def test_exports(client):
     bag = next(c["id"] for c in coco["categories"] if c["name"] == "Bag")
     assert sum(a["category_id"] == bag for a in coco["annotations"]) == 2
     assert client.admin.get("/api/export?format=xml").status_code == 422
+    for fmt, name in [("csv", "labels.csv"), ("json", "labels.json"), ("coco", "labels.coco.json"),
+                      ("label-studio", "labels.label-studio.json")]:  # fmt: skip
+        disposition = client.admin.get(f"/api/export?format={fmt}").headers["content-disposition"]
+        assert disposition == f'attachment; filename="{name}"', fmt
     folder = client.admin.post("/api/export/imagefolder").json()
     assert folder["images"] == 3 and folder["hard_links"] == 3
     from pathlib import Path

@@ -227,24 +227,44 @@ def _count_labels(project: Project) -> int:
         return len(session.scalars(select(Annotation.id).where(Annotation.superseded.is_(False))).all())
 
 
+PREDICTION_BATCH = 1000  # predictions per bulk request; Label Studio 1.23.2 stores them 500 at a time
+
+
 def write_predictions(client: LabelStudioClient, ls_project: int, config: ClassificationConfig, ranking: Ranking,
                       tasks_by_image: dict[int, list[int]], model_version: str, limit: int) -> int:  # fmt: skip
-    """Predictions for the first ``limit`` ranked images: score = rank / n, so the best comes first."""
-    written = 0
+    """Predictions for the first ``limit`` ranked images: score = rank / n, so the best comes first.
+
+    They go in bulk (``POST /api/projects/{id}/import/predictions``, ``PREDICTION_BATCH`` a request),
+    so a pass over thousands of tasks is a few requests; one by one only if that route is missing.
+    """
     entries = [e for e in ranking.entries if e.image_id in tasks_by_image][:limit]
     n = max(len(entries), 1)
+    payload = []
     for rank, entry in enumerate(entries):
         result = []
         if entry.top:
             result = [{"from_name": config.choice_name, "to_name": config.image_name, "type": "choices",
                        "value": {"choices": [entry.top[0][0]]}}]  # fmt: skip
         for task_id in tasks_by_image[entry.image_id]:
-            client.call("POST", "/api/predictions", json={"task": task_id, "model_version": model_version,
-                                                          "score": rank / n, "result": result})  # fmt: skip
-            written += 1
+            payload.append({"task": task_id, "model_version": model_version, "score": rank / n, "result": result})
+    for start in range(0, len(payload), PREDICTION_BATCH):
+        batch = payload[start : start + PREDICTION_BATCH]
+        if not _post_bulk(client, ls_project, batch):
+            for item in batch:
+                client.call("POST", "/api/predictions", json=item)
     client.call("PATCH", f"/api/projects/{ls_project}",
                 json={"model_version": model_version, "sampling": "Uncertainty sampling"})  # fmt: skip
-    return written
+    return len(payload)
+
+
+def _post_bulk(client: LabelStudioClient, ls_project: int, batch: list[dict[str, Any]]) -> bool:
+    """One bulk import; False when this Label Studio has no such route (older than 1.8), other errors raise."""
+    path = f"/api/projects/{ls_project}/import/predictions"
+    response = client.request("POST", path, json=batch)
+    if response.status_code in (404, 405):
+        return False
+    client.check(response, "POST", path)
+    return True
 
 
 def sync_once(folder: Path, client: LabelStudioClient, ls_project: int, *, backbone: str = "lite0",

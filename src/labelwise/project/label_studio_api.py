@@ -101,9 +101,16 @@ class LabelStudioClient:
             delay = min(delay * 2, 10)
         raise AssertionError("unreachable")
 
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One authenticated call with retries; the answer unchecked (see ``check``)."""
+        return self._send(method, path, **kwargs)
+
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """A JSON API call; an error answer becomes a ``LabelStudioError`` naming the call."""
-        response = self._send(method, path, **kwargs)
+        return self.check(self._send(method, path, **kwargs), method, path)
+
+    def check(self, response: httpx.Response, method: str, path: str) -> Any:
+        """The JSON of an answer, or a ``LabelStudioError`` naming the call and its status."""
         if response.status_code in (401, 403):
             raise LabelStudioError(
                 f"{self.url}{path}: the token was refused ({response.status_code}): {response.text[:200]}"

@@ -202,6 +202,9 @@ def add_class(body: ClassRequest, request: Request, user: Admin) -> ClassNamesRe
     return ClassNamesResponse(classes=project.class_names())
 
 
+EXPORT_SUFFIX = {"csv": "csv", "json": "json", "coco": "coco.json", "label-studio": "label-studio.json"}
+
+
 @router.get(
     "/export",
     responses={200: {"content": {"text/csv": {}, "application/json": {}}, "description": "the labels as a download"}},
@@ -211,7 +214,7 @@ def export(request: Request, user: Admin, format: str = "csv") -> Response:
         raise HTTPException(422, f"format: {format!r} is not one of {', '.join(FORMATS)}")
     text = export_text(_state(request).project, format)
     media = "text/csv" if format == "csv" else "application/json"
-    filename = f"labels.{'csv' if format == 'csv' else 'json' if format == 'json' else 'coco.json'}"
+    filename = "labels." + EXPORT_SUFFIX[format]
     return PlainTextResponse(
         text, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )

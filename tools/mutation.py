@@ -1,7 +1,7 @@
 """Mutation testing: do the tests catch a *wrong* algorithm, not only a crash? (``make mutation``)
 
 Runs mutmut (configured in pyproject.toml, ``[tool.mutmut]``) over the strategies, the stopping
-criteria and the active loop, and ends with one line::
+criteria, the active loop, the annotation queue and the settings, and ends with one line::
 
     mutation score: NN.N% (K killed of M)
 
@@ -38,7 +38,8 @@ def mutmut(*args: str, check: bool = True) -> str:
     command = [str(Path(sys.executable).parent / "mutmut"), *args]
     # One BLAS/OpenMP thread per worker: two workers already fill two cores, and threads started
     # before mutmut forks its workers can deadlock them (a hang then reads as a "timeout").
-    env = {**os.environ, **dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"), "1")}
+    threads = ("OMP", "OPENBLAS", "MKL", "NUMEXPR")
+    env = {**os.environ, **dict.fromkeys([f"{t}_NUM_THREADS" for t in threads] + ["VECLIB_MAXIMUM_THREADS"], "1")}
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
     if check and done.returncode != 0:
         sys.exit(f"{' '.join(command[:3])} ... failed ({done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-3000:]}")

@@ -236,6 +236,14 @@ def test_max_leases_caps_what_one_person_holds(project):
     assert len(lease_next(project, person(project, "boss"), 10, ranking, MINUTES)) == len(ids) - 1 - 3 - 4
 
 
+def test_other_peoples_leases_do_not_count_against_the_cap(project):
+    ids = image_ids(project)
+    ranking = ranking_of(ids)
+    lease_next(project, person(project, "bob"), 5, ranking, MINUTES, max_leases=5)
+    got = lease_next(project, person(project, "ann"), 10, ranking, MINUTES, max_leases=3)
+    assert [g.image_id for g in got] == ids[5:8]
+
+
 def test_audit_picks_store_the_models_prediction_on_the_lease_and_the_label(project):
     ann = person(project, "ann")
     ids = image_ids(project)
@@ -434,6 +442,18 @@ def test_a_skip_from_yesterday_no_longer_hides_the_image(project):
     with project.sessions.begin() as session:
         session.execute(update(Skip).values(skipped_at=utcnow() - timedelta(days=1)))
     assert [g.image_id for g in lease_next(project, ann, 1, ranking_of(ids), MINUTES)] == [ids[0]]
+
+
+def test_a_skip_counts_from_midnight_utc(project):
+    ann = person(project, "ann")
+    ids = image_ids(project)
+    midnight = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    for i, moment in ((ids[0], midnight + timedelta(seconds=30)), (ids[1], midnight - timedelta(seconds=1))):
+        skip(project, ann, i)
+        with project.sessions.begin() as session:
+            session.execute(update(Skip).where(Skip.image_id == i).values(skipped_at=moment))
+    # today's skip (just after midnight) hides ids[0]; yesterday's last second does not hide ids[1]
+    assert [g.image_id for g in lease_next(project, ann, 2, ranking_of(ids), MINUTES)] == [ids[1], ids[2]]
 
 
 def test_skipping_an_unknown_image_is_refused(project):

@@ -129,7 +129,11 @@ def test_every_change_is_recorded_with_who_and_the_old_value_newest_first(projec
         ("explore", 0.0, 0.2, "boss"),
     ]
     assert all(h["at"] for h in history)
-    assert [h["new"] for h in settings_history(project, limit=1)] == [0.3]
+    # an unchanged value listed first does not stop the changes after it
+    update_settings(project, {"queue_size": DEFAULTS["queue_size"], "retrain_every": 7}, "eve")
+    assert get_settings(project)["retrain_every"] == 7
+    assert settings_history(project)[0]["key"] == "retrain_every"
+    assert [h["new"] for h in settings_history(project, limit=1)] == [7]
     # a setting back to None is recorded too
     update_settings(project, {"candidates": None}, "boss")
     assert settings_history(project, limit=1)[0] == {**settings_history(project, limit=1)[0], "old": 500, "new": None}

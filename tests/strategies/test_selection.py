@@ -5,6 +5,7 @@ import pytest
 
 from labelwise.errors import EmptyPoolError
 from labelwise.strategies import select_top, top_k
+from labelwise.strategies.selection import Selection
 
 
 def test_top_k_orders_by_descending_score():
@@ -61,3 +62,14 @@ def test_empty_pool_and_bad_arguments():
         select_top(np.array([1.0, np.nan]), 1)
     with pytest.raises(ValueError, match="selectable"):
         select_top(np.ones(3), 1, selectable=np.ones(4, dtype=bool))
+
+
+def test_a_selection_holds_integer_indices_and_flags_its_explorers():
+    plain = Selection([3, 1])
+    assert isinstance(plain.indices, np.ndarray) and plain.indices.dtype == np.intp
+    assert plain.explored.dtype == bool and plain.explored.tolist() == [False, False]
+    mixed = Selection.of(np.array([5, 2]), np.array([9]))
+    assert mixed.indices.tolist() == [5, 2, 9] and mixed.indices.dtype == np.intp
+    assert mixed.explored.dtype == bool and mixed.explored.tolist() == [False, False, True]
+    with pytest.raises(ValueError, match=r"explored: expected shape \(2,\), got \(3,\)"):
+        Selection([3, 1], explored=[True, False, False])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from labelwise.errors import EmptyPoolError
-from labelwise.strategies import select_top, top_k
+from labelwise.strategies import PoolView, get_strategy, select_top, top_k
 from labelwise.strategies.selection import Selection
 
 
@@ -73,3 +73,15 @@ def test_a_selection_holds_integer_indices_and_flags_its_explorers():
     assert mixed.explored.dtype == bool and mixed.explored.tolist() == [False, False, True]
     with pytest.raises(ValueError, match=r"explored: expected shape \(2,\), got \(3,\)"):
         Selection([3, 1], explored=[True, False, False])
+
+
+def test_rank_explores_nothing_unless_asked_and_random_follows_its_seed():
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(4), size=200)
+    view = PoolView(labeled=np.zeros(200, bool), probs=probs, n_classes=4)
+    picked = get_strategy("margin").rank(view, 10)
+    assert not picked.explored.any()
+    randomly = get_strategy("random")
+    first = randomly.query(view, 10, seed=1)
+    np.testing.assert_array_equal(first, randomly.query(view, 10, seed=1))
+    assert not np.array_equal(first, randomly.query(view, 10, seed=2))

@@ -11,6 +11,7 @@ from sqlalchemy import delete, select, update
 from labelwise.errors import LabelwiseError
 from labelwise.project import Project
 from labelwise.project.ingest import ingest_folder
+from labelwise.project.labels import add_annotation
 from labelwise.project.queue import (
     CHUNK,
     ConflictError,
@@ -26,7 +27,7 @@ from labelwise.project.queue import (
 )
 from labelwise.project.training import QueueEntry, Ranking
 from labelwise.project.users import add_user
-from labelwise.store.models import Annotation, Image, Lease, Skip, User, random_order_key, utcnow
+from labelwise.store.models import Annotation, Image, LabelClass, Lease, Skip, User, random_order_key, utcnow
 from tests.project.test_pool_order import write_class_folders
 
 FOLDERS = ("apple", "banana", "cherry")
@@ -291,6 +292,15 @@ def test_a_labeled_image_is_served_to_nobody(project):
     got = lease_next(project, ann, 3, ranking_of(ids), MINUTES)
     assert [g.image_id for g in got] == ids[2:5]
     assert ids[0] not in [g.image_id for g in lease_next(project, ann, 100, None, MINUTES)]
+
+
+def test_an_image_labeled_outside_the_queue_is_served_to_nobody(project):
+    ids = image_ids(project)
+    with project.sessions.begin() as session:  # as `labelwise label` or a CSV import does: no lease row
+        cls = session.scalar(select(LabelClass).where(LabelClass.name == "apple"))
+        add_annotation(session, session.get(Image, ids[0]), cls, annotator="cli", source="cli")
+    got = lease_next(project, person(project, "ann"), 100, ranking_of(ids), MINUTES)
+    assert [g.image_id for g in got] == ids[1:]
 
 
 def test_a_label_from_somebody_else_while_the_lease_is_live_is_refused(project):

@@ -5,7 +5,7 @@ import pytest
 
 from labelwise.errors import EmptyPoolError
 from labelwise.strategies import PoolView, get_strategy, select_top, top_k
-from labelwise.strategies.selection import Selection
+from labelwise.strategies.selection import Selection, random_argmax
 
 
 def test_top_k_orders_by_descending_score():
@@ -85,3 +85,10 @@ def test_rank_explores_nothing_unless_asked_and_random_follows_its_seed():
     first = randomly.query(view, 10, seed=1)
     np.testing.assert_array_equal(first, randomly.query(view, 10, seed=1))
     assert not np.array_equal(first, randomly.query(view, 10, seed=2))
+
+
+def test_random_argmax_draws_among_tied_maxima_and_only_among_them():
+    values = np.array([1.0, 5.0, 2.0, 5.0, 5.0, 0.0])
+    picks = {random_argmax(values, np.random.default_rng(seed)) for seed in range(40)}
+    assert picks == {1, 3, 4}  # every tied maximum is drawn sometimes, nothing else ever
+    assert random_argmax(np.array([3.0, 9.0, 1.0]), np.random.default_rng(0)) == 1

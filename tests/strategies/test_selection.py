@@ -92,3 +92,13 @@ def test_random_argmax_draws_among_tied_maxima_and_only_among_them():
     picks = {random_argmax(values, np.random.default_rng(seed)) for seed in range(40)}
     assert picks == {1, 3, 4}  # every tied maximum is drawn sometimes, nothing else ever
     assert random_argmax(np.array([3.0, 9.0, 1.0]), np.random.default_rng(0)) == 1
+
+
+def test_badge_keeps_sampling_when_the_gradients_differ_only_a_little():
+    rng = np.random.default_rng(0)
+    probs = np.tile([0.5, 0.3, 0.2], (60, 1)) + rng.normal(0, 1e-3, (60, 3))
+    probs /= probs.sum(axis=1, keepdims=True)
+    view = PoolView(labeled=np.zeros(60, bool), probs=probs, embeddings=rng.normal(0, 0.01, (60, 4)).astype(np.float32))
+    picked = get_strategy("badge").rank(view, 8, seed=0)
+    # Tiny but distinct gradients: every pick is BADGE's own, none a random filler.
+    assert len(set(picked.indices.tolist())) == 8 and not picked.explored.any()

@@ -69,7 +69,8 @@ bench: install
 bench-long: install
 	$(PY) benchmarks/label_efficiency.py --datasets fmnist-10k,fmnist-longtail,fmnist-shirt-pair,fmnist-neardup,fashion-mnist,digits,toy --seeds 5
 
-# Do the tests catch a wrong algorithm? mutmut over strategies/, loop/stopping.py, loop/active_loop.py
+# Do the tests catch a wrong algorithm? mutmut over strategies/, loop/stopping.py, loop/active_loop.py,
+# project/queue.py and project/settings.py
 # (under an hour on 2 cores); ends with "mutation score: NN.N% (K killed of M)". See docs/testing.md.
 mutation: install
 	$(PY) tools/mutation.py

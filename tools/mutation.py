@@ -1,7 +1,7 @@
 """Mutation testing: do the tests catch a *wrong* algorithm, not only a crash? (``make mutation``)
 
 Runs mutmut (configured in pyproject.toml, ``[tool.mutmut]``) over the strategies, the stopping
-criteria and the active loop, and ends with one line::
+criteria, the active loop, the annotation queue and the settings, and ends with one line::
 
     mutation score: NN.N% (K killed of M)
 
@@ -31,6 +31,8 @@ KILLED = {"killed", "caught by type check"}
 # A mutant that ran past its time limit is not counted either way: on a loaded machine a worker
 # can hang after the fork whether or not a test failed, so a timeout decides nothing.
 UNDECIDED = {"timeout", "segfault", "suspicious"}
+# Not run at all (an interrupted run, or a machine too loaded to get to them): not survivors.
+NOT_RUN = {None, "not checked"}
 RESULT = re.compile(r"^\s+(\S+): (.+)$")
 
 
@@ -38,7 +40,8 @@ def mutmut(*args: str, check: bool = True) -> str:
     command = [str(Path(sys.executable).parent / "mutmut"), *args]
     # One BLAS/OpenMP thread per worker: two workers already fill two cores, and threads started
     # before mutmut forks its workers can deadlock them (a hang then reads as a "timeout").
-    env = {**os.environ, **dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"), "1")}
+    threads = ("OMP", "OPENBLAS", "MKL", "NUMEXPR")
+    env = {**os.environ, **dict.fromkeys([f"{t}_NUM_THREADS" for t in threads] + ["VECLIB_MAXIMUM_THREADS"], "1")}
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
     if check and done.returncode != 0:
         sys.exit(f"{' '.join(command[:3])} ... failed ({done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
@@ -112,6 +115,8 @@ def main() -> None:
     status = results()
     if args.report:  # the last run, finished or not: count what it checked
         chosen = [n for names in by_module.values() for n in names if status.get(n) not in (None, "not checked")]
+    not_run = [n for n in chosen if status.get(n) in NOT_RUN]
+    chosen = [n for n in chosen if n not in not_run]
     rows = []
     for module in sorted(by_module):
         names = [n for n in chosen if module_of(n) == module]
@@ -127,6 +132,8 @@ def main() -> None:
     killed, total, undecided_total = (sum(r[i] for r in rows) for i in (1, 2, 3))
     if undecided_total:
         print(f"{undecided_total} mutants timed out and are counted neither way")
+    if not_run:
+        print(f"{len(not_run)} sampled mutants were not run (interrupted): the score covers the others only")
     print(f"mutation score: {100 * killed / max(total, 1):.1f}% ({killed} killed of {total})")
 
 

@@ -150,3 +150,15 @@ def test_folds_are_capped_at_five(data):
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
     scores = [LogisticRegression(max_iter=500).fit(X[a], y[a]).score(X[b], y[b]) for a, b in folds.split(X, y)]
     assert loop.cross_validated_accuracy()["cv_accuracy"] == pytest.approx(np.mean(scores))
+
+
+def test_two_classes_with_exactly_two_labels_each_are_enough_for_an_estimate(data):
+    loop = ActiveLoop(data.X_pool, 10, seed=0, head=LogisticRegression(max_iter=500))
+    idx = np.concatenate([np.flatnonzero(data.y_pool == c)[:2] for c in (3, 5)])
+    loop.teach(idx, data.y_pool[idx])
+    X, y = data.X_pool[idx], data.y_pool[idx]
+    folds = StratifiedKFold(n_splits=2, shuffle=True, random_state=0)
+    scores = [LogisticRegression(max_iter=500).fit(X[a], y[a]).score(X[b], y[b]) for a, b in folds.split(X, y)]
+    result = loop.cross_validated_accuracy()
+    assert np.isfinite(result["cv_accuracy"]) and 0.0 <= result["cv_accuracy"] <= 1.0
+    assert result["cv_accuracy"] == pytest.approx(np.mean(scores))

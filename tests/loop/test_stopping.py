@@ -205,3 +205,10 @@ def test_decisions_are_booleans_and_every_met_reason_is_kept():
 def test_stabilizing_predictions_is_met_at_exactly_its_kappa():
     same = np.arange(20) % 3
     assert StabilizingPredictions(kappa=1.0, window=1).check([record(0, 1, preds=same), record(1, 2, preds=same)]).met
+
+
+def test_a_measured_metric_wins_over_the_audit_interval():
+    crit = TargetMetric(0.9)
+    # A test-set accuracy is the figure itself: the audit's lower end is only the fallback.
+    assert crit.check([record(1, 10, {"accuracy": 0.95, "audit_accuracy_low": 0.5})]).met
+    assert not crit.check([record(1, 10, {"accuracy": 0.85, "audit_accuracy_low": 0.95})]).met

@@ -121,3 +121,13 @@ def test_auto_explores_in_the_uncertainty_phase(monkeypatch):
     uncertain_picks = np.isin(picked, np.arange(200)).sum()
     assert len(picked) == 20 and uncertain_picks >= 18  # 18 by cluster-margin, 2 explorers anywhere
     assert not np.isin(picked[:18], np.arange(200, 600)).any()
+
+
+def test_auto_phase_counts_the_models_classes_when_the_view_does_not_say():
+    n_labeled = TYPICAL_PHASE_LABELS_PER_CLASS * 3  # enough labels for 3 classes, not for 10
+    labeled = np.zeros(200, bool)
+    labeled[:n_labeled] = True
+    probs = np.full((200, 3), 1 / 3)
+    assert auto_phase(PoolView(labeled=labeled, probs=probs)) == "cluster-margin"
+    labeled[n_labeled - 1] = False
+    assert auto_phase(PoolView(labeled=labeled, probs=probs)) == "typiclust"

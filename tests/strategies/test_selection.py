@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from labelwise.errors import EmptyPoolError
-from labelwise.strategies import select_top, top_k
+from labelwise.strategies import PoolView, get_strategy, select_top, top_k
+from labelwise.strategies.selection import Selection, random_argmax
 
 
 def test_top_k_orders_by_descending_score():
@@ -61,3 +62,43 @@ def test_empty_pool_and_bad_arguments():
         select_top(np.array([1.0, np.nan]), 1)
     with pytest.raises(ValueError, match="selectable"):
         select_top(np.ones(3), 1, selectable=np.ones(4, dtype=bool))
+
+
+def test_a_selection_holds_integer_indices_and_flags_its_explorers():
+    plain = Selection([3, 1])
+    assert isinstance(plain.indices, np.ndarray) and plain.indices.dtype == np.intp
+    assert plain.explored.dtype == bool and plain.explored.tolist() == [False, False]
+    mixed = Selection.of(np.array([5, 2]), np.array([9]))
+    assert mixed.indices.tolist() == [5, 2, 9] and mixed.indices.dtype == np.intp
+    assert mixed.explored.dtype == bool and mixed.explored.tolist() == [False, False, True]
+    with pytest.raises(ValueError, match=r"explored: expected shape \(2,\), got \(3,\)"):
+        Selection([3, 1], explored=[True, False, False])
+
+
+def test_rank_explores_nothing_unless_asked_and_random_follows_its_seed():
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(4), size=200)
+    view = PoolView(labeled=np.zeros(200, bool), probs=probs, n_classes=4)
+    picked = get_strategy("margin").rank(view, 10)
+    assert not picked.explored.any()
+    randomly = get_strategy("random")
+    first = randomly.query(view, 10, seed=1)
+    np.testing.assert_array_equal(first, randomly.query(view, 10, seed=1))
+    assert not np.array_equal(first, randomly.query(view, 10, seed=2))
+
+
+def test_random_argmax_draws_among_tied_maxima_and_only_among_them():
+    values = np.array([1.0, 5.0, 2.0, 5.0, 5.0, 0.0])
+    picks = {random_argmax(values, np.random.default_rng(seed)) for seed in range(40)}
+    assert picks == {1, 3, 4}  # every tied maximum is drawn sometimes, nothing else ever
+    assert random_argmax(np.array([3.0, 9.0, 1.0]), np.random.default_rng(0)) == 1
+
+
+def test_badge_keeps_sampling_when_the_gradients_differ_only_a_little():
+    rng = np.random.default_rng(0)
+    probs = np.tile([0.5, 0.3, 0.2], (60, 1)) + rng.normal(0, 1e-3, (60, 3))
+    probs /= probs.sum(axis=1, keepdims=True)
+    view = PoolView(labeled=np.zeros(60, bool), probs=probs, embeddings=rng.normal(0, 0.01, (60, 4)).astype(np.float32))
+    picked = get_strategy("badge").rank(view, 8, seed=0)
+    # Tiny but distinct gradients: every pick is BADGE's own, none a random filler.
+    assert len(set(picked.indices.tolist())) == 8 and not picked.explored.any()

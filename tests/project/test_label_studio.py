@@ -74,6 +74,16 @@ def label_studio(tmp_path_factory):
 @pytest.fixture(scope="module")
 def ls_project(label_studio, tmp_path_factory):
     """A classification project of 30 Fashion-MNIST images and one broken file, uploaded through the API."""
+    return _upload_project(label_studio, tmp_path_factory)
+
+
+@pytest.fixture
+def own_ls_project(label_studio, tmp_path_factory):
+    """The same, a project of this test's own (no predictions of another test's mirror in it)."""
+    return _upload_project(label_studio, tmp_path_factory)
+
+
+def _upload_project(label_studio, tmp_path_factory):
     images = write_fashion_folder(tmp_path_factory.mktemp("ls-fashion"), per_class=3)
     truth = {}
     with label_studio.api() as api:
@@ -229,8 +239,8 @@ def _flaky_client(label_studio, transport: httpx.BaseTransport, retries: int) ->
     return client
 
 
-def test_label_studio_going_away_mid_sync_loses_nothing_and_doubles_nothing(label_studio, ls_project, tmp_path):
-    pid, truth, broken_task = ls_project
+def test_label_studio_going_away_mid_sync_loses_nothing_and_doubles_nothing(label_studio, own_ls_project, tmp_path):
+    pid, truth, broken_task = own_ls_project
     folder = tmp_path / "mirror"
     with label_studio.api() as api:
         for task_id, name in list(truth.items())[-3:]:

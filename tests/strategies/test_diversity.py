@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from labelwise.strategies import PoolView, get_strategy
-from labelwise.strategies.auto import auto_phase
+from labelwise.strategies.auto import MAX_TYPICAL_LABELS_PER_CLASS, auto_phase
 from labelwise.strategies.diversity import purity_radius, typicality
 from labelwise.strategies.hybrid import gradient_sq_distances
 
@@ -124,7 +124,7 @@ def test_auto_explores_in_the_uncertainty_phase(monkeypatch):
 
 
 def test_auto_phase_counts_the_models_classes_when_the_view_does_not_say():
-    n_labeled = TYPICAL_PHASE_LABELS_PER_CLASS * 3  # enough labels for 3 classes, not for 10
+    n_labeled = MAX_TYPICAL_LABELS_PER_CLASS * 3  # enough labels for 3 classes, not for 10
     labeled = np.zeros(200, bool)
     labeled[:n_labeled] = True
     probs = np.full((200, 3), 1 / 3)

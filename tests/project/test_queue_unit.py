@@ -382,7 +382,8 @@ def test_undo_brings_back_the_label_it_replaced(project):
     second = annotate(project, ann, ids[0], "banana", None)
     assert undo(project, ann, second, MINUTES) == ids[0]
     with project.sessions() as session:
-        assert session.get(Annotation, second) is None
+        undone = session.get(Annotation, second)  # kept for the audit trail, marked undone
+        assert undone.deleted_at is not None and undone.deleted_by == ann.id and undone.superseded
         assert session.get(Annotation, first).superseded is False
     assert label_count(project) == 1
 
@@ -419,7 +420,7 @@ def test_undoing_the_only_label_gives_the_image_back_to_its_author(project):
 def test_only_the_author_or_an_admin_may_undo(project):
     ids = image_ids(project)
     annotation_id = annotate(project, person(project, "ann"), ids[0], "apple", None)
-    with pytest.raises(ForbiddenError, match=f"annotation {annotation_id}: only ann or an admin may undo it"):
+    with pytest.raises(ForbiddenError, match=f"annotation {annotation_id}: only its author or an admin may undo it"):
         undo(project, person(project, "bob"), annotation_id, MINUTES)
     assert label_count(project) == 1
     with pytest.raises(NotFoundError, match="annotation 99999: not found"):

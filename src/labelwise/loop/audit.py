@@ -22,7 +22,7 @@ Figueroa et al. 2012); with ``log(n)`` instead, a curve that flattens out is ove
 -3.5 points over four curve shapes (tests/loop/test_audit.py, docs/honest.md).
 
 When the fit is ill-posed (fewer than ``MIN_AUDIT_LABELS``, all right or all wrong, a single
-version, no convergence) it falls back to the window: the audit labels served by the model
+version, no convergence, a falling trend) it falls back to the window: the audit labels served by the model
 versions trained on at least ``WINDOW_SHARE`` of the newest version's labels, widened to the
 latest ``MIN_AUDIT_LABELS`` when it holds fewer, with the Wilson interval. That one lags: it errs
 low.
@@ -225,7 +225,9 @@ def accuracy_estimate(
     fit = None
     if correct.size >= min_n and 0 < correct.sum() < correct.size and np.unique(x).size >= 2:
         fit = _logistic_fit(x, correct)
-    if fit is None:
+    # A falling fit contradicts a learning curve (more labels, no worse model in expectation): it is
+    # noise in a small sample, and read at the newest version it would understate by far.
+    if fit is None or fit[0][1] < 0:
         keep = window_mask(served, newest_n_labels, min_n)
         return audit_estimate(predicted[keep], true[keep], min_n=min_n, versions=versions)
     coef, cov = fit

@@ -204,6 +204,7 @@ def compact(rows: list[dict], at: list[int]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--first-run", type=int, default=0, help="start at this run (runs in parallel, other --out)")
     parser.add_argument("--pool", type=int, default=3000, help="images per run (disjoint pools)")
     parser.add_argument("--backbone", default="lite0")
     parser.add_argument("--max-labels", type=int, default=300)
@@ -216,7 +217,7 @@ def main() -> None:
     rows: list[dict] = []
     if args.summarize_only:
         rows = json.loads((args.out / "rows.json").read_text())
-    for run in range(0 if args.summarize_only else args.runs):
+    for run in range(args.first_run, args.first_run + (0 if args.summarize_only else args.runs)):
         rows += one_run(args.out, run, args.pool, args.backbone, args.max_labels)
         (args.out / "rows.json").write_text(json.dumps(rows, indent=1))
     add_audit_totals(args.out, rows)

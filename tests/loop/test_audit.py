@@ -5,6 +5,7 @@ import pytest
 
 from labelwise.loop.audit import (
     MIN_AUDIT_LABELS,
+    accuracy_estimate,
     add_audit_picks,
     audit_count,
     audit_estimate,
@@ -113,3 +114,62 @@ def test_window_keeps_recent_versions_and_widens_to_the_minimum():
     assert served[keep].min() == 80  # versions trained on at least half of the newest's 160 labels
     keep = window_mask(served, 1000, min_n=3)
     assert served[keep].tolist() == [130, 140, 150]
+
+
+def _learning_curve(n: np.ndarray) -> np.ndarray:
+    """A true accuracy rising like the demo's (0.45 at 10 labels, 0.78 at 150, 0.82 at 300)."""
+    return 0.86 - 0.55 * (n / 10.0) ** -0.55
+
+
+def _streams(seeds: int, newest: int, per: int = 10):
+    """Simulated audit outcomes: one audit label per ``per`` labels, each right with the true
+    accuracy of the version that served it (an unbiased test of that version)."""
+    rng = np.random.default_rng(7)
+    served = np.arange(10, newest, per)
+    for _ in range(seeds):
+        right = (rng.random(served.size) < _learning_curve(served)).astype(int)
+        yield served, right, np.ones_like(right)
+
+
+def test_trend_estimate_removes_the_lag_of_the_window():
+    # At 200 labels the window reaches back to versions trained on 100, up to 5 points worse.
+    newest, truth = 200, float(_learning_curve(np.array(200)))
+    new, old, covered = [], [], 0
+    for served, predicted, true in _streams(600, newest):
+        est = accuracy_estimate(served, predicted, true, newest)
+        keep = window_mask(served, newest)
+        new.append(est.value)
+        old.append(audit_estimate(predicted[keep], true[keep]).value)
+        covered += est.low <= truth <= est.high
+    assert abs(np.mean(new) - truth) < 0.013  # measured +0.2 points
+    assert np.mean(old) - truth < -0.02  # the window lags: -2.4 points
+    assert 0.93 <= covered / 600 <= 0.995
+
+
+def test_trend_estimate_is_calibrated_after_30_audit_labels():
+    newest, truth = 400, float(_learning_curve(np.array(400)))
+    estimates = [accuracy_estimate(*stream, newest) for stream in _streams(600, newest)]
+    # every stream holds 39 audit labels, served by versions trained on 10 to 390 labels
+    values = np.array([e.value for e in estimates])
+    covered = np.mean([e.low <= truth <= e.high for e in estimates])
+    assert abs(values.mean() - truth) < 0.015  # measured -0.7; the window: -2.5
+    assert 0.92 <= covered <= 0.99
+    assert np.mean([e.low > truth for e in estimates]) < 0.03  # the lower end rarely overstates
+
+
+def test_trend_falls_back_to_the_window_when_ill_posed():
+    served = np.arange(10, 200, 10)
+    right = np.ones(served.size, dtype=int)  # all right: no trend can be fitted
+    est = accuracy_estimate(served, right, np.ones_like(right), 200)
+    keep = window_mask(served, 200)
+    assert est == audit_estimate(right[keep], np.ones_like(right)[keep])
+    one_version = np.full(12, 50)
+    mixed = np.array([1, 0] * 6)
+    assert accuracy_estimate(one_version, mixed, np.ones(12, dtype=int), 60).value == pytest.approx(0.5)
+    falling = np.array([1] * 12 + [0, 1, 0, 0, 1, 0, 0])  # right early, wrong late: noise, not a curve
+    keep = window_mask(served, 200)
+    assert accuracy_estimate(served, falling, np.ones_like(falling), 200) == audit_estimate(
+        falling[keep], np.ones_like(falling)[keep]
+    )
+    few = accuracy_estimate(served[:5], np.array([1, 0, 1, 0, 1]), np.ones(5, dtype=int), 60)
+    assert not few.measured and "too few" in few.reason

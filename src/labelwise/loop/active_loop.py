@@ -17,7 +17,7 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from labelwise.learn import BootstrapCommittee, Head
-from labelwise.loop.audit import audit_estimate, window_mask
+from labelwise.loop.audit import accuracy_estimate
 from labelwise.loop.history import RoundRecord
 from labelwise.loop.ranking import RankedQueue, rank_pool
 from labelwise.loop.stopping import StopDecision, StoppingCriterion
@@ -183,13 +183,12 @@ class ActiveLoop:
         return metrics
 
     def audit_accuracy(self) -> dict[str, float]:
-        """The audit estimate as the product shows it when this model appears: audit labels
-        served by earlier models, over the recent window; empty while too few."""
+        """The audit estimate as the product shows it when this model appears: the trend of the
+        audit labels served by earlier models, read at this model's label count; empty while too few."""
         if not self._audit:
             return {}
         served, predicted, true = (np.array(column) for column in zip(*self._audit, strict=True))
-        keep = window_mask(served, self.n_labeled)
-        estimate = audit_estimate(predicted[keep], true[keep])
+        estimate = accuracy_estimate(served, predicted, true, self.n_labeled)
         if not estimate.measured:
             return {}
         return {"audit_accuracy": estimate.value, "audit_accuracy_low": estimate.low,

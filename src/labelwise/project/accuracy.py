@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import select
 
-from labelwise.loop.audit import AccuracyEstimate, audit_estimate, window_mask
+from labelwise.loop.audit import AccuracyEstimate, accuracy_estimate
 from labelwise.project.labels import current_labels
 from labelwise.project.project import Project
 from labelwise.store.models import Annotation, ModelVersion
@@ -51,13 +51,14 @@ def load_audit_labels(project: Project) -> AuditLabels:
 
 
 def estimate_for(labels: AuditLabels, version: int, n_labels: int) -> AccuracyEstimate:
-    """The estimate shown while ``version`` (trained on ``n_labels``) is the newest model: the
-    audit labels served by it and earlier versions, over the window of :func:`window_mask`."""
+    """The estimate shown while ``version`` (trained on ``n_labels``) is the newest model: the trend
+    of the audit labels served by it and earlier versions, read at ``n_labels``
+    (:func:`labelwise.loop.audit.accuracy_estimate`; the recent window when the fit is ill-posed)."""
     upto = labels.version <= version
-    served = labels.served_n_labels[upto]
-    keep = window_mask(served, n_labels)
-    versions = tuple(sorted({int(v) for v in labels.version[upto][keep]}))
-    return audit_estimate(labels.predicted[upto][keep], labels.true[upto][keep], versions=versions)
+    versions = tuple(sorted({int(v) for v in labels.version[upto]}))
+    return accuracy_estimate(
+        labels.served_n_labels[upto], labels.predicted[upto], labels.true[upto], n_labels, versions=versions
+    )
 
 
 def model_accuracy(project: Project) -> AccuracyEstimate:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -15,6 +16,8 @@ from labelwise.errors import LabelwiseError
 
 if TYPE_CHECKING:
     from labelwise.project import Project
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="labelwise: label only the images that teach the model most.",
@@ -154,6 +157,14 @@ def _open(project: Path) -> Project:
     from labelwise.project import Project
 
     return Project(project)
+
+
+def _on_project(project: Path, change: Callable[[Project], T]) -> T:
+    """``change`` applied to the opened project; a LabelwiseError becomes the one-line failure (exit 2)."""
+    try:
+        return change(_open(project))
+    except LabelwiseError as exc:
+        raise _fail(str(exc)) from exc
 
 
 def _writer(folder: Path, no_wait: bool):
@@ -513,10 +524,7 @@ def users_disable(
     """Refuse this person's token from now on (401); their labels stay."""
     from labelwise.project.users import disable_user
 
-    try:
-        disable_user(_open(project), name)
-    except LabelwiseError as exc:
-        raise _fail(str(exc)) from exc
+    _on_project(project, lambda p: disable_user(p, name))
     typer.echo(f"{name}: disabled")
 
 
@@ -528,11 +536,7 @@ def users_rotate(
     """Give this person a new token, printed alone on one line (shown only once); the old one stops working."""
     from labelwise.project.users import rotate_token
 
-    try:
-        token = rotate_token(_open(project), name)
-    except LabelwiseError as exc:
-        raise _fail(str(exc)) from exc
-    typer.echo(token)
+    typer.echo(_on_project(project, lambda p: rotate_token(p, name)))
 
 
 classes_app = typer.Typer(help="The project's classes: list, add, rename, merge, retire.", no_args_is_help=True)
@@ -546,11 +550,7 @@ def classes_list(project: ProjectArg) -> None:
     """Each class with its current labels, retired ones marked; then the latest changes."""
     from labelwise.project.classes import class_history, list_classes
 
-    try:
-        proj = _open(project)
-        rows, history = list_classes(proj), class_history(proj, limit=20)
-    except LabelwiseError as exc:
-        raise _fail(str(exc)) from exc
+    rows, history = _on_project(project, lambda p: (list_classes(p), class_history(p, limit=20)))
     table = Table(title=f"classes of {project}")
     for column in ("#", "class", "labels", "state"):
         table.add_column(column, justify="right" if column in ("#", "labels") else "left")
@@ -563,15 +563,6 @@ def classes_list(project: ProjectArg) -> None:
         console.print(f"{h['at'][:19]} {h['by']}: {h['action']} {h['old_name']}{to}{moved}", highlight=False)
 
 
-def _class_change(project: Path, change, done: str) -> None:
-    """Run one change of the classes; print ``done`` with the change's result as ``{result}``."""
-    try:
-        result = change(_open(project))
-    except LabelwiseError as exc:
-        raise _fail(str(exc)) from exc
-    console.print(done.replace("{result}", str(result)), highlight=False)
-
-
 @classes_app.command("add")
 def classes_add(
     project: ProjectArg,
@@ -582,10 +573,7 @@ def classes_add(
     from labelwise.project.classes import add_class
 
     for name in names:
-        try:
-            result = add_class(_open(project), name, by)
-        except LabelwiseError as exc:
-            raise _fail(str(exc)) from exc
+        result = _on_project(project, lambda p, name=name: add_class(p, name, by))
         console.print(f"{result} {name}" if result else f"{name}: a class already", highlight=False)
 
 
@@ -599,7 +587,8 @@ def classes_rename(
     """Rename a class; its labels and every export follow the new name."""
     from labelwise.project.classes import rename_class
 
-    _class_change(project, lambda p: rename_class(p, old, new, by), f"renamed {old} -> {new}")
+    _on_project(project, lambda p: rename_class(p, old, new, by))
+    console.print(f"renamed {old} -> {new}", highlight=False)
 
 
 @classes_app.command("merge")
@@ -612,8 +601,8 @@ def classes_merge(
     """Move every label of SOURCE to INTO and retire SOURCE (the old labels stay in the history)."""
     from labelwise.project.classes import merge_classes
 
-    _class_change(project, lambda p: merge_classes(p, source, into, by),
-                  f"merged {source} into {into}: " + "{result} labels moved")  # fmt: skip
+    moved = _on_project(project, lambda p: merge_classes(p, source, into, by))
+    console.print(f"merged {source} into {into}: {moved} labels moved", highlight=False)
 
 
 @classes_app.command("retire")
@@ -621,7 +610,8 @@ def classes_retire(project: ProjectArg, name: Annotated[str, typer.Argument()], 
     """Stop offering a class for labeling; its labels stay (`classes add` restores it)."""
     from labelwise.project.classes import retire_class
 
-    _class_change(project, lambda p: retire_class(p, name, by), f"retired {name}")
+    _on_project(project, lambda p: retire_class(p, name, by))
+    console.print(f"retired {name}", highlight=False)
 
 
 label_studio_app = typer.Typer(help="Drive a Label Studio project's queue with labelwise.", no_args_is_help=True)

@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -16,9 +18,14 @@ from fastapi.testclient import TestClient
 
 from labelwise.project import Project
 from labelwise.project.ingest import ingest_folder
+from labelwise.project.settings import update_settings
 from labelwise.project.users import add_user
 from labelwise.server.app import create_app
 from tests.conftest import write_fashion_folder
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]  # fmt: skip
 
 CLASSES = ["T-shirt-top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
@@ -114,3 +121,22 @@ class ServerProcess:
 @pytest.fixture(scope="session")
 def big_fashion_folder(tmp_path_factory) -> Path:
     return write_fashion_folder(tmp_path_factory.mktemp("fashion-big") / "images", per_class=53, offset=5000)
+
+
+@contextmanager
+def page_server(folder: Path, images: Path) -> Iterator[tuple[ServerProcess, dict[str, str]]]:
+    """A real server on a fresh project that never retrains by itself: for tests of the pages alone."""
+    project, tokens = make_project(folder, images)
+    update_settings(project, {"retrain_every": 1000}, "test")
+    project.close()
+    server = ServerProcess(folder)
+    server.start()
+    try:
+        yield server, tokens
+    finally:
+        server.stop()
+
+
+def launch_chromium(playwright):
+    """Debian's Chromium, headless, as every browser test starts it."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -14,11 +14,9 @@ from playwright.sync_api import expect, sync_playwright
 
 from labelwise.project import Project
 from labelwise.project.settings import update_settings
-from tests.server.conftest import ServerProcess, make_project
+from tests.server.conftest import CHROMIUM, CHROMIUM_ARGS, ServerProcess, make_project
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]  # fmt: skip
+ARGS = CHROMIUM_ARGS  # the name the other browser tests import
 ARTIFACTS = Path(os.environ.get("LABELWISE_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts"))
 
 

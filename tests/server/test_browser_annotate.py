@@ -14,27 +14,21 @@ from labelwise.project import Project
 from labelwise.project.export import labeled_rows
 from labelwise.project.settings import update_settings
 from labelwise.store.models import Image, Lease
-from tests.server.conftest import ServerProcess, make_project
-from tests.server.test_browser import ARGS, CHROMIUM
+from tests.server.conftest import launch_chromium, page_server
 
 LOOK = 400  # ms a test waits before a deliberate label: well past the page's 150 ms minimum display time
 
 
 @pytest.fixture
 def server(tmp_path, fashion_folder):
-    project, tokens = make_project(tmp_path / "proj", fashion_folder)
-    update_settings(project, {"retrain_every": 1000}, "test")  # no retrain: this is about the page alone
-    project.close()
-    server = ServerProcess(tmp_path / "proj")
-    server.start()
-    yield server, tokens
-    server.stop()
+    with page_server(tmp_path / "proj", fashion_folder) as running:  # no retrain: this is about the page alone
+        yield running
 
 
 @pytest.fixture
 def browser():
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = launch_chromium(p)
         yield browser
         browser.close()
 

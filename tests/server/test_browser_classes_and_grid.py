@@ -8,27 +8,19 @@ import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from labelwise.project.settings import update_settings
-from tests.server.conftest import ServerProcess, make_project
-from tests.server.test_browser import ARGS, CHROMIUM
+from tests.server.conftest import launch_chromium, page_server
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, fashion_folder):
-    folder = tmp_path_factory.mktemp("classes") / "proj"
-    project, tokens = make_project(folder, fashion_folder)
-    update_settings(project, {"retrain_every": 1000}, "test")
-    project.close()
-    server = ServerProcess(folder)
-    server.start()
-    yield server, tokens
-    server.stop()
+    with page_server(tmp_path_factory.mktemp("classes") / "proj", fashion_folder) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = launch_chromium(p)
         yield browser
         browser.close()
 

@@ -103,6 +103,11 @@ class ServerProcess:
                 time.sleep(0.1)
         raise RuntimeError(f"server did not start: {(self.folder).glob('server-*.log')}")
 
+    def log_tail(self, lines: int = 80) -> str:
+        """The end of the server's output, for an assertion message: a 500 says why only there."""
+        self.log.flush()
+        return "\n".join(Path(self.log.name).read_text(errors="replace").splitlines()[-lines:])
+
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)

@@ -63,7 +63,7 @@ def test_eight_annotators_label_every_image_once(big_project):
             t.start()
         for t in threads:
             t.join(timeout=300)
-        assert not errors, errors[:5]
+        assert not errors, (errors[:5], server.log_tail())
         labeled = [i for ids in results.values() for i in ids]
         counts = Counter(labeled)
         assert len(labeled) == 530 and max(counts.values()) == 1  # every image once, none twice

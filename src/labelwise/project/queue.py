@@ -18,6 +18,7 @@ from labelwise.errors import LabelwiseError
 from labelwise.project.labels import add_annotation
 from labelwise.project.project import Project
 from labelwise.project.training import QueueEntry, Ranking
+from labelwise.store.db import retry_transaction
 from labelwise.store.models import STATUS_OK, Annotation, Image, LabelClass, Lease, Skip, User, utcnow
 
 CHUNK = 256
@@ -60,6 +61,7 @@ def _start_of_day(now: datetime) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+@retry_transaction
 def lease_next(
     project: Project, user: User, n: int, ranking: Ranking | None, lease_minutes: float, max_leases: int | None = None
 ) -> list[Leased]:
@@ -80,9 +82,14 @@ def lease_next(
             live = session.scalar(select(func.count()).select_from(Lease).where(
                 Lease.user_id == user.id, Lease.expires_at > now, Lease.done.is_(False)))  # fmt: skip
             n = min(n, max(live, max_leases))
+        # FOR UPDATE: a lease that runs out while its holder asks again may be taken by somebody else
+        # meanwhile; the lock waits for that and skips the lease, instead of renewing (and serving) it.
         held = list(
             session.scalars(
-                select(Lease).where(Lease.user_id == user.id, Lease.expires_at > now, Lease.done.is_(False)).limit(n)
+                select(Lease)
+                .where(Lease.user_id == user.id, Lease.expires_at > now, Lease.done.is_(False))
+                .limit(n)
+                .with_for_update()
             )
         )
         # What you hold comes back in ranking order, not in the database's order.
@@ -177,6 +184,7 @@ def _acquire(session, image_id, user_id, now, expires, version, strategy, score,
     return session.execute(statement).first() is not None
 
 
+@retry_transaction
 def annotate(
     project: Project, user: User, image_id: int, label: str, ranking: Ranking | None, queued: bool = False
 ) -> int:
@@ -240,6 +248,7 @@ def annotate(
         return annotation.id
 
 
+@retry_transaction
 def renew(project: Project, user: User, image_ids: list[int], lease_minutes: float) -> list[int]:
     """Extend ``user``'s open leases of ``image_ids`` (the annotate page's heartbeat while the person is
     active); returns the ids still theirs, so the page can drop images somebody else holds now."""
@@ -253,6 +262,7 @@ def renew(project: Project, user: User, image_ids: list[int], lease_minutes: flo
         return sorted(lease.image_id for lease in leases)
 
 
+@retry_transaction
 def undo(project: Project, user: User, annotation_id: int, lease_minutes: float) -> int:
     """Undo an annotation (its author's account or an admin); the label it replaced, if any, is
     current again, and the image goes back to its author's queue. Returns the image id.
@@ -289,6 +299,7 @@ def undo(project: Project, user: User, annotation_id: int, lease_minutes: float)
         return image_id
 
 
+@retry_transaction
 def skip(project: Project, user: User, image_id: int) -> None:
     with project.sessions.begin() as session:
         if session.get(Image, image_id) is None:

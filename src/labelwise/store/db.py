@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import functools
+import random
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from labelwise.errors import LabelwiseError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+# PostgreSQL's answers that mean "run the transaction again", not "this request is wrong":
+# deadlock_detected and serialization_failure. Two annotators taking leases in different orders (one
+# served the new ranking, one the old) can deadlock; PostgreSQL then aborts one of them.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+TRANSACTION_ATTEMPTS = 5
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def sqlite_url(path: Path) -> str:
@@ -81,6 +96,30 @@ def check_up_to_date(engine: Engine, upgrade_hint: str) -> None:
             f"database {engine.url.render_as_string(hide_password=True)} has {len(pending)} pending "
             f"migration(s) ({', '.join(reversed(pending))}); upgrade it with `{upgrade_hint}`"
         )
+
+
+def is_retryable(error: DBAPIError) -> bool:
+    """Whether the database aborted the transaction only because of a concurrent one."""
+    return getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def retry_transaction(function: Callable[P, R]) -> Callable[P, R]:
+    """Run ``function`` (one whole transaction) again when the database aborts it for a deadlock or a
+    serialization failure, up to ``TRANSACTION_ATTEMPTS`` times, after a short random wait so that the
+    two parties do not collide again. The aborted attempt was rolled back, so nothing is done twice."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+            try:
+                return function(*args, **kwargs)
+            except DBAPIError as error:
+                if attempt == TRANSACTION_ATTEMPTS or not is_retryable(error):
+                    raise
+                time.sleep(random.uniform(0, 0.02 * attempt))
+        raise AssertionError("unreachable")
+
+    return wrapper
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -39,7 +39,7 @@ lint: install
 
 # Includes the fuzzing gate (tests/server/test_fuzz.py: 30 examples per operation, about a minute).
 test: install lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 # The fuzzing gate, longer: 1,000 examples per operation, as admin and annotator, SQLite and PostgreSQL.
 FUZZ_EXAMPLES ?= 1000

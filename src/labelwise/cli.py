@@ -475,15 +475,12 @@ app.add_typer(db_app, name="db")
 def db_upgrade(project: Annotated[Path, typer.Argument(help="the project folder")]) -> None:
     """Apply pending database migrations."""
     from labelwise.project import Project
-    from labelwise.store import db as store_db
 
     try:
-        proj = Project(project, check_migrations=False)
-        pending = store_db.pending_migrations(proj.engine)
-        store_db.upgrade(proj.engine)
+        applied = Project(project, check_migrations=False).upgrade_database()
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
-    console.print(f"database up to date ({len(pending)} migration(s) applied)")
+    console.print(f"database up to date ({applied} migration(s) applied)")
 
 
 users_app = typer.Typer(help="People who may use the annotation server.", no_args_is_help=True)

@@ -43,3 +43,15 @@ class NotEnoughClassesError(LabelwiseError, ValueError):
 
 class DatasetUnavailableError(LabelwiseError, FileNotFoundError):
     """A built-in dataset whose files are not installed; the message says how to install them."""
+
+
+class NotFoundError(LabelwiseError):
+    """An image, class or annotation that does not exist (HTTP 404)."""
+
+
+class ConflictError(LabelwiseError):
+    """The request clashes with somebody else's work (HTTP 409)."""
+
+
+class ForbiddenError(LabelwiseError):
+    """The person may not do this (HTTP 403)."""

@@ -156,6 +156,12 @@ class Project:
                     position += 1
         return added
 
+    def upgrade_database(self) -> int:
+        """Apply the pending migrations; returns how many were applied."""
+        pending = db.pending_migrations(self.engine)
+        db.upgrade(self.engine)
+        return len(pending)
+
     def close(self) -> None:
         if "engine" in self.__dict__:
             self.engine.dispose()

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from labelwise.errors import LabelwiseError
+from labelwise.errors import ConflictError, ForbiddenError, LabelwiseError, NotFoundError
 from labelwise.project.labels import add_annotation
 from labelwise.project.project import Project
 from labelwise.project.training import QueueEntry, Ranking
@@ -22,18 +22,6 @@ from labelwise.store.db import retry_transaction
 from labelwise.store.models import STATUS_OK, Annotation, Image, LabelClass, Lease, Skip, User, utcnow
 
 CHUNK = 256
-
-
-class NotFoundError(LabelwiseError):
-    """An image, class or annotation that does not exist (HTTP 404)."""
-
-
-class ConflictError(LabelwiseError):
-    """The request clashes with somebody else's work (HTTP 409)."""
-
-
-class ForbiddenError(LabelwiseError):
-    """The person may not do this (HTTP 403)."""
 
 
 @dataclass

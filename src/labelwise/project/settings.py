@@ -11,7 +11,7 @@ from sqlalchemy import select
 from labelwise.errors import LabelwiseError
 from labelwise.project.project import Project
 from labelwise.store.models import Setting, SettingChange, utcnow
-from labelwise.strategies import strategy_names
+from labelwise.strategies import get_strategy, strategy_names
 
 DEFAULTS: dict[str, Any] = {
     "strategy": "auto",
@@ -102,3 +102,8 @@ def settings_history(project: Project, limit: int = 50) -> list[dict[str, Any]]:
              "by": r.changed_by, "at": r.changed_at.isoformat()}
             for r in rows
         ]  # fmt: skip
+
+
+def strategy_choices() -> list[tuple[str, str]]:
+    """Every strategy a project may use, with its one-line summary, for the settings form."""
+    return [(name, get_strategy(name).summary) for name in strategy_names()]

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import mimetypes
-from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, PlainTextResponse
-from PIL import Image as PILImage
 
-from labelwise.errors import LabelwiseError
-from labelwise.paths import atomic_write
-from labelwise.project import classes, queue
+from labelwise.errors import ConflictError, ForbiddenError, LabelwiseError, NotFoundError
+from labelwise.project import classes, images, queue
 from labelwise.project.export import FORMATS, export_image_folder, export_text
 from labelwise.project.settings import get_settings, update_settings
-from labelwise.server.auth import admin_user, current_user
+from labelwise.server.deps import Admin, CurrentUser
 from labelwise.server.grid import image_grid
 from labelwise.server.schemas import (
     ERROR_RESPONSES,
@@ -41,13 +38,9 @@ from labelwise.server.schemas import (
     UndoResponse,
 )
 from labelwise.server.status import server_status
-from labelwise.store.models import Image, User
 
 # Every route may answer with these errors, all as {"detail": "one line"} (see app.py's handlers).
 router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
-CurrentUser = Annotated[User, Depends(current_user)]
-Admin = Annotated[User, Depends(admin_user)]
-THUMB_SIZE = 256
 # Ids are 32-bit integers in the database: larger ones are refused (422) before any query.
 ImageId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 AnnotationId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
@@ -117,25 +110,9 @@ def skip_image(body: SkipRequest, request: Request, user: CurrentUser) -> SkipRe
     return SkipResponse(skipped=body.image_id)
 
 
-def _image_path(request: Request, image_id: int) -> tuple[Path, Image]:
-    """The file of an image, found only through the project's own records."""
-    project = _state(request).project
-    with project.sessions() as session:
-        image = session.get(Image, image_id)
-    if image is None:
-        raise HTTPException(404, f"image {image_id}: not found")
-    root = project.images_root.resolve()
-    path = (root / image.path).resolve()
-    if not path.is_relative_to(root):  # a symlink pointing out of the images folder
-        raise HTTPException(404, f"image {image_id}: file is outside the images folder")
-    if not path.is_file():
-        raise HTTPException(404, f"image {image_id}: file {image.path} is missing")
-    return path, image
-
-
 @router.get("/images/{image_id}/file", responses={200: {"content": {"image/*": {}}, "description": "the file"}})
 def image_file(image_id: ImageId, request: Request, user: CurrentUser) -> FileResponse:
-    path, _ = _image_path(request, image_id)
+    path = images.image_file(_state(request).project, image_id)
     return FileResponse(path, media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream")
 
 
@@ -143,20 +120,7 @@ def image_file(image_id: ImageId, request: Request, user: CurrentUser) -> FileRe
     "/images/{image_id}/thumb", responses={200: {"content": {"image/jpeg": {}}, "description": "a JPEG at most 256 px"}}
 )
 def image_thumb(image_id: ImageId, request: Request, user: CurrentUser) -> FileResponse:
-    from labelwise.ingest.decode import BrokenImageError, decode_image
-
-    project = _state(request).project
-    cached = project.folder / "thumbs" / f"{image_id}.jpg"
-    if not cached.exists():
-        path, _ = _image_path(request, image_id)
-        try:
-            picture = decode_image(path.read_bytes(), project.config.max_pixels, draft_size=THUMB_SIZE)
-        except BrokenImageError as exc:
-            raise HTTPException(422, f"image {image_id}: {exc.reason}") from None
-        picture.thumbnail((THUMB_SIZE, THUMB_SIZE), PILImage.Resampling.LANCZOS)
-        # Concurrent first requests for one thumbnail each write their own temporary file.
-        atomic_write(cached, lambda file: picture.save(file, "JPEG", quality=85))
-    return FileResponse(cached, media_type="image/jpeg")
+    return FileResponse(images.thumbnail(_state(request).project, image_id), media_type="image/jpeg")
 
 
 @router.get("/images")
@@ -266,10 +230,10 @@ def retire_class(name: ClassName, request: Request, user: Admin) -> ClassesRespo
 
 
 def error_status(exc: LabelwiseError) -> int:
-    if isinstance(exc, queue.NotFoundError):
+    if isinstance(exc, NotFoundError):
         return 404
-    if isinstance(exc, queue.ConflictError):
+    if isinstance(exc, ConflictError):
         return 409
-    if isinstance(exc, queue.ForbiddenError):
+    if isinstance(exc, ForbiddenError):
         return 403
     return 422

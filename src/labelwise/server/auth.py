@@ -6,8 +6,7 @@ from fastapi import HTTPException, Request
 
 from labelwise.project.project import Project
 from labelwise.project.sessions import user_for_session
-from labelwise.project.users import user_for_token
-from labelwise.store.models import User
+from labelwise.project.users import User, user_for_token
 
 COOKIE = "labelwise_session"  # a server-side session id, never the token
 

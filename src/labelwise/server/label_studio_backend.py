@@ -14,10 +14,9 @@ from fastapi import APIRouter, Body, Depends, Request
 
 from labelwise.project.label_studio import predictions_for_tasks
 from labelwise.project.training import Ranking, ranking_path
-from labelwise.project.users import user_for_token
+from labelwise.project.users import User, user_for_token
 from labelwise.server.auth import current_user
 from labelwise.server.schemas import ERROR_RESPONSES
-from labelwise.store.models import User
 
 router = APIRouter(tags=["label-studio"], responses=ERROR_RESPONSES)
 

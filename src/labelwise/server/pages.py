@@ -5,24 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from labelwise.project.classes import active_class_names, class_history, list_classes
 from labelwise.project.sessions import SESSION_DAYS, end_session, redeem_login_code, start_session
-from labelwise.project.settings import get_settings
-from labelwise.project.users import user_for_token
-from labelwise.server.auth import COOKIE, admin_user, current_user
+from labelwise.project.settings import get_settings, strategy_choices
+from labelwise.project.users import User, user_for_token
+from labelwise.server.auth import COOKIE
+from labelwise.server.deps import CurrentUser
 from labelwise.server.status import server_status
-from labelwise.store.models import User
-from labelwise.strategies import get_strategy, strategy_names
 
 router = APIRouter(include_in_schema=False)
 templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"])
 )
-CurrentUser = Annotated[User, Depends(current_user)]
 
 
 def plain_number(value: float | int | None) -> str:
@@ -35,7 +33,6 @@ def plain_number(value: float | int | None) -> str:
 
 
 templates.filters["plain"] = plain_number
-Admin = Annotated[User, Depends(admin_user)]
 
 
 def render(request: Request, name: str, context: dict) -> str:
@@ -156,7 +153,7 @@ def learning_curve_svg(points: list[dict], width: int = 560, height: int = 220) 
 def dashboard(request: Request, user: CurrentUser) -> HTMLResponse:
     state = request.app.state
     status = server_status(state.project, state.retrainer)
-    strategies = [(name, get_strategy(name).summary) for name in strategy_names()]
+    strategies = strategy_choices()
     return _page(request, "dashboard.html", user, status=status, curve=learning_curve_svg(status["learning_curve"]),
                  strategies=strategies, class_rows=list_classes(state.project),
                  class_history=class_history(state.project, limit=8))  # fmt: skip

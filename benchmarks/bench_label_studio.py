@@ -57,7 +57,9 @@ def make_project(api: httpx.Client, title: str, sampling: str, x: np.ndarray, st
         ]
         answer = api.post(f"/api/projects/{pid}/import", files=files)
         answer.raise_for_status()
-    tasks = api.get(f"/api/projects/{pid}/export", params={"exportType": "JSON", "download_all_tasks": "true"}).json()
+    everything = {"exportType": "JSON", "download_all_tasks": "true"}
+    # Label Studio exports 10,000 tasks in minutes on a loaded machine: longer than the client's 120 s.
+    tasks = api.get(f"/api/projects/{pid}/export", params=everything, timeout=900).json()
     index = {t["id"]: int(t["data"]["image"].rsplit("img", 1)[1][:6]) - start for t in tasks}
     return pid, index
 

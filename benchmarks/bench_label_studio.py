@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
+import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from labelwise.loop.datasets import FASHION_MNIST_CLASSES, fashion_mnist_arrays
 from labelwise.project import Project
-from labelwise.project.label_studio import sync_forever, sync_once
+from labelwise.project.label_studio import sync_once
 from labelwise.project.label_studio_api import LabelStudioClient
 from labelwise.project.training import predictions_path
 from tests.label_studio_server import LabelStudio, choice_result, classification_config, start_label_studio, stop
@@ -56,7 +57,9 @@ def make_project(api: httpx.Client, title: str, sampling: str, x: np.ndarray, st
         ]
         answer = api.post(f"/api/projects/{pid}/import", files=files)
         answer.raise_for_status()
-    tasks = api.get(f"/api/projects/{pid}/export", params={"exportType": "JSON", "download_all_tasks": "true"}).json()
+    everything = {"exportType": "JSON", "download_all_tasks": "true"}
+    # Label Studio exports 10,000 tasks in minutes on a loaded machine: longer than the client's 120 s.
+    tasks = api.get(f"/api/projects/{pid}/export", params=everything, timeout=900).json()
     index = {t["id"]: int(t["data"]["image"].rsplit("img", 1)[1][:6]) - start for t in tasks}
     return pid, index
 
@@ -88,7 +91,8 @@ def run_arm(ls, api, name, sampling, x, y, start, work: Path) -> dict[int, float
     pid, index = make_project(api, f"bench {name}", "Sequential sampling" if labelwise else sampling, x, start)
     client = LabelStudioClient(ls.url, ls.legacy_token)
     folder = work / name
-    sync_once(folder, client, pid, backbone="squeezenet", force_train=False, drive_queue=False)  # fetch + embed
+    # Fetch + embed; the labelwise arm also writes its first (cold-start) ranking, as `sync --once` does.
+    sync_once(folder, client, pid, backbone="squeezenet", drive_queue=labelwise)
     labeled: set[int] = set()
     accuracy = {}
     while len(labeled) < max(CHECKPOINTS):
@@ -102,33 +106,45 @@ def run_arm(ls, api, name, sampling, x, y, start, work: Path) -> dict[int, float
                 accuracy[n] = pool_accuracy(folder, index, y, labeled)
                 print(f"  {name}: {n} labels, accuracy {accuracy[n]:.3f}", flush=True)
     if labelwise:
-        accuracy["latency"] = latency(api, client, pid, folder, index, y)
+        accuracy["latency"] = latency(ls, api, pid, folder, index, y)
     client.close()
     return accuracy
 
 
-def latency(api, client, pid, folder, index, y) -> float:
-    """Seconds from the 10th new annotation to Label Studio's project holding a new model version."""
-    thread = threading.Thread(target=sync_forever, args=(folder, client, pid, 5.0),
-                              kwargs={"on_log": lambda line: None}, daemon=True)  # fmt: skip
-    thread.start()
-    time.sleep(6)  # let the poller settle on the current version
-    before = api.get(f"/api/projects/{pid}").json()["model_version"]
-    for _ in range(10):
-        task = api.get(f"/api/projects/{pid}/next").json()
-        api.post(f"/api/tasks/{task['id']}/annotations", json={"result": choice_result(CLASSES[y[index[task["id"]]]])})
-    t0 = time.perf_counter()
-    while api.get(f"/api/projects/{pid}").json()["model_version"] == before:
-        time.sleep(0.2)
-    seconds = time.perf_counter() - t0
-    print(f"  from the 10th new annotation to the new ranking served: {seconds:.1f} s", flush=True)
+def latency(ls, api, pid, folder, index, y) -> float:
+    """Seconds from the 10th new annotation to Label Studio's project holding a new model version,
+    with the command a team runs (``labelwise label-studio sync ... --every 5``) polling."""
+    command = [sys.executable, "-m", "labelwise.cli", "label-studio", "sync", str(folder), "--url", ls.url,
+               "--token", ls.legacy_token, "--ls-project", str(pid), "--every", "5"]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    poller = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        poller.stdout.readline()  # its first pass is done (nothing new: no retraining)
+        before = api.get(f"/api/projects/{pid}").json()["model_version"]
+        for _ in range(10):
+            task = api.get(f"/api/projects/{pid}/next").json()
+            result = choice_result(CLASSES[y[index[task["id"]]]])
+            api.post(f"/api/tasks/{task['id']}/annotations", json={"result": result})
+        t0 = time.perf_counter()
+        while (now := api.get(f"/api/projects/{pid}").json()["model_version"]) == before:
+            time.sleep(0.2)
+        seconds = time.perf_counter() - t0
+        served = api.get(f"/api/projects/{pid}/next").json()["id"]
+        scores = [p["score"] for p in api.get("/api/predictions", params={"task": served}).json()
+                  if p["model_version"] == now]  # fmt: skip
+    finally:
+        poller.terminate()
+        poller.wait(30)
+    print(f"  from the 10th new annotation to the new ranking served: {seconds:.1f} s "
+          f"({before} -> {now}; /next then served a task of score {scores})", flush=True)  # fmt: skip
     return seconds
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=1000)
-    parser.add_argument("--big", type=int, default=10000)
+    parser.add_argument("--big", type=int, default=10000, help="tasks of the sync-time project (0: skip)")
+    parser.add_argument("--arms", default="sequential,random,labelwise", help="label-efficiency arms ('': none)")
     parser.add_argument("--url", help="a running Label Studio (default: start one)")
     parser.add_argument("--token", help="its legacy token, with --url")
     args = parser.parse_args()
@@ -140,14 +156,17 @@ def main() -> None:
         api = ls.api()
         x, y = x_train[: args.images], y_train[: args.images]
         results = {}
-        for name, sampling in [("sequential", "Sequential sampling"), ("random", "Uniform sampling"),
-                               ("labelwise", "labelwise")]:  # fmt: skip
+        samplings = {"sequential": "Sequential sampling", "random": "Uniform sampling", "labelwise": "labelwise"}
+        for name in [a for a in args.arms.split(",") if a]:
             print(f"arm {name}", flush=True)
-            results[name] = run_arm(ls, api, name, sampling, x, y, 0, work)
-        print(f"\naccuracy on the unlabeled rest of {args.images} images (labelwise's head, squeezenet)")
-        print("labels  " + "  ".join(f"{n:>10}" for n in results))
-        for k in CHECKPOINTS:
-            print(f"{k:>6}  " + "  ".join(f"{results[n][k]:>10.3f}" for n in results))
+            t = time.perf_counter()
+            results[name] = run_arm(ls, api, name, samplings[name], x, y, 0, work)
+            print(f"  arm done in {time.perf_counter() - t:.0f} s", flush=True)
+        if results:
+            print(f"\naccuracy on the unlabeled rest of {args.images} images (labelwise's head, squeezenet)")
+            print("labels  " + "  ".join(f"{n:>10}" for n in results))
+            for k in CHECKPOINTS:
+                print(f"{k:>6}  " + "  ".join(f"{results[n][k]:>10.3f}" for n in results))
         if args.big:
             pid, _ = make_project(api, "bench big", "Sequential sampling", x_train[: args.big], 0)
             client = LabelStudioClient(ls.url, ls.legacy_token)

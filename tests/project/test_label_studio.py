@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -60,6 +61,16 @@ def test_unreachable_label_studio_is_a_clear_error_after_retries():
     client = LabelStudioClient("http://127.0.0.1:9", "abc", retries=2, backoff=0.01)
     with pytest.raises(LabelStudioError, match="cannot reach Label Studio"):
         client.call("GET", "/api/projects/1")
+
+
+def test_model_version_names_are_kept_by_a_mirror_and_differ_between_mirrors(tmp_path):
+    from labelwise.project.label_studio import _State
+
+    first, other = _State(tmp_path / "a.json"), _State(tmp_path / "b.json")
+    name = first.version_name(1)
+    assert re.fullmatch(r"labelwise-v1-[0-9a-f]{6}", name)
+    assert other.version_name(1) != name  # a mirror made again writes under names of its own
+    assert _State(tmp_path / "a.json").version_name(2) == name.replace("-v1-", "-v2-")  # kept across passes
 
 
 # -- end to end against a real Label Studio ---------------------------------------------------------
@@ -148,7 +159,7 @@ def test_sync_mirrors_the_project_and_label_studio_serves_labelwise_ranking(labe
 
         info = api.get(f"/api/projects/{pid}").json()
         assert info["sampling"] == "Uncertainty sampling"
-        assert info["model_version"] == f"labelwise-v{ranking.version}"
+        assert re.fullmatch(rf"labelwise-v{ranking.version}-[0-9a-f]{{6}}", info["model_version"])
         served = api.get(f"/api/projects/{pid}/next").json()
         with project.sessions() as session:
             served_path = session.scalar(select(Image.path).where(Image.id == best.image_id))
@@ -272,3 +283,14 @@ def test_label_studio_going_away_mid_sync_loses_nothing_and_doubles_nothing(labe
     assert len(mine) == len(set(mine)) == len(truth) - len(annotated)
     quiet = sync_once(folder, LabelStudioClient(label_studio.url, label_studio.legacy_token), pid)
     assert (quiet.fetched, quiet.labels_changed, quiet.labels_removed, quiet.retrained) == (0, 0, 0, False)
+
+    # The mirror folder made again restarts labelwise's version count: its predictions must not land
+    # under the first mirror's name, where Label Studio's queue would mix the two rankings.
+    client = LabelStudioClient(label_studio.url, label_studio.legacy_token)
+    again = sync_once(tmp_path / "mirror-again", client, pid, backbone="squeezenet")
+    assert again.retrained and again.model_version != report.model_version
+    with label_studio.api() as api:
+        predictions = api.get("/api/predictions", params={"project": pid}).json()
+        assert api.get(f"/api/projects/{pid}").json()["model_version"] == again.model_version
+    theirs = [p["task"] for p in predictions if p["model_version"] == again.model_version]
+    assert sorted(theirs) == sorted(mine)  # one prediction per unlabeled task, none of the first mirror's

@@ -3,7 +3,7 @@
 One pass: read the project's labeling config (class names), fetch every new task's image into the
 project's images folder and ingest it, import the annotations as labels (provenance
 ``label-studio:<email>``; relabels and deletions supersede, so history is kept), retrain when the
-schedule says so, and write predictions of ``model_version = labelwise-v<N>`` whose ``score``
+schedule says so, and write predictions of ``model_version = labelwise-v<N>-<mirror id>`` whose ``score``
 ascends in ranking order. With the project's sampling set to "Uncertainty sampling", Label Studio
 then serves the lowest score first: labelwise's most informative image, its predicted class
 pre-selected. Everything goes through Label Studio's API; nothing needs an inbound connection.
@@ -12,6 +12,7 @@ pre-selected. Everything goes through Label Studio's API; nothing needs an inbou
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -111,11 +112,22 @@ class _State:
         self.failed: dict[str, str] = data.get("failed", {})  # task id -> image URL that failed
         self.labels_at_training: int = data.get("labels_at_training", -1)
         self.model_version: str | None = data.get("model_version")
+        # Names this mirror's model versions: a mirror folder made again (or a second mirror of the
+        # same Label Studio project) restarts labelwise's version count, and without it would write
+        # predictions under names that Label Studio already holds from the other mirror.
+        self.mirror_id: str | None = data.get("mirror_id")
 
     def save(self) -> None:
         data = {"tasks": self.tasks, "failed": self.failed, "labels_at_training": self.labels_at_training,
-                "model_version": self.model_version}  # fmt: skip
+                "model_version": self.model_version, "mirror_id": self.mirror_id}  # fmt: skip
         atomic_write(self.path, lambda file: file.write(json.dumps(data).encode()))
+
+    def version_name(self, version: int) -> str:
+        """``labelwise-v<N>-<mirror id>``; the id is drawn once per mirror folder and kept in its state."""
+        if self.mirror_id is None:
+            self.mirror_id = secrets.token_hex(3)
+            self.save()
+        return f"labelwise-v{version}-{self.mirror_id}"
 
 
 def open_or_create(folder: Path, backbone: str) -> Project:
@@ -311,7 +323,7 @@ def sync_once(folder: Path, client: LabelStudioClient, ls_project: int, *, backb
             for task_id, image_id in images.items():
                 if image_id not in labeled:
                     tasks_by_image.setdefault(image_id, []).append(task_id)
-            version = f"labelwise-v{ranking.version}"
+            version = state.version_name(ranking.version)
             if drive_queue:  # False: mirror and retrain only (a benchmark's baseline arms)
                 report.predictions = write_predictions(
                     client, ls_project, config, ranking, tasks_by_image, version, limit
@@ -354,6 +366,7 @@ def predictions_for_tasks(project: Project, tasks: list[dict[str, Any]], label_c
     config = parse_label_config(label_config) if label_config else None
     state = _State(project.folder / STATE_NAME)
     ranking = Ranking.load(project.folder / "models" / "ranking.json")
+    # The ML backend's own name (as /health and /setup give it), not a mirror's: a served project need not be one.
     version = f"labelwise-v{ranking.version}" if ranking else "labelwise-v0"
     with project.sessions() as session:
         ids = dict(session.execute(select(Image.path, Image.id)).all())

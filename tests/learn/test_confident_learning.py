@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labelwise.learn.confident_learning import out_of_fold_probabilities, rank_label_issues
+from labelwise.learn.confident_learning import (
+    out_of_fold_probabilities,
+    rank_label_issues,
+    select_out_of_fold_probabilities,
+)
+from labelwise.learn.heads import default_estimator
 
 
 def test_thresholds_flags_and_order_by_hand():
@@ -69,8 +74,22 @@ def test_injected_label_errors_come_first(seed):
     wrong = rng.choice(y.size, 30, replace=False)
     noisy = y.copy()
     noisy[wrong] = (y[wrong] + rng.integers(1, 4, wrong.size)) % 4
-    issues = rank_label_issues(out_of_fold_probabilities(X, noisy, 4, random_state=seed), noisy)
+    issues = rank_label_issues(select_out_of_fold_probabilities(X, noisy, 4, random_state=seed)[0], noisy)
     found = np.isin(issues.order[:30], wrong).mean()
     # A random order finds 5% of them; the flagged rows are mostly the injected ones.
     assert found >= 0.7, found
     assert np.isin(np.flatnonzero(issues.flagged), wrong).mean() >= 0.5
+
+
+def test_the_regularization_with_the_lowest_out_of_fold_log_loss_is_kept():
+    X, y = blobs(3, n=300)
+    losses = {}
+    for C in (1.0, 1e-5):
+        probs = out_of_fold_probabilities(X, y, 4, estimator=default_estimator(C=C))
+        losses[C] = -np.log(probs[np.arange(y.size), y]).mean()
+    # C=1e-5 shrinks every weight to ~0: near-uniform probabilities, log-loss ~ log 4.
+    assert losses[1e-5] == pytest.approx(np.log(4), abs=0.05) and losses[1.0] < 1.0
+    for Cs in ((1.0, 1e-5), (1e-5, 1.0)):
+        probs, C = select_out_of_fold_probabilities(X, y, 4, Cs=Cs)
+        assert C == 1.0
+        assert probs == pytest.approx(out_of_fold_probabilities(X, y, 4, estimator=default_estimator(C=1.0)))

@@ -382,6 +382,70 @@ def label(
     console.print(f"labeled {path} as {class_name}")
 
 
+@app.command()
+def review(
+    project: Annotated[Path, typer.Argument(help="the project folder")],
+    n: Annotated[int, typer.Option("-n", help="how many labels to list")] = 20,
+    confirm: Annotated[
+        list[str] | None, typer.Option(help="PATH: the label of this image is right (repeatable)")
+    ] = None,
+    change: Annotated[
+        list[str] | None, typer.Option(help="PATH=CLASS: give this image another label (repeatable)")
+    ] = None,
+    by: Annotated[str, typer.Option("--by", help="who reviews, for the history")] = "cli",
+    history: Annotated[bool, typer.Option("--history", help="print the latest reviews instead")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """List the labels most likely wrong (confident learning on out-of-fold predictions), or confirm
+    or change labels; every review keeps who, when and the label it had."""
+    import json
+    from dataclasses import asdict
+
+    from labelwise.project.review import likely_mislabeled, review_history, review_label
+
+    if fmt not in ("table", "json"):
+        raise _fail(f"--format: expected table or json, got {fmt!r}")
+    changes = []
+    for item in change or []:
+        path, sep, name = item.rpartition("=")
+        if not sep or not path or not name:
+            raise _fail(f"--change: expected PATH=CLASS, got {item!r}")
+        changes.append((path, name))
+    if confirm or changes:
+        for path in confirm or []:
+            _on_project(project, lambda p, path=path: review_label(p, path, reviewer=by, reason=None))
+            console.print(f"confirmed {path}", highlight=False)
+        for path, name in changes:
+            done = _on_project(project, lambda p, a=path, b=name: review_label(p, a, reviewer=by, new_class=b,
+                                                                              reason=None))  # fmt: skip
+            console.print(f"{done['action']} {path}: {done['from']} -> {done['to']}", highlight=False)
+        return
+    if history:
+        rows = _on_project(project, lambda p: review_history(p, limit=n))
+        if fmt == "json":
+            typer.echo(json.dumps(rows, ensure_ascii=False))
+            return
+        for r in rows:
+            console.print(f"{r['at'][:19]} {r['by']}: {r['action']} {r['path']} {r['from']} -> {r['to']} "
+                          f"(labeled by {r['labeled_by']} at {r['labeled_at'][:19]})", highlight=False)  # fmt: skip
+        return
+    report = _on_project(project, lambda p: likely_mislabeled(p, n))
+    for note in report.notes:
+        err_console.print(f"[yellow]{note}[/]")
+    if fmt == "json":
+        typer.echo(json.dumps({**asdict(report), "items": [asdict(i) for i in report.items]}, ensure_ascii=False))
+        return
+    title = (f"{len(report.items)} labels most likely wrong, of {report.n_checked} checked "
+             f"({report.n_flagged} flagged, {report.n_reviewed} already reviewed; {report.seconds:.1f} s)")  # fmt: skip
+    table = Table(title=title)
+    for column in ("#", "path", "label", "p(label)", "suggested", "p", "flagged", "by"):
+        table.add_column(column, overflow="fold")
+    for i in report.items:
+        table.add_row(str(i.rank), i.path, i.label, f"{i.given_p:.3f}", i.suggested, f"{i.suggested_p:.3f}",
+                      "yes" if i.flagged else "", i.annotator)  # fmt: skip
+    console.print(table)
+
+
 @app.command("import-labels")
 def import_labels(
     project: Annotated[Path, typer.Argument(help="the project folder")],

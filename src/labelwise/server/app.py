@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from labelwise.errors import LabelwiseError
 from labelwise.project import Project
 from labelwise.project.check import log_project_check
-from labelwise.server import api, label_studio_backend, pages
+from labelwise.server import api, label_studio_backend, pages, review
 from labelwise.server.auth import COOKIE, current_user, has_valid_credential
 from labelwise.server.guard import BODY_TIMEOUT_S, Guard
 from labelwise.server.worker import Retrainer
@@ -81,6 +81,7 @@ def create_app(
 
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(review.router)
     app.include_router(label_studio_backend.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app

@@ -229,3 +229,24 @@ class ModelVersion(Base):
     accuracy_sd: Mapped[float | None] = mapped_column(Float)
     seconds: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class LabelReview(Base):
+    """A reviewer looked at an image's label: confirmed it, or changed it (the change is also a new
+    annotation, with source ``review``; the one it replaced stays, superseded). Who, when, from what."""
+
+    __tablename__ = "label_reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id"), index=True)
+    # The annotation looked at, and the one the change made (NULL for a confirmation).
+    annotation_id: Mapped[int] = mapped_column(ForeignKey("annotations.id"))
+    new_annotation_id: Mapped[int | None] = mapped_column(ForeignKey("annotations.id"))
+    action: Mapped[str] = mapped_column(String(16))  # confirm or change
+    old_class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"))
+    new_class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"))
+    reason: Mapped[str | None] = mapped_column(String(32))  # likely-mislabeled, or None when looked up by path
+    given_p: Mapped[float | None] = mapped_column(Float)  # out-of-fold probability of the label reviewed
+    reviewed_by: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # NULL from the command line
+    reviewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,77 @@
+// The review page: list the labels most likely wrong; confirm or change each; show the history.
+const rows = document.querySelector("#suspects tbody");
+const summary = document.getElementById("review-summary");
+const options = document.getElementById("class-options");
+
+function cell(tr, content) {
+  const td = document.createElement("td");
+  if (content instanceof Node) td.append(content); else td.textContent = content;
+  tr.append(td);
+  return td;
+}
+
+async function decide(item, tr, label) {
+  const r = await api("POST", `/api/review/${item.image_id}`, label ? { label, given_p: item.given_p } : { given_p: item.given_p });
+  if (!r.ok) { alert(r.body.detail); return; }
+  tr.classList.add("reviewed");
+  tr.lastChild.textContent = r.body.action === "change" ? `changed to ${r.body.to}` : "confirmed";
+  loadHistory();
+}
+
+function row(item) {
+  const tr = document.createElement("tr");
+  tr.dataset.imageId = item.image_id;
+  cell(tr, String(item.rank));
+  const img = document.createElement("img");
+  img.src = `/api/images/${item.image_id}/thumb`;
+  img.alt = item.path;
+  img.title = item.path;
+  img.className = "review-thumb";
+  cell(tr, img);
+  cell(tr, `${item.label} (${item.annotator})`);
+  cell(tr, item.given_p.toFixed(3)).className = "num";
+  cell(tr, `${item.suggested} ${(100 * item.suggested_p).toFixed(0)}%` + (item.flagged ? " ⚑" : ""));
+  const actions = document.createElement("div");
+  const ok = document.createElement("button");
+  ok.textContent = `Keep ${item.label}`;
+  ok.className = "confirm";
+  ok.onclick = () => decide(item, tr, null);
+  const select = document.createElement("select");
+  select.innerHTML = options.innerHTML;
+  select.value = item.suggested;
+  const change = document.createElement("button");
+  change.textContent = "Change";
+  change.className = "change";
+  change.onclick = () => decide(item, tr, select.value);
+  actions.append(ok, " ", select, " ", change);
+  cell(tr, actions);
+  return tr;
+}
+
+async function loadSuspects() {
+  const r = await api("GET", "/api/review/suspects?n=50");
+  if (!r.ok) { summary.textContent = r.body.detail; return; }
+  const b = r.body;
+  summary.textContent = `${b.n_flagged} of ${b.n_checked} labels flagged as likely wrong; ${b.n_reviewed} already reviewed` +
+    ` (checked in ${b.seconds.toFixed(1)} s).` + (b.notes.length ? " " + b.notes.join(" ") : "");
+  rows.innerHTML = "";
+  for (const item of b.items) rows.append(row(item));
+}
+
+async function loadHistory() {
+  const r = await api("GET", "/api/review/history?limit=20");
+  const body = document.querySelector("#review-history tbody");
+  body.innerHTML = "";
+  if (!r.ok) return;
+  for (const h of r.body.reviews) {
+    const tr = document.createElement("tr");
+    cell(tr, h.at.slice(0, 19).replace("T", " "));
+    cell(tr, h.by);
+    cell(tr, h.action === "change" ? `${h.path}: ${h.from} → ${h.to}` : `${h.path}: kept ${h.from}`);
+    cell(tr, `labeled by ${h.labeled_by}`);
+    body.append(tr);
+  }
+}
+
+loadSuspects();
+loadHistory();

@@ -8,21 +8,18 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from labelwise.project.classes import active_class_names
 from labelwise.project.review import likely_mislabeled, review_history, review_label
-from labelwise.server.auth import admin_user, current_user
+from labelwise.server.deps import Admin, CurrentUser
 from labelwise.server.pages import _page
 from labelwise.server.schemas import ERROR_RESPONSES, MAX_ID
-from labelwise.store.models import User
 
 router = APIRouter(responses=ERROR_RESPONSES)
-Admin = Annotated[User, Depends(admin_user)]
-CurrentUser = Annotated[User, Depends(current_user)]
 ImageId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 
 

@@ -1,0 +1,103 @@
+"""Ingest on a real two-node Ray cluster (loopback): the same project as the local path, and a
+worker node killed mid-ingest loses nothing and embeds nothing twice."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.datasets import load_sample_images
+from typer.testing import CliRunner
+
+from labelwise.cli import app
+from labelwise.ingest.pipeline import content_hash
+from labelwise.project import Project
+from labelwise.project.ingest import ingest_folder
+from labelwise.project.ray_cluster import connect
+from tests.conftest import write_bad_input_folder
+from tests.project.ray_cluster import start_cluster
+
+ray = pytest.importorskip("ray", reason="the ray extra: pip install 'labelwise[ray]' (make test installs it)")
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    patch = pytest.MonkeyPatch()
+    started = start_cluster()
+    try:
+        for name, value in started.auth.items():
+            patch.setenv(name, value)
+        connect(started.address)
+        yield started
+    finally:
+        ray.shutdown()
+        started.stop()
+        patch.undo()
+
+
+def invoke(*args) -> str:
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def status(project) -> dict:
+    return json.loads(invoke("status", project, "--json"))
+
+
+def test_ray_ingest_on_two_nodes_gives_the_local_project(tmp_path, cluster):
+    images = tmp_path / "images"
+    write_bad_input_folder(images)
+    for k, photo in enumerate(load_sample_images().images):  # real photos: a temple, a flower
+        Image.fromarray(photo).save(images / f"real-{k}.jpg", quality=90)
+    assert sum(node["Alive"] for node in ray.nodes()) == 2
+    args = ("--images", images, "--backbone", "squeezenet", "--classes", "a,b")
+    invoke("init", tmp_path / "local", *args)
+    invoke("init", tmp_path / "ray", *args, "--ray", cluster.address)
+    local, remote = status(tmp_path / "local"), status(tmp_path / "ray")
+    for key in ("images_ok", "images_broken", "images_duplicate", "store_vectors"):
+        assert local[key] == remote[key], key
+    assert local["images_broken"] == 5 and local["images_ok"] == 15
+    assert sorted((b["path"], b["reason"]) for b in local["broken"]) == sorted(
+        (b["path"], b["reason"]) for b in remote["broken"]
+    )
+    a, b = Project(tmp_path / "local"), Project(tmp_path / "ray")
+    keys = a.store.keys()
+    assert sorted(keys) == sorted(b.store.keys())
+    assert np.abs(a.store.get(keys) - b.store.get(keys)).max() < 1e-5
+    assert b.store.duplicate_keys() == 0
+
+
+def test_a_worker_node_killed_mid_ingest_loses_nothing_and_embeds_nothing_twice(tmp_path, cluster, fashion_folder):
+    from labelwise.project.ray_ingest import ray_reader
+
+    images = tmp_path / "images"
+    shutil.copytree(fashion_folder, images)
+    project = Project.create(tmp_path / "proj", images, backbone="squeezenet")
+    done, killed = [0], threading.Event()
+
+    def progress(k: int) -> None:
+        done[0] += k
+        if done[0] >= 64 and not killed.is_set():  # the first batch is stored: the run is under way
+            cluster.kill_worker_node()
+            killed.set()
+
+    with contextlib.suppress(Exception):  # a failure the rerun must make good
+        ingest_folder(project, reader=ray_reader(cluster.address), on_progress=progress)
+    assert killed.is_set()
+    stored = len(Project(tmp_path / "proj").store)
+    # A rerun finishes what is left (nothing, when Ray's retries already did) and embeds nothing twice.
+    rerun = ingest_folder(project, reader=ray_reader(cluster.address))
+    files = sorted(images.rglob("*.png"))
+    distinct = {content_hash(p.read_bytes()) for p in files}
+    final = Project(tmp_path / "proj").store
+    assert sorted(final.keys()) == sorted(distinct) and final.duplicate_keys() == 0
+    assert rerun.embedded == len(distinct) - stored
+    info = status(tmp_path / "proj")
+    assert info["images_ok"] + info["images_duplicate"] == len(files) and info["images_broken"] == 0

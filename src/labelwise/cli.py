@@ -338,6 +338,10 @@ def suggest(
     candidates: Annotated[str, typer.Option(help="'all' or N: rank only N random images")] = "all",
     explore: Annotated[float, typer.Option(help="fraction of the batch drawn at random")] = 0.0,
     fmt: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
+    ray: Annotated[
+        str | None,
+        typer.Option("--ray", metavar="ADDRESS", help="score the pool in shards on Ray (per-image strategies)"),
+    ] = None,
 ) -> None:
     """Train on the project's labels, score the whole pool, print the most informative images."""
     import csv
@@ -354,7 +358,7 @@ def suggest(
     if fmt not in ("table", "json", "csv"):
         raise _fail(f"--format: expected table, json or csv, got {fmt!r}")
     try:
-        result = run_suggest(_open(project), n, strategy=strategy, candidates=n_candidates, explore=explore)
+        result = run_suggest(_open(project), n, strategy=strategy, candidates=n_candidates, explore=explore, ray=ray)
     except (LabelwiseError, ValueError) as exc:
         raise _fail(str(exc)) from exc
     if result.note:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import threading
 
 import numpy as np
@@ -15,11 +14,14 @@ from sklearn.datasets import load_sample_images
 from typer.testing import CliRunner
 
 from labelwise.cli import app
+from labelwise.errors import LabelwiseError
 from labelwise.ingest.pipeline import content_hash
 from labelwise.project import Project
 from labelwise.project.ingest import ingest_folder
+from labelwise.project.labels import label_image
 from labelwise.project.ray_cluster import connect
-from tests.conftest import write_bad_input_folder
+from labelwise.project.suggest import suggest
+from tests.conftest import write_bad_input_folder, write_fashion_folder
 from tests.project.ray_cluster import start_cluster
 
 ray = pytest.importorskip("ray", reason="the ray extra: pip install 'labelwise[ray]' (make test installs it)")
@@ -74,11 +76,47 @@ def test_ray_ingest_on_two_nodes_gives_the_local_project(tmp_path, cluster):
     assert b.store.duplicate_keys() == 0
 
 
-def test_a_worker_node_killed_mid_ingest_loses_nothing_and_embeds_nothing_twice(tmp_path, cluster, fashion_folder):
+@pytest.fixture(scope="module")
+def labeled_project(tmp_path_factory):
+    fashion_folder = write_fashion_folder(tmp_path_factory.mktemp("rank") / "images", per_class=8)
+    project = Project.create(fashion_folder.parent / "proj", fashion_folder, backbone="squeezenet")
+    project.add_classes(sorted(p.name for p in fashion_folder.iterdir()))
+    ingest_folder(project)
+    for cls in ("Bag", "Trouser", "Sneaker"):
+        for path in sorted((fashion_folder / cls).iterdir())[:3]:
+            label_image(project, f"{cls}/{path.name}", cls)
+    yield project
+    project.close()
+
+
+@pytest.mark.parametrize(
+    ("strategy", "options"),
+    [("margin", {"explore": 0.25}), ("entropy", {"candidates": 60}), ("bald", {}), ("random", {"explore": 0.5})],
+)
+def test_ranking_with_ray_is_the_local_ranking(labeled_project, cluster, strategy, options):
+    local = suggest(labeled_project, 12, strategy=strategy, seed=3, **options)
+    remote = suggest(labeled_project, 12, strategy=strategy, seed=3, ray=cluster.address, **options)
+    assert [i.path for i in remote.items] == [i.path for i in local.items]
+    assert [i.score for i in remote.items] == pytest.approx([i.score for i in local.items], abs=1e-9)
+    assert [i.predicted for i in remote.items] == [i.predicted for i in local.items]
+    assert (remote.strategy, remote.n_labeled, remote.n_unlabeled) == (
+        local.strategy,
+        local.n_labeled,
+        local.n_unlabeled,
+    )
+
+
+def test_set_strategies_are_refused_with_ray_by_name(labeled_project, cluster):
+    for name in ("auto", "typiclust"):
+        with pytest.raises(LabelwiseError, match=f"'{name}' chooses its batch over the whole pool.*margin"):
+            suggest(labeled_project, 5, strategy=name, ray=cluster.address)
+
+
+# Last: it leaves the cluster with one node.
+def test_a_worker_node_killed_mid_ingest_loses_nothing_and_embeds_nothing_twice(tmp_path, cluster):
     from labelwise.project.ray_ingest import ray_reader
 
-    images = tmp_path / "images"
-    shutil.copytree(fashion_folder, images)
+    images = write_fashion_folder(tmp_path / "images", per_class=12)  # 120 files: 64 stored, then the kill
     project = Project.create(tmp_path / "proj", images, backbone="squeezenet")
     done, killed = [0], threading.Event()
 

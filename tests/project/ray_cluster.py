@@ -31,11 +31,11 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
-def _node_args(ports: list[int]) -> list[str]:
+def _node_args(ports: list[int], cpus: int = 1) -> list[str]:
     names = ["--node-manager-port", "--object-manager-port", "--dashboard-agent-listen-port",
              "--dashboard-agent-grpc-port", "--metrics-export-port", "--runtime-env-agent-port"]  # fmt: skip
     args = [f"{name}={port}" for name, port in zip(names, ports, strict=True)]
-    return [*args, "--node-ip-address=127.0.0.1", "--num-cpus=1", "--object-store-memory=150000000",
+    return [*args, "--node-ip-address=127.0.0.1", f"--num-cpus={cpus}", "--object-store-memory=150000000",
             "--disable-usage-stats"]  # fmt: skip
 
 
@@ -106,8 +106,9 @@ class RayCluster:
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
-def start_cluster() -> RayCluster:
-    """Head and one worker node, one CPU each, on 127.0.0.1, in a temp dir of their own.
+def start_cluster(workers: int = 1, cpus: int = 1) -> RayCluster:
+    """A head and ``workers`` worker nodes, ``cpus`` CPUs each, on 127.0.0.1, in a temp dir of
+    their own (benchmarks/bench_ray.py starts its clusters with it too).
 
     The nodes inherit this process's environment (``LABELWISE_CACHE`` included), so their actors
     find the backbone this test run built. Token authentication is off: this cluster listens on
@@ -117,14 +118,18 @@ def start_cluster() -> RayCluster:
     """
     # Short: Ray's unix socket paths live under the temp dir and must fit in 107 bytes.
     temp_dir = Path(tempfile.mkdtemp(prefix="lwray-", dir="/tmp"))
-    head, client, *ports = free_ports(14)
+    head, client, *ports = free_ports(8 + 6 * workers)
     auth = {"RAY_AUTH_MODE": "disabled"}
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **auth}
-    cluster = RayCluster(temp_dir, f"127.0.0.1:{head}", ports[6], auth)
+    cluster = RayCluster(temp_dir, f"127.0.0.1:{head}", ports[6] if workers else 0, auth)
     head_args = [f"--port={head}", f"--temp-dir={temp_dir}", "--include-dashboard=false",
-                 f"--ray-client-server-port={client}", *_node_args(ports[:6])]  # fmt: skip
+                 f"--ray-client-server-port={client}", *_node_args(ports[:6], cpus)]  # fmt: skip
+    nodes = [["--head", *head_args]]
+    nodes += [
+        [f"--address={cluster.address}", *_node_args(ports[6 * w : 6 * w + 6], cpus)] for w in range(1, workers + 1)
+    ]
     try:
-        for args in (["--head", *head_args], [f"--address={cluster.address}", *_node_args(ports[6:12])]):
+        for args in nodes:
             subprocess.run([RAY, "start", *args], check=True, env=env, capture_output=True, timeout=120)
     except subprocess.CalledProcessError as exc:
         cluster.stop()

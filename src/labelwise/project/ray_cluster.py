@@ -37,9 +37,7 @@ def connect(address: str) -> ModuleType:
     # stack trace per query when there is none; labelwise sends no usage data anyway.
     os.environ.setdefault("RAY_DATA_USAGE_DISABLED", "1")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    target = None if address == "local" else address
-    if address == "auto" and not os.environ.get("RAY_ADDRESS"):
-        target = "auto"  # the cluster `ray start` left on this machine; Ray says so if there is none
+    target = None if address == "local" else address  # "auto": RAY_ADDRESS, else the cluster on this machine
     try:
         ray.init(address=target, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     except (ConnectionError, ValueError, RuntimeError) as exc:

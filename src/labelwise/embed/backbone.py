@@ -32,7 +32,9 @@ def ort_session(
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
     source = model if isinstance(model, bytes) else str(model)
-    return ort.InferenceSession(source, options, providers=list(providers))
+    # CUDA asked for where this onnxruntime has no CUDA build (the `onnxruntime` wheel): the CPU runs it.
+    usable = [p for p in providers if p in ort.get_available_providers()] or ["CPUExecutionProvider"]
+    return ort.InferenceSession(source, options, providers=usable)
 
 
 def squash_resize(image: Image.Image, size: int) -> np.ndarray:

@@ -18,6 +18,7 @@ What still needs the whole pool on the driver: the PCA projection, fitted once p
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from sqlalchemy import select
@@ -77,19 +78,15 @@ def suggest_on_ray(
     if model is None and chosen.needs:
         chosen, label = loop.cold_start, loop.cold_start.name + " (cold start)"  # as rank_pool does
     selectable = labels < 0
-    pool = selectable_indices(selectable)
-    rng = np.random.default_rng(loop.round_seed)
-    n = min(n, pool.size)
-    ranked = candidate_subset(pool, candidates, rng)
-    k = min(n - round(explore * n), ranked.size)
-    exploit, exploit_scores = np.empty(0, np.intp), np.empty(0)
-    if k > 0:
-        tie = np.full(len(rows), -1, dtype=np.int64)  # position in top_k's random permutation
-        tie[ranked[rng.permutation(ranked.size)]] = np.arange(ranked.size)
-        exploit, exploit_scores = _sharded_top_k(
+
+    def top_k(tie: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return _sharded_top_k(
             connect(address), project, chosen, model, mean, components, store_rows, selectable, tie, k, loop.round_seed
         )
-    explorers = add_explorers(exploit, pool, n, rng)[exploit.size :]
+
+    exploit, exploit_scores, explorers = merged_selection(
+        selectable, n, candidates=candidates, explore=explore, seed=loop.round_seed, top_k=top_k
+    )
     picks = np.concatenate([exploit, explorers]).astype(np.intp)
     probs = samples = None
     if model is not None and picks.size:
@@ -113,6 +110,35 @@ def suggest_on_ray(
         seen = np.unique(labels[labeled]).size
         note = f"cold start: {seen} labeled class(es), a model needs two; these images were picked by {label}"
     return Suggestions(label, items, int(labeled.size), int(len(rows) - labeled.size), note)
+
+
+def merged_selection(
+    selectable: np.ndarray,
+    n: int,
+    *,
+    candidates: int | None,
+    explore: float,
+    seed: int,
+    top_k: Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`~labelwise.strategies.selection.select_top_split` with the scoring done elsewhere.
+
+    The same draws from the same generator: the candidate subset, then (when something is
+    exploited) the permutation that orders ties, then the explorers. ``top_k(tie, k)`` returns
+    the ``k`` best items whose ``tie`` is ``>= 0`` (ties by ascending ``tie``) and their scores:
+    merged from per-shard top-k, that is the global top-k. Returns (exploit, their scores, explorers).
+    """
+    pool = selectable_indices(selectable)
+    rng = np.random.default_rng(seed)
+    n = min(n, pool.size)
+    ranked = candidate_subset(pool, candidates, rng)
+    k = min(n - round(explore * n), ranked.size)
+    exploit, scores = np.empty(0, np.intp), np.empty(0)
+    if k > 0:
+        tie = np.full(np.shape(selectable)[0], -1, dtype=np.int64)  # position in top_k's permutation
+        tie[ranked[rng.permutation(ranked.size)]] = np.arange(ranked.size)
+        exploit, scores = top_k(tie, k)
+    return exploit, scores, add_explorers(exploit, pool, n, rng)[exploit.size :]
 
 
 def _projection(project: Project, keys: list[str]) -> tuple[np.ndarray | None, np.ndarray | None]:

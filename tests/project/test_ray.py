@@ -116,18 +116,19 @@ def test_set_strategies_are_refused_with_ray_by_name(labeled_project, cluster):
 def test_a_worker_node_killed_mid_ingest_loses_nothing_and_embeds_nothing_twice(tmp_path, cluster):
     from labelwise.project.ray_ingest import ray_reader
 
-    images = write_fashion_folder(tmp_path / "images", per_class=12)  # 120 files: 64 stored, then the kill
+    images = write_fashion_folder(tmp_path / "images", per_class=12)  # 120 files in 8 blocks
     project = Project.create(tmp_path / "proj", images, backbone="squeezenet")
-    done, killed = [0], threading.Event()
+    reader, killed = ray_reader(cluster.address), threading.Event()
 
-    def progress(k: int) -> None:
-        done[0] += k
-        if done[0] >= 64 and not killed.is_set():  # the first batch is stored: the run is under way
-            cluster.kill_worker_node()
-            killed.set()
+    def killing_reader(*args):
+        for result in reader(*args):
+            if not killed.is_set():  # the first block is back, the others are on both nodes
+                cluster.kill_worker_node()
+                killed.set()
+            yield result
 
     with contextlib.suppress(Exception):  # a failure the rerun must make good
-        ingest_folder(project, reader=ray_reader(cluster.address), on_progress=progress)
+        ingest_folder(project, reader=killing_reader)
     assert killed.is_set()
     stored = len(Project(tmp_path / "proj").store)
     # A rerun finishes what is left (nothing, when Ray's retries already did) and embeds nothing twice.

@@ -55,7 +55,10 @@ def _read_on_ray(
     cluster = cluster_now(ray)
     actors, actor_cpus, actor_gpus, threads = embed_pool_size(cluster, _node_cpus(ray))
     rows = [{"i": i, "path": str(f.path), "error": f.error or ""} for i, f in enumerate(todo)]
-    dataset = ray.data.from_items(rows, override_num_blocks=max(1, math.ceil(len(rows) / BLOCK)))
+    # Blocks of BLOCK files, and at least four per CPU while there are files: a small ingest is
+    # spread over every node too.
+    blocks = max(math.ceil(len(rows) / BLOCK), min(len(rows), 4 * max(1, int(cluster.cpus))))
+    dataset = ray.data.from_items(rows, override_num_blocks=blocks)
     read = dataset.map_batches(
         read_batch, batch_size=READ_BATCH, num_cpus=READ_SHARE, batch_format="numpy",
         fn_kwargs={"backbone": backbone.name, "known": known, "max_pixels": max_pixels},

@@ -1,5 +1,5 @@
-"""Ingest on a real two-node Ray cluster (loopback): the same project as the local path, and a
-worker node killed mid-ingest loses nothing and embeds nothing twice."""
+"""On a real two-node Ray cluster (loopback): ingest gives the local project, a worker node killed
+mid-ingest loses nothing and embeds nothing twice, and the sharded ranking is the local ranking."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import threading
 
 import numpy as np
 import pytest
+import ray  # the ray extra: make test installs it (pip install 'labelwise[ray]')
 from PIL import Image
 from sklearn.datasets import load_sample_images
 from typer.testing import CliRunner
@@ -24,7 +25,6 @@ from labelwise.project.suggest import suggest
 from tests.conftest import write_bad_input_folder, write_fashion_folder
 from tests.project.ray_cluster import start_cluster
 
-ray = pytest.importorskip("ray", reason="the ray extra: pip install 'labelwise[ray]' (make test installs it)")
 runner = CliRunner()
 
 

@@ -12,6 +12,7 @@ The files must be readable by every node under the same absolute path (a shared 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from labelwise.embed.backbone import CPU_PROVIDERS, CUDA_PROVIDERS, Backbone, get_backbone
 from labelwise.embed.store import EmbeddingStore
+from labelwise.errors import LabelwiseError
 from labelwise.ingest.pipeline import ReadFile, read_file
 from labelwise.ingest.scan import FoundFile
 from labelwise.project.ingest import Reader
@@ -73,12 +75,19 @@ def _read_on_ray(
     for batch in embedded.iter_batches(batch_size=None, batch_format="numpy"):
         for j in range(len(batch["i"])):
             found = todo[int(batch["i"][j])]
+            reason = str(batch["reason"][j]) or None
+            if reason and reason.startswith("cannot read") and not found.error and os.access(found.path, os.R_OK):
+                # Not a broken file: a node that does not see this machine's files.
+                raise LabelwiseError(
+                    f"--ray: a Ray node cannot read {found.path} ({reason}), which this machine reads: "
+                    "the images must be on a file system every node mounts under the same path (docs/ray.md)"
+                )
             yield ReadFile(
                 found,
                 content_hash=str(batch["content_hash"][j]) or None,
                 width=_size(batch["width"][j]),
                 height=_size(batch["height"][j]),
-                reason=str(batch["reason"][j]) or None,
+                reason=reason,
                 known=bool(batch["known"][j]),
                 embedding=np.array(batch["embedding"][j], dtype=np.float32) if batch["embedded"][j] else None,
             )

@@ -200,7 +200,13 @@ def _sharded_top_k(ray, project, strategy, model, mean, components, store_rows, 
         for part in np.array_split(np.arange(tie.size), shards)
         if (tie[part] >= 0).any()
     ]
-    found = ray.get(futures)
+    try:
+        found = ray.get(futures)
+    except ray.exceptions.RayTaskError as exc:
+        raise LabelwiseError(
+            f"--ray: scoring a shard of the store failed on a node: {exc.cause!r} (is the project folder "
+            f"{project.folder} on a file system every node mounts under the same path? see docs/ray.md)"
+        ) from None
     index = np.concatenate([f[0] for f in found])
     scores = np.concatenate([f[1] for f in found])
     return _best(index, scores, tie[index], k)

@@ -35,7 +35,7 @@ def _node_args(ports: list[int], cpus: int = 1) -> list[str]:
     names = ["--node-manager-port", "--object-manager-port", "--dashboard-agent-listen-port",
              "--dashboard-agent-grpc-port", "--metrics-export-port", "--runtime-env-agent-port"]  # fmt: skip
     args = [f"{name}={port}" for name, port in zip(names, ports, strict=True)]
-    return [*args, "--node-ip-address=127.0.0.1", f"--num-cpus={cpus}", "--object-store-memory=150000000",
+    return [*args, "--node-ip-address=127.0.0.1", f"--num-cpus={cpus}", f"--object-store-memory={150_000_000 * cpus}",
             "--disable-usage-stats"]  # fmt: skip
 
 

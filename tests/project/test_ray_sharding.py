@@ -51,9 +51,8 @@ def test_only_per_image_strategies_shard():
 
 
 def test_backbone_actors_fit_their_nodes():
-    # one CPU per node: an actor per node on 3/4 of it, one thread; the rest is for the read tasks
+    # one actor per CPU, on 3/4 of it with one thread; the rest is for the read tasks
     assert embed_pool_size(Cluster(cpus=2, gpus=0, nodes=2), [1.0, 1.0]) == (2, 0.75, 0.0, 1)
-    # unequal nodes: every actor must fit the smallest
-    assert embed_pool_size(Cluster(cpus=24, gpus=0, nodes=2), [16.0, 8.0]) == (2, 6.0, 0.0, 6)
+    assert embed_pool_size(Cluster(cpus=24, gpus=0, nodes=2), [16.0, 8.0]) == (24, 0.75, 0.0, 1)
     # GPUs: one actor per GPU
     assert embed_pool_size(Cluster(cpus=32, gpus=4, nodes=2), [16.0, 16.0]) == (4, 1.0, 1.0, 1)

@@ -26,8 +26,8 @@ from labelwise.ingest.scan import FoundFile
 from labelwise.project.ingest import Reader
 from labelwise.project.ray_cluster import Cluster, cluster_now, connect
 
-# Decoding and resizing a picture costs a fraction of embedding it: each node keeps this share
-# of its CPUs for the read tasks and gives the rest to its backbone actor.
+# Decoding and resizing a picture costs a fraction of embedding it: each CPU keeps this share
+# for the read tasks and gives the rest to a backbone actor.
 READ_SHARE = 0.25
 READ_BATCH = 16  # files per read task call: small, so that a retried task redoes little
 EMBED_BATCH = 32  # pictures per backbone call
@@ -104,15 +104,15 @@ def _node_cpus(ray) -> list[float]:
 def embed_pool_size(cluster: Cluster, node_cpus: list[float]) -> tuple[int, float, float, int]:
     """(actors, CPUs per actor, GPUs per actor, onnxruntime threads per actor).
 
-    With GPUs: one actor per GPU, on the CUDA provider. Without: one actor per node, holding what
-    the smallest node has left after its read share, with as many onnxruntime threads as the CPUs
-    it holds (at least one), so that threads never outnumber the cores Ray gave it.
+    With GPUs: one actor per GPU, on the CUDA provider. Without: one actor per CPU, each holding
+    that CPU but its read share, with one onnxruntime thread. Single-threaded sessions side by
+    side outran one multi-threaded session per node in bench_ray.py (two 1-CPU nodes: 1.00x the
+    local path, one 2-CPU node with one 2-thread actor: 0.62x, same run).
     """
     if cluster.gpus >= 1:
         return int(cluster.gpus), 1.0, 1.0, 1
-    nodes = [c for c in node_cpus if c > 0] or [max(cluster.cpus, 1.0)]
-    actor_cpus = min(nodes) * (1 - READ_SHARE)
-    return len(nodes), actor_cpus, 0.0, max(1, math.floor(actor_cpus + 0.5))
+    cpus = sum(math.floor(c) for c in node_cpus) or max(1, math.floor(cluster.cpus))
+    return cpus, 1 - READ_SHARE, 0.0, 1
 
 
 def read_batch(

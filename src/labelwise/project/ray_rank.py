@@ -92,7 +92,7 @@ def suggest_on_ray(
     if model is not None and picks.size:
         samples, probs = _predict(model, _apply(store.get([rows[i][2] for i in picks]), mean, components))
     # The explorers' scores (shown, not ranked by): per image, so computed here on the few picks.
-    if chosen.name == "random":
+    if chosen.name == "random" or picks.size == 0:
         own = _random_scores(len(rows), loop.round_seed)[picks]
     else:
         own = chosen.score(PoolView(labeled=np.zeros(picks.size, bool), probs=probs, samples=samples), loop.round_seed)

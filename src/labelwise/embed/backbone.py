@@ -19,15 +19,22 @@ from PIL import Image
 
 from labelwise.errors import LabelwiseError
 
+CPU_PROVIDERS = ("CPUExecutionProvider",)
+CUDA_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
 
-def ort_session(model: bytes | Path, threads: int | None = None) -> ort.InferenceSession:
+
+def ort_session(
+    model: bytes | Path, threads: int | None = None, providers: tuple[str, ...] = CPU_PROVIDERS
+) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or os.cpu_count() or 1
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
     source = model if isinstance(model, bytes) else str(model)
-    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+    # CUDA asked for where this onnxruntime has no CUDA build (the `onnxruntime` wheel): the CPU runs it.
+    usable = [p for p in providers if p in ort.get_available_providers()] or ["CPUExecutionProvider"]
+    return ort.InferenceSession(source, options, providers=usable)
 
 
 def squash_resize(image: Image.Image, size: int) -> np.ndarray:
@@ -44,8 +51,8 @@ class Backbone:
     input_size: int = 224
     dim: int = 0
 
-    def __init__(self, threads: int | None = None) -> None:
-        self.threads = threads
+    def __init__(self, threads: int | None = None, providers: tuple[str, ...] = CPU_PROVIDERS) -> None:
+        self.threads, self.providers = threads, providers
         self._session: ort.InferenceSession | None = None
 
     # subclasses
@@ -57,7 +64,7 @@ class Backbone:
     @property
     def session(self) -> ort.InferenceSession:
         if self._session is None:
-            self._session = ort_session(self.model(), self.threads)
+            self._session = ort_session(self.model(), self.threads, self.providers)
         return self._session
 
     def prepare(self, image: Image.Image) -> np.ndarray:

@@ -41,7 +41,25 @@ def apply_projection(vectors: np.ndarray, cache: Path, components: int) -> np.nd
     return _apply(vectors, saved["mean"], saved["components"])
 
 
+BLOCK_ROWS = 16_384
+
+
 def _apply(vectors: np.ndarray, mean: np.ndarray, components: np.ndarray) -> np.ndarray:
-    return ((np.asarray(vectors, dtype=np.float32) - mean.astype(np.float32)) @ components.T.astype(np.float32)).astype(
-        np.float32, copy=False
-    )
+    return apply_pca(vectors, mean, components)
+
+
+def apply_pca(vectors: np.ndarray, mean: np.ndarray, components: np.ndarray) -> np.ndarray:
+    """``(vectors - mean) @ components.T`` as float32, the same bits for a row whatever rows come with it.
+
+    Accumulated in float64 and rounded once: a float32 product's last bits depend on how BLAS
+    blocks the whole matrix, so a row projected alone (a shard on Ray, the labeled rows) would
+    differ from the same row projected with the pool, and the head trained on it with them.
+    In blocks of rows, to bound the float64 copy.
+    """
+    vectors = np.asarray(vectors)
+    out = np.empty((vectors.shape[0], components.shape[0]), dtype=np.float32)
+    mean64, components64 = mean.astype(np.float64), components.T.astype(np.float64)
+    for start in range(0, vectors.shape[0], BLOCK_ROWS):
+        block = vectors[start : start + BLOCK_ROWS].astype(np.float64) - mean64
+        out[start : start + BLOCK_ROWS] = block @ components64
+    return out

@@ -157,6 +157,10 @@ class EmbeddingStore:
             self._memmap = np.memmap(self._vectors_path, dtype=np.float32, mode="r", shape=(self._count, self.dim))
         return self._memmap
 
+    def map_rows(self) -> tuple[str, int]:
+        """(path of the vectors file, whole rows now): what :func:`read_rows` needs in another process."""
+        return str(self._vectors_path), self._count
+
     def rows(self, keys: Sequence[str]) -> np.ndarray:
         """Row numbers of hex ``keys``; ``MissingEmbeddingError`` (a ``KeyError``) names the first missing one."""
         if any(bytes.fromhex(k) not in self._index for k in keys):
@@ -175,3 +179,10 @@ class EmbeddingStore:
     def duplicate_keys(self) -> int:
         """Rows whose key appears again later (superseded by a repair, or written twice)."""
         return self._count - len(self._index)
+
+
+def read_rows(vectors_path: str, dim: int, count: int, rows: np.ndarray) -> np.ndarray:
+    """Rows ``rows`` of a store's vectors file, read-only, in a process that does not open the store
+    (a Ray worker scoring a shard): ``(len(rows), dim)`` float32."""
+    vectors = np.memmap(vectors_path, dtype=np.float32, mode="r", shape=(count, dim))
+    return np.asarray(vectors[np.asarray(rows, dtype=np.int64)])

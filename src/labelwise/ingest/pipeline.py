@@ -29,7 +29,8 @@ def content_hash(data: bytes) -> str:
 @dataclass
 class ReadFile:
     """One file after reading: ``pixels`` is the backbone-ready array, or ``None`` when the image is
-    broken or its content is already embedded (``known``)."""
+    broken or its content is already embedded (``known``). ``embedding`` is the vector when the
+    reader embedded the pixels itself (a distributed reader embeds where it decodes)."""
 
     found: FoundFile
     content_hash: str | None = None
@@ -38,6 +39,12 @@ class ReadFile:
     reason: str | None = None
     pixels: np.ndarray | None = None
     known: bool = False
+    embedding: np.ndarray | None = None
+
+    @property
+    def fresh(self) -> bool:
+        """New content to store: decoded pixels or an embedding."""
+        return self.pixels is not None or self.embedding is not None
 
     @property
     def broken(self) -> bool:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from labelwise.embed.backbone import Backbone
 from labelwise.embed.batches import embed_into_store
+from labelwise.embed.store import EmbeddingStore
 from labelwise.errors import LabelwiseError
 from labelwise.ingest.pipeline import ReadFile, read_files
 from labelwise.ingest.scan import FoundFile, scan_images
@@ -27,6 +30,18 @@ from labelwise.store.models import (
 )
 
 BATCH = 64
+
+# How the files to read become ``ReadFile`` results, in input order: in threads of this process
+# (``read_locally``) or on a Ray cluster (``labelwise.project.ray_ingest``). Everything else, the
+# scan, the duplicates, the store and the database, is the driver's and the same for both.
+Reader = Callable[[list[FoundFile], Backbone, EmbeddingStore, int], Iterator[ReadFile]]
+
+
+def read_locally(
+    todo: list[FoundFile], backbone: Backbone, store: EmbeddingStore, max_pixels: int
+) -> Iterator[ReadFile]:
+    """Decode in this process's threads; the driver embeds the pixels batch by batch."""
+    return read_files(todo, backbone.prepare, backbone.input_size, store.__contains__, max_pixels=max_pixels)
 
 
 @dataclass
@@ -93,6 +108,7 @@ def ingest_folder(
     *,
     on_total: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    reader: Reader = read_locally,
 ) -> IngestReport:
     """Scan ``folder`` (the images root by default) and bring the project up to date with it.
 
@@ -103,11 +119,14 @@ def ingest_folder(
     content of a missing one is that image moved (its labels stay), and a labeled file whose
     content changed loses its label to the history and waits in the queue for review.
     Runs under the project's write lock (waiting for another writer).
+
+    reader: decodes (and may embed) the files to read; :func:`read_locally` by default, or
+        :func:`labelwise.project.ray_ingest.ray_reader` to read and embed on a Ray cluster.
     """
     folder = resolve_images_folder(project, folder)
     prefix = _relative_prefix(project, folder)
     with project_writer(project.folder):
-        return _ingest(project, folder, prefix, on_total, on_progress)
+        return _ingest(project, folder, prefix, on_total, on_progress, reader)
 
 
 def _ingest(
@@ -116,6 +135,7 @@ def _ingest(
     prefix: str,
     on_total: Callable[[int], None] | None,
     on_progress: Callable[[int], None] | None,
+    reader: Reader,
 ) -> IngestReport:
     report = IngestReport()
     with project.sessions() as session:
@@ -154,8 +174,11 @@ def _ingest(
 
     def flush() -> None:
         if batch:
-            keys, pixels = [r.content_hash for r in batch], [r.pixels for r in batch]
-            report.embedded += embed_into_store(backbone, store, keys, pixels)
+            keys = [r.content_hash for r in batch]
+            if all(r.embedding is not None for r in batch):  # embedded by the reader
+                report.embedded += store.add(keys, np.stack([r.embedding for r in batch]))
+            else:
+                report.embedded += embed_into_store(backbone, store, keys, [r.pixels for r in batch])
         _record(project, batch + ready, first_of_hash, moved_from, report)
         if on_progress:
             on_progress(len(batch) + len(ready))
@@ -164,14 +187,13 @@ def _ingest(
 
     # Pending content of this run: a byte-identical file later in the same batch is a duplicate.
     in_batch: set[str] = set()
-    for result in read_files(todo, backbone.prepare, backbone.input_size, store.__contains__,
-                             max_pixels=project.config.max_pixels):  # fmt: skip
-        if result.pixels is not None and result.content_hash not in in_batch:
+    for result in reader(todo, backbone, store, project.config.max_pixels):
+        if result.fresh and result.content_hash not in in_batch:
             batch.append(result)
             in_batch.add(result.content_hash)
         else:
-            if result.pixels is not None:
-                result.pixels = None  # duplicate of an image waiting in this batch
+            if result.fresh:
+                result.pixels = result.embedding = None  # duplicate of an image waiting in this batch
             ready.append(result)
         if len(batch) >= BATCH or len(ready) >= 4 * BATCH:
             flush()

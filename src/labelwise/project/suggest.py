@@ -31,6 +31,16 @@ class Suggestions:
     note: str = ""
 
 
+def check_classes(class_names: list[str], n_images: int) -> None:
+    if len(class_names) < 2:
+        raise LabelwiseError(
+            f"the project has {len(class_names)} class(es); give at least two "
+            "(`labelwise classes add PROJECT NAME`, or `labelwise import-labels --add-classes` with new class names)"
+        )
+    if n_images == 0:
+        raise LabelwiseError("the project has no usable image yet")
+
+
 def suggest(
     project: Project,
     n: int = 20,
@@ -39,16 +49,18 @@ def suggest(
     candidates: int | None = None,
     explore: float = 0.0,
     seed: int = 0,
+    ray: str | None = None,
 ) -> Suggestions:
+    """The ``n`` images to label next. ray: score the pool in shards on the Ray cluster at this
+    address (:mod:`labelwise.project.ray_rank`): the same suggestions, for per-image strategies."""
+    if ray is not None:
+        from labelwise.project.ray_rank import suggest_on_ray
+
+        return suggest_on_ray(project, n, strategy=strategy, candidates=candidates, explore=explore, seed=seed,
+                              address=ray)  # fmt: skip
     chosen = get_strategy(strategy)
     pool = load_pool(project)
-    if len(pool.class_names) < 2:
-        raise LabelwiseError(
-            f"the project has {len(pool.class_names)} class(es); give at least two "
-            "(`labelwise classes add PROJECT NAME`, or `labelwise import-labels --add-classes` with new class names)"
-        )
-    if pool.X.shape[0] == 0:
-        raise LabelwiseError("the project has no usable image yet")
+    check_classes(pool.class_names, pool.X.shape[0])
     loop = ActiveLoop(pool.X, len(pool.class_names), strategy=chosen, candidates=candidates, explore=explore,
                       estimate_accuracy=False, seed=seed)  # fmt: skip
     labeled = np.flatnonzero(pool.labels >= 0)

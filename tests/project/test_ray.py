@@ -1,0 +1,142 @@
+"""On a real two-node Ray cluster (loopback): ingest gives the local project, a worker node killed
+mid-ingest loses nothing and embeds nothing twice, and the sharded ranking is the local ranking."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+
+import numpy as np
+import pytest
+import ray  # the ray extra: make test installs it (pip install 'labelwise[ray]')
+from PIL import Image
+from sklearn.datasets import load_sample_images
+from typer.testing import CliRunner
+
+from labelwise.cli import app
+from labelwise.errors import LabelwiseError
+from labelwise.ingest.pipeline import content_hash
+from labelwise.project import Project
+from labelwise.project.ingest import ingest_folder
+from labelwise.project.labels import label_image
+from labelwise.project.ray_cluster import connect
+from labelwise.project.suggest import suggest
+from tests.conftest import write_bad_input_folder, write_fashion_folder
+from tests.project.ray_cluster import start_cluster
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    patch = pytest.MonkeyPatch()
+    started = start_cluster()
+    try:
+        for name, value in started.auth.items():
+            patch.setenv(name, value)
+        connect(started.address)
+        yield started
+    finally:
+        ray.shutdown()
+        started.stop()
+        patch.undo()
+
+
+def invoke(*args) -> str:
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def status(project) -> dict:
+    return json.loads(invoke("status", project, "--json"))
+
+
+def test_ray_ingest_on_two_nodes_gives_the_local_project(tmp_path, cluster):
+    images = tmp_path / "images"
+    write_bad_input_folder(images)
+    for k, photo in enumerate(load_sample_images().images):  # real photos: a temple, a flower
+        Image.fromarray(photo).save(images / f"real-{k}.jpg", quality=90)
+    assert sum(node["Alive"] for node in ray.nodes()) == 2
+    args = ("--images", images, "--backbone", "squeezenet", "--classes", "a,b")
+    invoke("init", tmp_path / "local", *args)
+    invoke("init", tmp_path / "ray", *args, "--ray", cluster.address)
+    local, remote = status(tmp_path / "local"), status(tmp_path / "ray")
+    for key in ("images_ok", "images_broken", "images_duplicate", "store_vectors"):
+        assert local[key] == remote[key], key
+    assert local["images_broken"] == 5 and local["images_ok"] == 15
+    assert sorted((b["path"], b["reason"]) for b in local["broken"]) == sorted(
+        (b["path"], b["reason"]) for b in remote["broken"]
+    )
+    a, b = Project(tmp_path / "local"), Project(tmp_path / "ray")
+    keys = a.store.keys()
+    assert sorted(keys) == sorted(b.store.keys())
+    assert np.abs(a.store.get(keys) - b.store.get(keys)).max() < 1e-5
+    assert b.store.duplicate_keys() == 0
+
+
+@pytest.fixture(scope="module")
+def labeled_project(tmp_path_factory):
+    fashion_folder = write_fashion_folder(tmp_path_factory.mktemp("rank") / "images", per_class=8)
+    project = Project.create(fashion_folder.parent / "proj", fashion_folder, backbone="squeezenet")
+    project.add_classes(sorted(p.name for p in fashion_folder.iterdir()))
+    ingest_folder(project)
+    for cls in ("Bag", "Trouser", "Sneaker"):
+        for path in sorted((fashion_folder / cls).iterdir())[:3]:
+            label_image(project, f"{cls}/{path.name}", cls)
+    yield project
+    project.close()
+
+
+@pytest.mark.parametrize(
+    ("strategy", "options"),
+    [("margin", {"explore": 0.25}), ("entropy", {"candidates": 60}), ("bald", {}), ("random", {"explore": 0.5})],
+)
+def test_ranking_with_ray_is_the_local_ranking(labeled_project, cluster, strategy, options):
+    local = suggest(labeled_project, 12, strategy=strategy, seed=3, **options)
+    remote = suggest(labeled_project, 12, strategy=strategy, seed=3, ray=cluster.address, **options)
+    assert [i.path for i in remote.items] == [i.path for i in local.items]
+    assert [i.score for i in remote.items] == pytest.approx([i.score for i in local.items], abs=1e-9)
+    assert [i.predicted for i in remote.items] == [i.predicted for i in local.items]
+    assert (remote.strategy, remote.n_labeled, remote.n_unlabeled) == (
+        local.strategy,
+        local.n_labeled,
+        local.n_unlabeled,
+    )
+
+
+def test_set_strategies_are_refused_with_ray_by_name(labeled_project, cluster):
+    for name in ("auto", "typiclust"):
+        with pytest.raises(LabelwiseError, match=f"'{name}' chooses its batch over the whole pool.*margin"):
+            suggest(labeled_project, 5, strategy=name, ray=cluster.address)
+
+
+# Last: it leaves the cluster with one node.
+def test_a_worker_node_killed_mid_ingest_loses_nothing_and_embeds_nothing_twice(tmp_path, cluster):
+    from labelwise.project.ray_ingest import ray_reader
+
+    images = write_fashion_folder(tmp_path / "images", per_class=12)  # 120 files in 8 blocks
+    project = Project.create(tmp_path / "proj", images, backbone="squeezenet")
+    reader, killed = ray_reader(cluster.address), threading.Event()
+
+    def killing_reader(*args):
+        for result in reader(*args):
+            if not killed.is_set():  # the first block is back, the others are on both nodes
+                cluster.kill_worker_node()
+                killed.set()
+            yield result
+
+    with contextlib.suppress(Exception):  # a failure the rerun must make good
+        ingest_folder(project, reader=killing_reader)
+    assert killed.is_set()
+    stored = len(Project(tmp_path / "proj").store)
+    # A rerun finishes what is left (nothing, when Ray's retries already did) and embeds nothing twice.
+    rerun = ingest_folder(project, reader=ray_reader(cluster.address))
+    files = sorted(images.rglob("*.png"))
+    distinct = {content_hash(p.read_bytes()) for p in files}
+    final = Project(tmp_path / "proj").store
+    assert sorted(final.keys()) == sorted(distinct) and final.duplicate_keys() == 0
+    assert rerun.embedded == len(distinct) - stored
+    info = status(tmp_path / "proj")
+    assert info["images_ok"] + info["images_duplicate"] == len(files) and info["images_broken"] == 0

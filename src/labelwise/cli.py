@@ -284,12 +284,14 @@ def status(
     import json
 
     from labelwise.project.accuracy import model_accuracy
+    from labelwise.project.preselect import preselection_stats
     from labelwise.project.status import project_status
 
     try:
         proj = _open(project)
         info = project_status(proj)
         info["model_accuracy"] = model_accuracy(proj).as_dict()  # from the random audit sample
+        info["preselection"] = preselection_stats(proj)
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
     if as_json:
@@ -303,6 +305,13 @@ def status(
     )
     console.print(f"embedding store: {info['store_vectors']} vectors, {info['store_bytes'] / 2**20:.1f} MiB")
     console.print(f"model accuracy: {info['model_accuracy']['reason']}", highlight=False)
+    pre = info["preselection"]
+    if pre["offered"]:
+        console.print(
+            f"pre-selections: {pre['accepted']} of {pre['offered']} accepted ({pre['acceptance_rate']:.0%}), "
+            f"{pre['accepted_corrected']} of those corrected later",
+            highlight=False,
+        )
     table = Table("class", "labels")
     for name, count in info["classes"].items():
         table.add_row(name, str(count))

@@ -178,12 +178,19 @@ def _acquire(session, image_id, user_id, now, expires, version, strategy, score,
 
 
 def annotate(
-    project: Project, user: User, image_id: int, label: str, ranking: Ranking | None, queued: bool = False
+    project: Project,
+    user: User,
+    image_id: int,
+    label: str,
+    ranking: Ranking | None,
+    queued: bool = False,
+    preselected: str | None = None,
 ) -> int:
     """Record ``user``'s label of an image; returns the annotation id. ``queued``: the label comes from
     the annotate page, which only shows unlabeled images, so a current label by somebody else means the
     lease ran out and they labeled it meanwhile: refused instead of silently replacing their label
-    (relabeling on purpose, from the grid or a review, passes ``queued=False``)."""
+    (relabeling on purpose, from the grid or a review, passes ``queued=False``). ``preselected``: the
+    class the page pre-selected, recorded with whether the label accepted it."""
     now = utcnow()
     with project.sessions.begin() as session:
         image = session.get(Image, image_id)
@@ -235,6 +242,8 @@ def annotate(
                                     user_id=user.id, model_version=version, strategy=strategy, score=score)  # fmt: skip
         for key, value in audit.items():  # only a leased image counts: its prediction predates the label
             setattr(annotation, key, value)
+        if preselected is not None:
+            annotation.preselected, annotation.preselect_accepted = preselected, preselected == label
         lease.done = True
         session.flush()
         return annotation.id

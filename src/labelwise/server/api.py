@@ -15,6 +15,7 @@ from labelwise.errors import LabelwiseError
 from labelwise.paths import atomic_write
 from labelwise.project import classes, queue
 from labelwise.project.export import FORMATS, export_image_folder, export_text
+from labelwise.project.preselect import preselection
 from labelwise.project.settings import get_settings, update_settings
 from labelwise.server.auth import admin_user, current_user
 from labelwise.server.grid import image_grid
@@ -75,6 +76,7 @@ def queue_next(body: QueueRequest, request: Request, user: CurrentUser) -> Queue
             thumb_url=f"/api/images/{item.image_id}/thumb", lease_expires_at=item.expires_at.isoformat(),
             model_version=item.model_version, strategy=item.strategy, score=item.score,
             top=[TopClass(label=name, p=p) for name, p in item.top],
+            preselected=preselection(item.top, settings["preselect_threshold"]),
         )
         for item in leased
     ])  # fmt: skip
@@ -90,8 +92,10 @@ def renew_leases(body: RenewRequest, request: Request, user: CurrentUser) -> Ren
 @router.post("/annotations", status_code=201, response_model=AnnotationResponse)
 def create_annotation(body: AnnotationRequest, request: Request, user: CurrentUser):
     state = _state(request)
+    if body.preselected is not None and body.preselected not in state.project.class_names():
+        raise HTTPException(422, f"preselected: unknown class {body.preselected!r}")
     annotation_id = queue.annotate(state.project, user, body.image_id, body.label, state.retrainer.ranking,
-                                    queued=body.queued)  # fmt: skip
+                                    queued=body.queued, preselected=body.preselected)  # fmt: skip
     state.retrainer.notify_label()
     return AnnotationResponse(id=annotation_id, image_id=body.image_id, label=body.label)
 

@@ -30,6 +30,8 @@ class QueueItem(BaseModel):
     strategy: str | None
     score: float | None
     top: list[TopClass]
+    # The model's top class when at least the preselect_threshold setting: Enter accepts it.
+    preselected: str | None = None
 
 
 class QueueResponse(BaseModel):
@@ -42,6 +44,8 @@ class AnnotationRequest(BaseModel):
     label: str = Field(min_length=1, max_length=255)
     # Sent by the annotate page: refuse rather than replace a label somebody else gave meanwhile.
     queued: bool = False
+    # The class the page had pre-selected when the label was given (none: omit it).
+    preselected: str | None = Field(None, min_length=1, max_length=255)
 
 
 class AnnotationResponse(BaseModel):

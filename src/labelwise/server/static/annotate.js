@@ -47,7 +47,7 @@ function show() {
   displayed = item;
   shownAt = null;
   delete $("current").dataset.shown;
-  if (!item) { $("path").textContent = ""; $("why").innerHTML = ""; return; }
+  if (!item) { $("path").textContent = ""; $("why").innerHTML = ""; showPreselection(null); return; }
   const img = $("current");
   img.src = item.file_url;
   // The look starts when the image can be seen, not when it was asked for.
@@ -55,6 +55,7 @@ function show() {
   const painted = () => { if (displayed === item) { shownAt = performance.now(); img.dataset.shown = "1"; } };
   img.decode().then(painted, painted);
   $("path").textContent = item.path;
+  showPreselection(item);
   const top = item.top.map((t) => `<li>${escapeHtml(t["class"])}: ${(100 * t.p).toFixed(1)}%</li>`).join("");
   $("why").innerHTML =
     `<p>strategy <b>${escapeHtml(item.strategy || "–")}</b>` +
@@ -63,6 +64,21 @@ function show() {
     (top ? `<p>The model thinks:</p><ol>${top}</ol>` :
       (current && current.model ? `<p>No prediction for this image: it was handed out before model v${current.model.version}.</p>`
         : "<p>No predictions yet: the model needs labels of two classes.</p>"));
+}
+
+// One-key accept: the model's top class, when likely enough (the preselect_threshold setting), is
+// marked on its button and Enter gives it; a class key, a click or a typed name gives another.
+function showPreselection(item) {
+  const chosen = item ? item.preselected : null;
+  for (const b of document.querySelectorAll("button.cls")) {
+    const on = !!chosen && b.dataset.class === chosen;
+    b.classList.toggle("preselected", on);
+    b.setAttribute("aria-pressed", on ? "true" : "false");
+  }
+  const p = chosen && item.top.length ? item.top[0].p : null;
+  $("preselect").innerHTML = chosen
+    ? `<kbd>Enter</kbd> accepts <b>${escapeHtml(chosen)}</b>, the model's pick (${(100 * p).toFixed(0)}%)`
+    : "";
 }
 
 function escapeHtml(text) {
@@ -89,7 +105,8 @@ async function label(cls) {
   const item = queue.shift();
   done.add(item.image_id);
   advance();
-  const r = await api("POST", "/api/annotations", { image_id: item.image_id, label: cls, queued: true });
+  const r = await api("POST", "/api/annotations",
+    { image_id: item.image_id, label: cls, queued: true, preselected: item.preselected || null });
   if (r.ok) {
     undoStack.push({ annotationId: r.body.id, item });
     labeledHere += 1;
@@ -128,6 +145,7 @@ document.addEventListener("keydown", (event) => {
   if (event.repeat) { event.preventDefault(); return; }  // a held key is one press, not a burst of labels
   const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
   if (KEY_TO_CLASS.has(key)) { event.preventDefault(); label(KEY_TO_CLASS.get(key)); }
+  else if (key === "Enter" && queue.length && queue[0].preselected) { event.preventDefault(); label(queue[0].preselected); }
   else if (key === "s") { event.preventDefault(); skip(); }
   else if (key === "z") { event.preventDefault(); undo(); }
   else if (key.length === 1 && key !== " ") say(`"${event.key}" is not a key here: use the keys on the class buttons, s or z`, true);

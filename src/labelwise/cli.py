@@ -391,6 +391,39 @@ def label(
     console.print(f"labeled {path} as {class_name}")
 
 
+@app.command()
+def similar(
+    project: Annotated[Path, typer.Argument(help="the project folder")],
+    path: Annotated[str, typer.Argument(help="image path, relative to the images root")],
+    n: Annotated[int, typer.Option("-n", help="how many neighbours (at most 48)")] = 48,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
+) -> None:
+    """The unlabeled images most similar to one image (cosine on the embeddings): a batch to label."""
+    import json
+
+    from sqlalchemy import select
+
+    from labelwise.project.labels import normalize_path
+    from labelwise.project.similar import similar_unlabeled
+    from labelwise.store.models import Image
+
+    def find(proj: Project):
+        with proj.sessions() as session:
+            image_id = session.scalar(select(Image.id).where(Image.path == normalize_path(proj, path)))
+        if image_id is None:
+            raise LabelwiseError(f"image {path!r}: not in the project")
+        return similar_unlabeled(proj, image_id, n)
+
+    batch = _on_project(project, find)
+    if as_json:
+        items = [{"path": i.path, "similarity": i.similarity} for i in batch.items]
+        typer.echo(json.dumps({"path": batch.path, "label": batch.label, "items": items}, ensure_ascii=False))
+        return
+    console.print(f"{len(batch.items)} unlabeled images nearest to {batch.path} (labeled {batch.label or 'no class'})")
+    for item in batch.items:
+        console.print(f"  {item.similarity:.3f}  {item.path}", highlight=False)
+
+
 @app.command("import-labels")
 def import_labels(
     project: Annotated[Path, typer.Argument(help="the project folder")],

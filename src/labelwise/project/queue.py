@@ -185,12 +185,14 @@ def annotate(
     ranking: Ranking | None,
     queued: bool = False,
     preselected: str | None = None,
+    source: str = "server",
 ) -> int:
     """Record ``user``'s label of an image; returns the annotation id. ``queued``: the label comes from
     the annotate page, which only shows unlabeled images, so a current label by somebody else means the
     lease ran out and they labeled it meanwhile: refused instead of silently replacing their label
     (relabeling on purpose, from the grid or a review, passes ``queued=False``). ``preselected``: the
-    class the page pre-selected, recorded with whether the label accepted it."""
+    class the page pre-selected, recorded with whether the label accepted it. ``source``: ``batch`` for
+    labels given many at once (a similar-image batch)."""
     now = utcnow()
     with project.sessions.begin() as session:
         image = session.get(Image, image_id)
@@ -238,7 +240,7 @@ def annotate(
             entry = next((e for e in ranking.entries if e.image_id == image_id), None)
             if entry is not None:
                 version, strategy, score = ranking.version, _chosen_by(entry, ranking.strategy), entry.score
-        annotation = add_annotation(session, image, cls, annotator=user.name, source="server",
+        annotation = add_annotation(session, image, cls, annotator=user.name, source=source,
                                     user_id=user.id, model_version=version, strategy=strategy, score=score)  # fmt: skip
         for key, value in audit.items():  # only a leased image counts: its prediction predates the label
             setattr(annotation, key, value)

@@ -17,6 +17,7 @@ from labelwise.project import classes, queue
 from labelwise.project.export import FORMATS, export_image_folder, export_text
 from labelwise.project.preselect import preselection
 from labelwise.project.settings import get_settings, update_settings
+from labelwise.project.similar import MAX_BATCH, label_batch, similar_unlabeled
 from labelwise.server.auth import admin_user, current_user
 from labelwise.server.grid import image_grid
 from labelwise.server.schemas import (
@@ -24,6 +25,8 @@ from labelwise.server.schemas import (
     MAX_ID,
     AnnotationRequest,
     AnnotationResponse,
+    BatchLabelRequest,
+    BatchLabelResponse,
     ClassesResponse,
     ClassNamesResponse,
     ClassRequest,
@@ -35,6 +38,8 @@ from labelwise.server.schemas import (
     RenewRequest,
     RenewResponse,
     SettingsBody,
+    SimilarItem,
+    SimilarResponse,
     SkipRequest,
     SkipResponse,
     TopClass,
@@ -100,6 +105,18 @@ def create_annotation(body: AnnotationRequest, request: Request, user: CurrentUs
     return AnnotationResponse(id=annotation_id, image_id=body.image_id, label=body.label)
 
 
+@router.post("/annotations/batch", response_model=BatchLabelResponse)
+def create_batch(body: BatchLabelRequest, request: Request, user: CurrentUser) -> BatchLabelResponse:
+    """Label many images as one class (a similar-image batch); each label records ``source=batch``.
+    Images somebody else holds or labeled meanwhile come back refused, with the reason."""
+    state = _state(request)
+    result = label_batch(state.project, user, body.image_ids, body.label)
+    if result.labeled:
+        state.retrainer.notify_label()
+    return BatchLabelResponse(label=body.label, labeled=result.labeled,
+                              refused=[{"image_id": i, "reason": why} for i, why in result.refused])  # fmt: skip
+
+
 @router.get("/annotations/mine")
 def my_recent_labels(request: Request, user: CurrentUser, limit: int = 20) -> dict:
     items = queue.recent_labels(_state(request).project, user, max(1, min(limit, 100)))
@@ -161,6 +178,19 @@ def image_thumb(image_id: ImageId, request: Request, user: CurrentUser) -> FileR
         # Concurrent first requests for one thumbnail each write their own temporary file.
         atomic_write(cached, lambda file: picture.save(file, "JPEG", quality=85))
     return FileResponse(cached, media_type="image/jpeg")
+
+
+@router.get("/images/{image_id}/similar", response_model=SimilarResponse)
+def similar_images(
+    image_id: ImageId, request: Request, user: CurrentUser, n: Annotated[int, Query(ge=1, le=MAX_BATCH)] = MAX_BATCH
+) -> SimilarResponse:
+    """The unlabeled images nearest to this one (cosine, projected embeddings), most similar first."""
+    batch = similar_unlabeled(_state(request).project, image_id, n)
+    return SimilarResponse(image_id=batch.image_id, path=batch.path, label=batch.label, items=[
+        SimilarItem(image_id=i.image_id, path=i.path, thumb_url=f"/api/images/{i.image_id}/thumb",
+                    similarity=i.similarity)
+        for i in batch.items
+    ])  # fmt: skip
 
 
 @router.get("/images")

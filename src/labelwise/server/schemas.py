@@ -54,6 +54,37 @@ class AnnotationResponse(BaseModel):
     label: str
 
 
+class BatchLabelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    image_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(min_length=1, max_length=100)
+    label: str = Field(min_length=1, max_length=255)
+
+
+class RefusedImage(BaseModel):
+    image_id: int
+    reason: str
+
+
+class BatchLabelResponse(BaseModel):
+    label: str
+    labeled: list[int]
+    refused: list[RefusedImage]
+
+
+class SimilarItem(BaseModel):
+    image_id: int
+    path: str
+    thumb_url: str
+    similarity: float = Field(description="cosine similarity of the projected embeddings, -1 to 1")
+
+
+class SimilarResponse(BaseModel):
+    image_id: int
+    path: str
+    label: str | None = Field(description="the image's current label: the class to pre-tick")
+    items: list[SimilarItem]
+
+
 class RenewRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     image_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(max_length=100)

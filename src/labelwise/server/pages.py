@@ -5,15 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from labelwise.project.classes import active_class_names, class_history, list_classes
 from labelwise.project.sessions import SESSION_DAYS, end_session, redeem_login_code, start_session
 from labelwise.project.settings import get_settings
+from labelwise.project.similar import MAX_BATCH
 from labelwise.project.users import user_for_token
 from labelwise.server.auth import COOKIE, admin_user, current_user
+from labelwise.server.schemas import MAX_ID
 from labelwise.server.status import server_status
 from labelwise.store.models import User
 from labelwise.strategies import get_strategy, strategy_names
@@ -182,6 +184,20 @@ def annotate(request: Request, user: CurrentUser) -> HTMLResponse:
               "lease_minutes": get_settings(project)["lease_minutes"], "min_look_ms": MIN_LOOK_MS}  # fmt: skip
     return _page(request, "annotate.html", user, classes=list(zip(classes, config["keys"], strict=True)),
                  config=config)  # fmt: skip
+
+
+@router.get("/similar", response_class=HTMLResponse)
+def similar(
+    request: Request, user: CurrentUser, image: Annotated[int, Query(ge=1, le=MAX_ID)], label: str | None = None
+) -> HTMLResponse:
+    """Label similar: the nearest unlabeled images of ``image``, pre-ticked with ``label`` (default:
+    the image's own label)."""
+    classes = active_class_names(request.app.state.project)
+    config = {"image_id": image, "label": label if label in classes else None, "n": MAX_BATCH, "classes": classes,
+              "keys": label_keys(len(classes))}  # fmt: skip
+    back = local_target(request.query_params.get("back"))
+    return _page(request, "similar.html", user, classes=list(zip(classes, config["keys"], strict=True)),
+                 config=config, back=back)  # fmt: skip
 
 
 @router.get("/images", response_class=HTMLResponse)

@@ -200,6 +200,17 @@ async function heartbeat() {
 }
 setInterval(heartbeat, Math.max(5_000, Math.min(60_000, LEASE_MS / 3)));
 
+// Label similar: the current image and its nearest unlabeled neighbours, on their own page, pre-ticked
+// with the pre-selected class (the annotator changes it there with a class key).
+$("label-similar").addEventListener("click", (event) => {
+  event.preventDefault();
+  const item = queue[0];
+  if (!item) { say("no image on screen", true); return; }
+  const params = new URLSearchParams({ image: item.image_id, back: "/annotate" });
+  if (item.preselected) params.set("label", item.preselected);
+  window.location.href = `/similar?${params}`;
+});
+
 const addClass = $("add-class");
 if (addClass) {
   addClass.addEventListener("submit", async (event) => {

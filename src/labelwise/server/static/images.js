@@ -49,6 +49,7 @@ async function load(reset) {
 function relabel(item, caption, card) {
   const dialog = document.getElementById("relabel");
   document.getElementById("relabel-path").textContent = item.path;
+  document.getElementById("more-like-this").href = `/similar?${new URLSearchParams({ image: item.image_id, back: "/images" })}`;
   document.getElementById("relabel-img").src = `/api/images/${item.image_id}/file`;
   const select = document.getElementById("relabel-class");
   const wanted = item.label || item.predicted;

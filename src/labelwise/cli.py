@@ -391,6 +391,27 @@ def label(
     console.print(f"labeled {path} as {class_name}")
 
 
+@app.command("import-predictions")
+def import_predictions(
+    project: Annotated[Path, typer.Argument(help="the project folder")],
+    file: Annotated[Path, typer.Argument(help="CSV (header path,class,probability) or JSON list of those objects")],
+) -> None:
+    """Your own model's predictions: pre-selected on the annotate page and shown in the image grid."""
+    from labelwise.project.predictions import import_predictions as run
+
+    report = _on_project(project, lambda proj: run(proj, file))
+    console.print(f"imported {report.imported} prediction(s) from {file}", highlight=False)
+    for error in report.errors:
+        err_console.print(f"  [yellow]refused[/] {error}", highlight=False)
+    if report.missing:
+        shown = ", ".join(report.missing[:20]) + (
+            f" and {len(report.missing) - 20} more" if len(report.missing) > 20 else ""
+        )
+        err_console.print(f"  [yellow]not in the project[/] ({len(report.missing)}): {shown}", highlight=False)
+    if report.errors:
+        raise typer.Exit(code=1)
+
+
 @app.command()
 def similar(
     project: Annotated[Path, typer.Argument(help="the project folder")],

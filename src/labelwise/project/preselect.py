@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
+from labelwise.project.predictions import imported_predictions
 from labelwise.project.project import Project
 from labelwise.store.models import Annotation
 
@@ -22,6 +23,21 @@ def preselection(top: Sequence[tuple[str, float]], threshold: float | None) -> s
         return None
     name, p = top[0]
     return name if p >= threshold else None
+
+
+def preselections(
+    project: Project, tops: dict[int, Sequence[tuple[str, float]]], threshold: float | None
+) -> dict[int, str | None]:
+    """image id -> the class to pre-select. The user's own model (``labelwise import-predictions``)
+    speaks first for the images it predicted: it was trained for this task and knows every class;
+    the project's model (``tops``: its top classes per image) for the others."""
+    theirs = imported_predictions(project, list(tops)) if threshold is not None else {}
+    return {
+        image_id: (theirs[image_id][0] if theirs[image_id][1] >= threshold else None)
+        if image_id in theirs
+        else preselection(top, threshold)
+        for image_id, top in tops.items()
+    }
 
 
 def preselection_stats(project: Project) -> dict[str, float | int | None]:

@@ -15,7 +15,7 @@ from labelwise.errors import LabelwiseError
 from labelwise.paths import atomic_write
 from labelwise.project import classes, queue
 from labelwise.project.export import FORMATS, export_image_folder, export_text
-from labelwise.project.preselect import preselection
+from labelwise.project.preselect import preselections
 from labelwise.project.settings import get_settings, update_settings
 from labelwise.project.similar import MAX_BATCH, label_batch, similar_unlabeled
 from labelwise.server.auth import admin_user, current_user
@@ -75,13 +75,14 @@ def queue_next(body: QueueRequest, request: Request, user: CurrentUser) -> Queue
     settings = get_settings(state.project)
     leased = queue.lease_next(state.project, user, body.n, state.retrainer.ranking, settings["lease_minutes"],
                               max_leases=settings["max_leases_per_user"])  # fmt: skip
+    chosen = preselections(state.project, {item.image_id: item.top for item in leased}, settings["preselect_threshold"])
     return QueueResponse(items=[
         QueueItem(
             image_id=item.image_id, path=item.path, file_url=f"/api/images/{item.image_id}/file",
             thumb_url=f"/api/images/{item.image_id}/thumb", lease_expires_at=item.expires_at.isoformat(),
             model_version=item.model_version, strategy=item.strategy, score=item.score,
             top=[TopClass(label=name, p=p) for name, p in item.top],
-            preselected=preselection(item.top, settings["preselect_threshold"]),
+            preselected=chosen[item.image_id],
         )
         for item in leased
     ])  # fmt: skip

@@ -128,6 +128,20 @@ class Annotation(Base):
     preselect_accepted: Mapped[bool | None] = mapped_column(Boolean)
 
 
+class ImportedPrediction(Base):
+    """A prediction of the user's own model for one image (``labelwise import-predictions``): shown
+    as the pre-selection on the annotate page and in the image grid. One row per image; a new
+    import replaces it."""
+
+    __tablename__ = "imported_predictions"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id"), primary_key=True)
+    label: Mapped[str] = mapped_column(String(255))
+    probability: Mapped[float] = mapped_column(Float)
+    source_file: Mapped[str] = mapped_column(Text)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class User(Base):
     """A person with access. Only a hash of the token is stored."""
 

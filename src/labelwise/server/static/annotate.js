@@ -75,10 +75,10 @@ function showPreselection(item) {
     b.classList.toggle("preselected", on);
     b.setAttribute("aria-pressed", on ? "true" : "false");
   }
-  const p = chosen && item.top.length ? item.top[0].p : null;
-  $("preselect").innerHTML = chosen
-    ? `<kbd>Enter</kbd> accepts <b>${escapeHtml(chosen)}</b>, the model's pick (${(100 * p).toFixed(0)}%)`
-    : "";
+  // The project's model's top class, or else the user's own model's (labelwise import-predictions).
+  const ours = chosen && item.top.length && item.top[0]["class"] === chosen;
+  $("preselect").innerHTML = !chosen ? "" : `<kbd>Enter</kbd> accepts <b>${escapeHtml(chosen)}</b>, ` +
+    (ours ? `the model's pick (${(100 * item.top[0].p).toFixed(0)}%)` : "your model's prediction");
 }
 
 function escapeHtml(text) {

@@ -218,17 +218,27 @@ def init(
     backbone: Annotated[str, typer.Option(help="lite0 (default) or squeezenet")] = "lite0",
     db: Annotated[str, typer.Option("--db", help="database URL (default: SQLite in the project)")] = "",
     max_pixels: Annotated[int, typer.Option(help="refuse images with more pixels (bomb guard)")] = 100_000_000,
+    embeddings: Annotated[
+        Path | None, typer.Option(help="your own vectors instead of a backbone: Parquet or NPZ of path -> vector")
+    ] = None,
     no_wait: NoWait = False,
 ) -> None:
     """Create a project: scan and validate the images, embed them, import labels."""
+    from labelwise.embed.user_vectors import USER_BACKBONE, read_user_embeddings
     from labelwise.project import Project
     from labelwise.project.labels import remember_label_import
+    from labelwise.project.user_embeddings import embeddings_file_setting, store_user_embeddings
 
     if labels is not None and not labels.is_file():
         raise _fail(f"--labels: {labels}: file not found")
     try:
-        proj = Project.create(project, images, backbone=backbone, db_url=db, max_pixels=max_pixels)
+        vectors = read_user_embeddings(embeddings) if embeddings is not None else None
+        extra = {} if vectors is None else {"extra": embeddings_file_setting(embeddings, vectors.vectors.shape[1])}
+        proj = Project.create(project, images, backbone=USER_BACKBONE if vectors is not None else backbone, db_url=db,
+                              max_pixels=max_pixels, **extra)  # fmt: skip
         with _writer(project, no_wait):
+            if vectors is not None:
+                _report_user_embeddings(store_user_embeddings(proj, vectors), embeddings)
             if classes:
                 proj.add_classes([c for c in classes.split(",")])
             remember_label_import(proj, from_folders=labels_from_folders, csv_path=labels, add_classes=not classes)
@@ -237,6 +247,17 @@ def init(
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
     console.print(f"project ready: {project}  (next: `labelwise suggest {project}`)")
+
+
+def _report_user_embeddings(report, file: Path) -> None:
+    console.print(f"{report.stored} vector(s) from {file}", highlight=False)
+    for error in report.errors:
+        err_console.print(f"  [yellow]refused[/] {error}", highlight=False)
+    if report.not_found:
+        shown = ", ".join(report.not_found[:20]) + (
+            f" and {len(report.not_found) - 20} more" if len(report.not_found) > 20 else ""
+        )
+        err_console.print(f"  [yellow]no such image[/] ({len(report.not_found)}): {shown}", highlight=False)
 
 
 def _finish_label_import(proj: Project) -> None:

@@ -166,6 +166,9 @@ def _ingest(
     in_batch: set[str] = set()
     for result in read_files(todo, backbone.prepare, backbone.input_size, store.__contains__,
                              max_pixels=project.config.max_pixels):  # fmt: skip
+        if result.pixels is not None and not getattr(backbone, "computes", True):
+            # A project on the user's own vectors: a picture without one is refused, not embedded.
+            result.pixels, result.reason = None, backbone.no_vector_reason
         if result.pixels is not None and result.content_hash not in in_batch:
             batch.append(result)
             in_batch.add(result.content_hash)

@@ -72,6 +72,9 @@ def _read_parquet(file: Path) -> tuple[list, list]:
         # One flat buffer and row boundaries: 100k x 768 floats without a Python object per value.
         flat = vectors.flatten().to_numpy(zero_copy_only=False)
         bounds = offsets.to_numpy()
+        lengths = np.diff(bounds)
+        if lengths.size and np.all(lengths == lengths[0]) and lengths[0] > 0:
+            return paths, flat.reshape(len(paths), int(lengths[0]))  # the usual case: one (n, d) array
         return paths, [flat[bounds[i] : bounds[i + 1]] for i in range(len(paths))]
     return paths, [None if v is None else np.asarray(v, dtype=np.float64) for v in vectors.to_pylist()]
 
@@ -84,7 +87,7 @@ def _read_npz(file: Path) -> tuple[list, list]:
     if vectors.ndim != 2 or len(vectors) != len(paths):
         raise LabelwiseError(f"{file}: {vector_key} must be (n, d) with n = len({path_key}) = {len(paths)}; "
                              f"got shape {vectors.shape}")  # fmt: skip
-    return [str(p) for p in paths], list(vectors)
+    return [str(p) for p in paths], vectors
 
 
 def read_user_embeddings(file: str | Path) -> UserEmbeddings:
@@ -108,26 +111,35 @@ def read_user_embeddings(file: str | Path) -> UserEmbeddings:
         raise
     except Exception as exc:  # a damaged file: pyarrow and numpy raise many kinds
         raise LabelwiseError(f"--embeddings: {file}: cannot read: {exc}") from None
-    lengths = [len(v) for v in vectors if v is not None]
-    if not lengths:
-        raise LabelwiseError(f"--embeddings: {file}: no vectors")
-    dim = int(np.bincount(lengths).argmax())
-    kept_paths, kept, errors, seen = [], [], [], {}
-    for row, (path, vector) in enumerate(zip(paths, vectors, strict=True), 1):
-        where = f"{file}: row {row}"
+    if isinstance(vectors, np.ndarray):  # one (n, d) array: every check at once
+        if vectors.size == 0:
+            raise LabelwiseError(f"--embeddings: {file}: no vectors")
+        dim, lengths = vectors.shape[1], np.full(len(paths), vectors.shape[1])
+        finite = np.isfinite(vectors).all(axis=1)
+    else:
+        lengths = np.array([-1 if v is None else len(v) for v in vectors])
+        if not (lengths >= 0).any():
+            raise LabelwiseError(f"--embeddings: {file}: no vectors")
+        dim = int(np.bincount(lengths[lengths >= 0]).argmax())
+        finite = np.array([v is not None and len(v) == dim and bool(np.isfinite(v).all()) for v in vectors])
+    keep, errors, seen = [], [], {}
+    for row, path in enumerate(paths, 1):
+        where, length = f"{file}: row {row}", lengths[row - 1]
         if not isinstance(path, str) or not path.strip():
             errors.append(f"{where}: empty path")
-        elif vector is None:
+        elif length < 0:
             errors.append(f"{where}: {path}: no vector")
-        elif len(vector) != dim:
-            errors.append(f"{where}: {path}: {len(vector)} values, the others have {dim}")
-        elif not np.all(np.isfinite(vector)):
+        elif length != dim:
+            errors.append(f"{where}: {path}: {length} values, the others have {dim}")
+        elif not finite[row - 1]:
             errors.append(f"{where}: {path}: a NaN or infinite value")
         elif path in seen:
             errors.append(f"{where}: {path}: given before, at row {seen[path]}")
         else:
             seen[path] = row
-            kept_paths.append(path)
-            kept.append(vector)
-    stacked = np.asarray(kept, dtype=np.float32).reshape(len(kept), dim)
-    return UserEmbeddings(kept_paths, stacked, errors)
+            keep.append(row - 1)
+    if isinstance(vectors, np.ndarray):
+        stacked = np.asarray(vectors[keep], dtype=np.float32)
+    else:
+        stacked = np.asarray([vectors[i] for i in keep], dtype=np.float32).reshape(len(keep), dim)
+    return UserEmbeddings([paths[i] for i in keep], stacked, errors)

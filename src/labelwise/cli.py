@@ -221,6 +221,9 @@ def init(
     embeddings: Annotated[
         Path | None, typer.Option(help="your own vectors instead of a backbone: Parquet or NPZ of path -> vector")
     ] = None,
+    near_duplicates: Annotated[
+        float | None, typer.Option(help="group images whose embeddings' cosine is at least this (e.g. 0.97)")
+    ] = None,
     no_wait: NoWait = False,
 ) -> None:
     """Create a project: scan and validate the images, embed them, import labels."""
@@ -236,6 +239,10 @@ def init(
         extra = {} if vectors is None else {"extra": embeddings_file_setting(embeddings, vectors.vectors.shape[1])}
         proj = Project.create(project, images, backbone=USER_BACKBONE if vectors is not None else backbone, db_url=db,
                               max_pixels=max_pixels, **extra)  # fmt: skip
+        if near_duplicates is not None:
+            from labelwise.project.near_duplicates import set_threshold
+
+            set_threshold(proj, near_duplicates)
         with _writer(project, no_wait):
             if vectors is not None:
                 _report_user_embeddings(store_user_embeddings(proj, vectors), embeddings)

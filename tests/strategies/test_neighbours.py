@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labelwise.strategies.neighbours import nearest_by_cosine, unit_rows
+from labelwise.strategies.neighbours import near_duplicate_groups, nearest_by_cosine, unit_rows
 
 
 def test_nearest_by_cosine_orders_candidates_by_angle_not_length():
@@ -27,3 +27,13 @@ def test_nearest_by_cosine_matches_brute_force_and_breaks_ties_by_index():
     assert np.all(np.diff(sims) <= 1e-6)
     assert nearest_by_cosine(X, X[0], np.array([], dtype=np.int64), 5)[0].size == 0
     assert nearest_by_cosine(X, X[0], candidates[:3], 10)[0].size == 3  # fewer candidates than k
+
+
+def test_near_duplicate_groups_link_chains_and_leave_singletons_out():
+    X = np.array([[1.0, 0.0], [0.99, 0.14], [0.96, 0.28], [0.0, 1.0], [0.0, 2.0], [-1.0, 0.0]])
+    # 0~1 and 1~2 are near (cos ~0.99) though 0~2 is a little less: one chain; 3~4 same direction.
+    groups = near_duplicate_groups(X, 0.985)
+    assert groups.tolist() == [0, 0, 0, 1, 1, -1]
+    assert near_duplicate_groups(X, 1.0).tolist() == [-1, -1, -1, 0, 0, -1]
+    with pytest.raises(ValueError, match="threshold"):
+        near_duplicate_groups(X, 0.0)

@@ -14,6 +14,7 @@ from labelwise.errors import LabelwiseError
 from labelwise.ingest.pipeline import ReadFile, read_files
 from labelwise.ingest.scan import FoundFile, scan_images
 from labelwise.project.lock import project_writer
+from labelwise.project.near_duplicates import update_near_duplicates
 from labelwise.project.project import Project
 from labelwise.store.models import (
     STATUS_BROKEN,
@@ -107,7 +108,9 @@ def ingest_folder(
     folder = resolve_images_folder(project, folder)
     prefix = _relative_prefix(project, folder)
     with project_writer(project.folder):
-        return _ingest(project, folder, prefix, on_total, on_progress)
+        report = _ingest(project, folder, prefix, on_total, on_progress)
+        update_near_duplicates(project)  # the whole pool: a new image may join an old group
+        return report
 
 
 def _ingest(

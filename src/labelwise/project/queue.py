@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from labelwise.errors import LabelwiseError
 from labelwise.project.labels import add_annotation
+from labelwise.project.near_duplicates import group_of
 from labelwise.project.project import Project
 from labelwise.project.training import QueueEntry, Ranking
 from labelwise.store.models import STATUS_OK, Annotation, Image, LabelClass, Lease, Skip, User, utcnow
@@ -93,23 +94,32 @@ def lease_next(
             lease.expires_at = expires
         order = [e.image_id for e in ranking.entries] if ranking else []
         position = 0
+        # No two near-duplicates (one picture cropped or shifted) in one batch: the second is left for later.
+        groups = group_of(project)
+        taken = {groups[i] for i in got if i in groups}
+        passed: list[int] = []
         while len(got) < n:
             if position < len(order):
                 chunk = order[position : position + CHUNK]
                 position += CHUNK
             else:
-                chunk = _fallback_chunk(session, now, user.id, exclude=got)
+                chunk = _fallback_chunk(session, now, user.id, exclude=got + passed)
                 if not chunk:
                     break
             free = _free_images(session, chunk, user.id, now)
             for image_id in free:
                 if len(got) >= n:
                     break
+                if groups.get(image_id, -1) in taken:
+                    passed.append(image_id)
+                    continue
                 entry = why.get(image_id)
                 if _acquire(session, image_id, user.id, now, expires, version if entry else None,
                             _chosen_by(entry, strategy), entry.score if entry else None,
                             **_audit_columns(entry)):  # fmt: skip
                     got.append(image_id)
+                    if image_id in groups:
+                        taken.add(groups[image_id])
         rows = session.execute(
             select(Image.id, Image.path, Lease.expires_at, Lease.model_version, Lease.strategy, Lease.score)
             .join(Lease, Lease.image_id == Image.id)

@@ -44,3 +44,48 @@ def nearest_by_cosine(
         sims[start : start + rows.size] = unit_rows(X[rows]) @ q
     order = np.lexsort((candidates, -sims))[:k]
     return candidates[order], sims[order]
+
+
+def near_duplicate_groups(X: np.ndarray, threshold: float) -> np.ndarray:
+    """Group rows whose cosine similarity is at least ``threshold`` (single linkage).
+
+    Parameters
+    ----------
+    X : (n, d) embeddings.
+    threshold : cosine similarity in (0, 1]; two rows at or above it are near-duplicates, and a group
+        is a connected set of such pairs.
+
+    Returns
+    -------
+    groups : (n,) int64, the group of each row, numbered from 0 by the group's first row; -1 for a row
+        with no near-duplicate.
+
+    All pairs are compared, in blocks (quadratic: seconds at 20,000 rows, minutes at 100,000).
+    """
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"threshold: must be in (0, 1], got {threshold}")
+    U = unit_rows(X)
+    n = U.shape[0]
+    parent = np.arange(n)
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for start in range(0, n, BLOCK):
+        block = U[start : start + BLOCK] @ U[start:].T  # only pairs (i, j >= i)
+        rows, cols = np.nonzero(block >= threshold)
+        for i, j in zip(rows + start, cols + start, strict=True):
+            if i < j:
+                a, b = root(int(i)), root(int(j))
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+    roots = np.array([root(i) for i in range(n)], dtype=np.int64)
+    sizes = np.bincount(roots, minlength=n)
+    groups = np.full(n, -1, dtype=np.int64)
+    grouped = sizes[roots] > 1
+    _, numbered = np.unique(roots[grouped], return_inverse=True)
+    groups[grouped] = numbered
+    return groups

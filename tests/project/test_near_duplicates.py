@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from fastapi.testclient import TestClient
 from PIL import Image as PILImage
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -16,6 +17,7 @@ from labelwise.project.ingest import ingest_folder
 from labelwise.project.near_duplicates import group_of, set_threshold
 from labelwise.project.queue import lease_next
 from labelwise.project.users import add_user
+from labelwise.server.app import create_app
 from labelwise.store.models import User
 from tests.conftest import photo
 
@@ -52,3 +54,34 @@ def test_shifted_copies_are_grouped_and_kept_out_of_one_batch(tmp_path):
     ingest_folder(project)
     assert group_of(project) == {}
     project.close()
+
+
+def test_the_api_offers_the_group_and_labels_it_at_once(tmp_path):
+    write_pool(tmp_path / "images")
+    project = Project.create(tmp_path / "proj", tmp_path / "images", backbone="squeezenet")
+    project.add_classes(["a", "b"])
+    set_threshold(project, 0.96)
+    ingest_folder(project)
+    token = add_user(project, "ann", "annotator")
+    project.close()
+    app = create_app(tmp_path / "proj", start_worker=False)
+    try:
+        client = TestClient(app, headers={"Authorization": f"Bearer {token}"})
+        items = client.post("/api/queue/next", json={"n": 8}).json()["items"]
+        paired = {i["path"]: i for i in items if i["near_duplicates"]}
+        assert len(paired) == 3 and all(i["near_duplicates"] == 1 for i in paired.values())
+        assert all(i["near_duplicates"] == 0 for i in items if i["path"].startswith("alone"))
+        one = next(iter(paired.values()))
+        group = client.get(f"/api/images/{one['image_id']}/group").json()
+        stem = one["path"].split("-")[0].removesuffix(".png")
+        partner = f"{stem}.png" if "shifted" in one["path"] else f"{stem}-shifted.png"
+        assert [i["path"] for i in group["items"]] == [partner]
+        ids = [one["image_id"], group["items"][0]["image_id"]]
+        r = client.post("/api/annotations/batch", json={"image_ids": ids, "label": "a"})
+        assert r.status_code == 200 and r.json()["labeled"] == ids, r.text
+        assert client.get(f"/api/images/{one['image_id']}/group").json()["items"] == []  # labeled now
+        assert 'id="label-group"' in client.get("/annotate").text
+    finally:
+        app.state.retrainer.stop()
+        app.state.project.close()
+        app.state.retrainer.project.close()

@@ -15,6 +15,7 @@ import numpy as np
 from labelwise.errors import LabelwiseError
 from labelwise.project import queue
 from labelwise.project.classes import active_class_names
+from labelwise.project.near_duplicates import group_members
 from labelwise.project.pool import load_pool
 from labelwise.project.project import Project
 from labelwise.store.models import User
@@ -56,6 +57,22 @@ def similar_unlabeled(project: Project, image_id: int, n: int = MAX_BATCH) -> Si
     unlabeled = np.flatnonzero(pool.labels < 0)
     unlabeled = unlabeled[unlabeled != row]
     rows, sims = nearest_by_cosine(pool.X, pool.X[row], unlabeled, n)
+    label = pool.class_names[pool.labels[row]] if pool.labels[row] >= 0 else None
+    items = [Neighbour(int(pool.image_ids[r]), pool.paths[r], float(s)) for r, s in zip(rows, sims, strict=True)]
+    return SimilarBatch(image_id, pool.paths[row], label, items)
+
+
+def group_batch(project: Project, image_id: int) -> SimilarBatch:
+    """The unlabeled near-duplicates of image ``image_id`` (its group, :mod:`near_duplicates`), most
+    similar first: "label the group"."""
+    pool = load_pool(project)
+    where = np.flatnonzero(pool.image_ids == image_id)
+    if where.size == 0:
+        raise queue.NotFoundError(f"image_id: no usable image {image_id}")
+    row = int(where[0])
+    members = set(group_members(project, image_id)) - {image_id}
+    rows = np.flatnonzero(np.isin(pool.image_ids, list(members)) & (pool.labels < 0))
+    rows, sims = nearest_by_cosine(pool.X, pool.X[row], rows, rows.size)
     label = pool.class_names[pool.labels[row]] if pool.labels[row] >= 0 else None
     items = [Neighbour(int(pool.image_ids[r]), pool.paths[r], float(s)) for r, s in zip(rows, sims, strict=True)]
     return SimilarBatch(image_id, pool.paths[row], label, items)

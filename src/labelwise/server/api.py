@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -15,9 +16,10 @@ from labelwise.errors import LabelwiseError
 from labelwise.paths import atomic_write
 from labelwise.project import classes, queue
 from labelwise.project.export import FORMATS, export_image_folder, export_text
+from labelwise.project.near_duplicates import group_of
 from labelwise.project.preselect import preselections
 from labelwise.project.settings import get_settings, update_settings
-from labelwise.project.similar import MAX_BATCH, label_batch, similar_unlabeled
+from labelwise.project.similar import MAX_BATCH, group_batch, label_batch, similar_unlabeled
 from labelwise.server.auth import admin_user, current_user
 from labelwise.server.grid import image_grid
 from labelwise.server.schemas import (
@@ -76,6 +78,8 @@ def queue_next(body: QueueRequest, request: Request, user: CurrentUser) -> Queue
     leased = queue.lease_next(state.project, user, body.n, state.retrainer.ranking, settings["lease_minutes"],
                               max_leases=settings["max_leases_per_user"])  # fmt: skip
     chosen = preselections(state.project, {item.image_id: item.top for item in leased}, settings["preselect_threshold"])
+    groups = group_of(state.project)
+    sizes = Counter(groups.values())
     return QueueResponse(items=[
         QueueItem(
             image_id=item.image_id, path=item.path, file_url=f"/api/images/{item.image_id}/file",
@@ -83,6 +87,7 @@ def queue_next(body: QueueRequest, request: Request, user: CurrentUser) -> Queue
             model_version=item.model_version, strategy=item.strategy, score=item.score,
             top=[TopClass(label=name, p=p) for name, p in item.top],
             preselected=chosen[item.image_id],
+            near_duplicates=sizes[groups[item.image_id]] - 1 if item.image_id in groups else 0,
         )
         for item in leased
     ])  # fmt: skip
@@ -187,6 +192,17 @@ def similar_images(
 ) -> SimilarResponse:
     """The unlabeled images nearest to this one (cosine, projected embeddings), most similar first."""
     batch = similar_unlabeled(_state(request).project, image_id, n)
+    return SimilarResponse(image_id=batch.image_id, path=batch.path, label=batch.label, items=[
+        SimilarItem(image_id=i.image_id, path=i.path, thumb_url=f"/api/images/{i.image_id}/thumb",
+                    similarity=i.similarity)
+        for i in batch.items
+    ])  # fmt: skip
+
+
+@router.get("/images/{image_id}/group", response_model=SimilarResponse)
+def near_duplicate_group(image_id: ImageId, request: Request, user: CurrentUser) -> SimilarResponse:
+    """The unlabeled near-duplicates of this image (its group; none when grouping is off)."""
+    batch = group_batch(_state(request).project, image_id)
     return SimilarResponse(image_id=batch.image_id, path=batch.path, label=batch.label, items=[
         SimilarItem(image_id=i.image_id, path=i.path, thumb_url=f"/api/images/{i.image_id}/thumb",
                     similarity=i.similarity)

@@ -188,13 +188,17 @@ def annotate(request: Request, user: CurrentUser) -> HTMLResponse:
 
 @router.get("/similar", response_class=HTMLResponse)
 def similar(
-    request: Request, user: CurrentUser, image: Annotated[int, Query(ge=1, le=MAX_ID)], label: str | None = None
+    request: Request,
+    user: CurrentUser,
+    image: Annotated[int, Query(ge=1, le=MAX_ID)],
+    label: str | None = None,
+    group: bool = False,
 ) -> HTMLResponse:
     """Label similar: the nearest unlabeled images of ``image``, pre-ticked with ``label`` (default:
-    the image's own label)."""
+    the image's own label); ``group``: its near-duplicates instead ("label the group")."""
     classes = active_class_names(request.app.state.project)
     config = {"image_id": image, "label": label if label in classes else None, "n": MAX_BATCH, "classes": classes,
-              "keys": label_keys(len(classes))}  # fmt: skip
+              "keys": label_keys(len(classes)), "group": group}  # fmt: skip
     back = local_target(request.query_params.get("back"))
     return _page(request, "similar.html", user, classes=list(zip(classes, config["keys"], strict=True)),
                  config=config, back=back)  # fmt: skip

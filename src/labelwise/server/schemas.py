@@ -32,6 +32,8 @@ class QueueItem(BaseModel):
     top: list[TopClass]
     # The model's top class when at least the preselect_threshold setting: Enter accepts it.
     preselected: str | None = None
+    # Other images of its near-duplicate group (0: none, or grouping off): "label the group" offers them.
+    near_duplicates: int = 0
 
 
 class QueueResponse(BaseModel):

@@ -47,7 +47,7 @@ function show() {
   displayed = item;
   shownAt = null;
   delete $("current").dataset.shown;
-  if (!item) { $("path").textContent = ""; $("why").innerHTML = ""; showPreselection(null); return; }
+  if (!item) { $("path").textContent = ""; $("why").innerHTML = ""; showPreselection(null); $("label-group").hidden = true; return; }
   const img = $("current");
   img.src = item.file_url;
   // The look starts when the image can be seen, not when it was asked for.
@@ -56,6 +56,8 @@ function show() {
   img.decode().then(painted, painted);
   $("path").textContent = item.path;
   showPreselection(item);
+  $("label-group").hidden = !item.near_duplicates;
+  $("label-group").textContent = item.near_duplicates ? `· label the group (${item.near_duplicates + 1} near-duplicates)` : "";
   const top = item.top.map((t) => `<li>${escapeHtml(t["class"])}: ${(100 * t.p).toFixed(1)}%</li>`).join("");
   $("why").innerHTML =
     `<p>strategy <b>${escapeHtml(item.strategy || "–")}</b>` +
@@ -207,6 +209,16 @@ $("label-similar").addEventListener("click", (event) => {
   const item = queue[0];
   if (!item) { say("no image on screen", true); return; }
   const params = new URLSearchParams({ image: item.image_id, back: "/annotate" });
+  if (item.preselected) params.set("label", item.preselected);
+  window.location.href = `/similar?${params}`;
+});
+
+// Label the group: this image and its near-duplicates (a crop, a shift of one picture) at once.
+$("label-group").addEventListener("click", (event) => {
+  event.preventDefault();
+  const item = queue[0];
+  if (!item) return;
+  const params = new URLSearchParams({ image: item.image_id, group: "true", back: "/annotate" });
   if (item.preselected) params.set("label", item.preselected);
   window.location.href = `/similar?${params}`;
 });

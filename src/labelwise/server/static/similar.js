@@ -17,7 +17,7 @@ function escapeHtml(text) {
 }
 
 async function load() {
-  const r = await api("GET", `/api/images/${CONFIG.image_id}/similar?n=${CONFIG.n}`);
+  const r = await api("GET", CONFIG.group ? `/api/images/${CONFIG.image_id}/group` : `/api/images/${CONFIG.image_id}/similar?n=${CONFIG.n}`);
   if (!r.ok) { say(r.body.detail, true); return; }
   source = r.body;
   $("source").src = `/api/images/${source.image_id}/file`;
@@ -43,7 +43,8 @@ async function load() {
     });
     grid.append(card);
   }
-  say(source.items.length ? `${ticked.size} similar unlabeled images, all ticked` : "no unlabeled image left");
+  const what = CONFIG.group ? "near-duplicates" : "similar unlabeled images";
+  say(source.items.length ? `${ticked.size} ${what}, all ticked` : `no unlabeled ${CONFIG.group ? "near-duplicate" : "image"} left`);
 }
 
 async function labelTicked() {

@@ -231,18 +231,39 @@ def init(
     backbone: Annotated[str, typer.Option(help="lite0 (default) or squeezenet")] = "lite0",
     db: Annotated[str, typer.Option("--db", help="database URL (default: SQLite in the project)")] = "",
     max_pixels: Annotated[int, typer.Option(help="refuse images with more pixels (bomb guard)")] = 100_000_000,
+    embeddings: Annotated[
+        Path | None, typer.Option(help="your own vectors instead of a backbone: Parquet or NPZ of path -> vector")
+    ] = None,
+    near_duplicates: Annotated[
+        float | None, typer.Option(help="group images whose embeddings' cosine is at least this (e.g. 0.97)")
+    ] = None,
     no_wait: NoWait = False,
     ray: RayAddress = None,
 ) -> None:
     """Create a project: scan and validate the images, embed them, import labels."""
     from labelwise.project import Project
     from labelwise.project.labels import remember_label_import
+    from labelwise.project.user_embeddings import (
+        USER_BACKBONE,
+        embeddings_file_setting,
+        read_user_embeddings,
+        store_user_embeddings,
+    )
 
     if labels is not None and not labels.is_file():
         raise _fail(f"--labels: {labels}: file not found")
     try:
-        proj = Project.create(project, images, backbone=backbone, db_url=db, max_pixels=max_pixels)
+        vectors = read_user_embeddings(embeddings) if embeddings is not None else None
+        extra = {} if vectors is None else {"extra": embeddings_file_setting(embeddings, vectors.vectors.shape[1])}
+        proj = Project.create(project, images, backbone=USER_BACKBONE if vectors is not None else backbone, db_url=db,
+                              max_pixels=max_pixels, **extra)  # fmt: skip
+        if near_duplicates is not None:
+            from labelwise.project.near_duplicates import set_threshold
+
+            set_threshold(proj, near_duplicates)
         with _writer(project, no_wait):
+            if vectors is not None:
+                _report_user_embeddings(store_user_embeddings(proj, vectors), embeddings)
             if classes:
                 proj.add_classes([c for c in classes.split(",")])
             remember_label_import(proj, from_folders=labels_from_folders, csv_path=labels, add_classes=not classes)
@@ -251,6 +272,17 @@ def init(
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
     console.print(f"project ready: {project}  (next: `labelwise suggest {project}`)")
+
+
+def _report_user_embeddings(report, file: Path) -> None:
+    console.print(f"{report.stored} vector(s) from {file}", highlight=False)
+    for error in report.errors:
+        err_console.print(f"  [yellow]refused[/] {error}", highlight=False)
+    if report.not_found:
+        shown = ", ".join(report.not_found[:20]) + (
+            f" and {len(report.not_found) - 20} more" if len(report.not_found) > 20 else ""
+        )
+        err_console.print(f"  [yellow]no such image[/] ({len(report.not_found)}): {shown}", highlight=False)
 
 
 def _finish_label_import(proj: Project) -> None:
@@ -299,12 +331,14 @@ def status(
     import json
 
     from labelwise.project.accuracy import model_accuracy
+    from labelwise.project.preselect import preselection_stats
     from labelwise.project.status import project_status
 
     try:
         proj = _open(project)
         info = project_status(proj)
         info["model_accuracy"] = model_accuracy(proj).as_dict()  # from the random audit sample
+        info["preselection"] = preselection_stats(proj)
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
     if as_json:
@@ -318,6 +352,13 @@ def status(
     )
     console.print(f"embedding store: {info['store_vectors']} vectors, {info['store_bytes'] / 2**20:.1f} MiB")
     console.print(f"model accuracy: {info['model_accuracy']['reason']}", highlight=False)
+    pre = info["preselection"]
+    if pre["offered"]:
+        console.print(
+            f"pre-selections: {pre['accepted']} of {pre['offered']} accepted ({pre['acceptance_rate']:.0%}), "
+            f"{pre['accepted_corrected']} of those corrected later",
+            highlight=False,
+        )
     table = Table("class", "labels")
     for name, count in info["classes"].items():
         table.add_row(name, str(count))
@@ -463,6 +504,49 @@ def review(
         table.add_row(str(i.rank), i.path, i.label, f"{i.given_p:.3f}", i.suggested, f"{i.suggested_p:.3f}",
                       "yes" if i.flagged else "", i.annotator)  # fmt: skip
     console.print(table)
+
+
+@app.command("import-predictions")
+def import_predictions(
+    project: Annotated[Path, typer.Argument(help="the project folder")],
+    file: Annotated[Path, typer.Argument(help="CSV (header path,class,probability) or JSON list of those objects")],
+) -> None:
+    """Your own model's predictions: pre-selected on the annotate page and shown in the image grid."""
+    from labelwise.project.predictions import import_predictions as run
+
+    report = _on_project(project, lambda proj: run(proj, file))
+    console.print(f"imported {report.imported} prediction(s) from {file}", highlight=False)
+    for error in report.errors:
+        err_console.print(f"  [yellow]refused[/] {error}", highlight=False)
+    if report.missing:
+        shown = ", ".join(report.missing[:20]) + (
+            f" and {len(report.missing) - 20} more" if len(report.missing) > 20 else ""
+        )
+        err_console.print(f"  [yellow]not in the project[/] ({len(report.missing)}): {shown}", highlight=False)
+    if report.errors:
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def similar(
+    project: Annotated[Path, typer.Argument(help="the project folder")],
+    path: Annotated[str, typer.Argument(help="image path, relative to the images root")],
+    n: Annotated[int, typer.Option("-n", help="how many neighbours (at most 48)")] = 48,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object")] = False,
+) -> None:
+    """The unlabeled images most similar to one image (cosine on the embeddings): a batch to label."""
+    import json
+
+    from labelwise.project.similar import similar_to_path
+
+    batch = _on_project(project, lambda proj: similar_to_path(proj, path, n))
+    if as_json:
+        items = [{"path": i.path, "similarity": i.similarity} for i in batch.items]
+        typer.echo(json.dumps({"path": batch.path, "label": batch.label, "items": items}, ensure_ascii=False))
+        return
+    console.print(f"{len(batch.items)} unlabeled images nearest to {batch.path} (labeled {batch.label or 'no class'})")
+    for item in batch.items:
+        console.print(f"  {item.similarity:.3f}  {item.path}", highlight=False)
 
 
 @app.command("import-labels")

@@ -26,6 +26,7 @@ BOUNDS = {
     "stop_target_accuracy": (0.0, 1.0, float, True),
     "stop_kappa": (0.0, 1.0, float, False),
     "audit_fraction": (0.0, 1.0, float, False),
+    "preselect_threshold": (0.0, 1.0, float, True),
 }
 
 

@@ -17,6 +17,7 @@ from labelwise.errors import LabelwiseError
 from labelwise.ingest.pipeline import ReadFile, read_files
 from labelwise.ingest.scan import FoundFile, scan_images
 from labelwise.project.lock import project_writer
+from labelwise.project.near_duplicates import update_near_duplicates
 from labelwise.project.project import Project
 from labelwise.store.models import (
     STATUS_BROKEN,
@@ -126,7 +127,9 @@ def ingest_folder(
     folder = resolve_images_folder(project, folder)
     prefix = _relative_prefix(project, folder)
     with project_writer(project.folder):
-        return _ingest(project, folder, prefix, on_total, on_progress, reader)
+        report = _ingest(project, folder, prefix, on_total, on_progress, reader)
+        update_near_duplicates(project)  # the whole pool: a new image may join an old group
+        return report
 
 
 def _ingest(
@@ -188,6 +191,9 @@ def _ingest(
     # Pending content of this run: a byte-identical file later in the same batch is a duplicate.
     in_batch: set[str] = set()
     for result in reader(todo, backbone, store, project.config.max_pixels):
+        if result.fresh and not getattr(backbone, "computes", True):
+            # A project on the user's own vectors: a picture without one is refused, not embedded.
+            result.pixels, result.embedding, result.reason = None, None, backbone.no_vector_reason
         if result.fresh and result.content_hash not in in_batch:
             batch.append(result)
             in_batch.add(result.content_hash)

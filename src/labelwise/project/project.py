@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from labelwise.embed import BACKBONE_DIMS, Backbone, get_backbone
 from labelwise.embed.store import EmbeddingStore
+from labelwise.embed.user_vectors import USER_BACKBONE, UserVectors
 from labelwise.errors import LabelwiseError
 from labelwise.ingest.decode import DEFAULT_MAX_PIXELS
 from labelwise.paths import atomic_write
@@ -79,7 +80,7 @@ class Project:
     def __init__(self, folder: str | Path, *, check_migrations: bool = True) -> None:
         self.folder = Path(folder)
         self.config = ProjectConfig.load(self.folder / CONFIG_NAME)
-        if self.config.backbone not in BACKBONE_DIMS:
+        if self.config.backbone not in BACKBONE_DIMS and self.config.backbone != USER_BACKBONE:
             raise LabelwiseError(
                 f"{self.folder / CONFIG_NAME}: backbone {self.config.backbone!r} is not one of "
                 f"{', '.join(BACKBONE_DIMS)}"
@@ -99,7 +100,7 @@ class Project:
             raise LabelwiseError(f"{root}: is a file, not a folder; --images takes the folder of images")
         if not root.is_dir():
             raise LabelwiseError(f"{root}: images folder not found")
-        if backbone not in BACKBONE_DIMS:
+        if backbone not in BACKBONE_DIMS and backbone != USER_BACKBONE:
             raise LabelwiseError(f"backbone: {backbone!r} is not one of {', '.join(BACKBONE_DIMS)}")
         folder.mkdir(parents=True, exist_ok=True)
         config = ProjectConfig(str(root.resolve()), backbone=backbone, db_url=db_url, **settings)
@@ -130,11 +131,20 @@ class Project:
     @cached_property
     def store(self) -> EmbeddingStore:
         return EmbeddingStore(
-            self.folder / "embeddings" / self.config.backbone, BACKBONE_DIMS[self.config.backbone], self.config.backbone
+            self.folder / "embeddings" / self.config.backbone, self.embedding_dim, self.config.backbone
         )
 
+    @property
+    def embedding_dim(self) -> int:
+        """The backbone's dimension, or that of the user's vectors (``init --embeddings``)."""
+        if self.config.backbone == USER_BACKBONE:
+            return int(self.config.extra["embedding_dim"])
+        return BACKBONE_DIMS[self.config.backbone]
+
     @cached_property
-    def backbone(self) -> Backbone:
+    def backbone(self) -> Backbone | UserVectors:
+        if self.config.backbone == USER_BACKBONE:
+            return UserVectors(self.embedding_dim)
         return get_backbone(self.config.backbone)
 
     def class_names(self) -> list[str]:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from labelwise.errors import ConflictError, ForbiddenError, LabelwiseError, NotFoundError
 from labelwise.project.labels import add_annotation
+from labelwise.project.near_duplicates import group_of
 from labelwise.project.project import Project
 from labelwise.project.training import QueueEntry, Ranking
 from labelwise.store.db import retry_transaction
@@ -88,23 +89,32 @@ def lease_next(
             lease.expires_at = expires
         order = [e.image_id for e in ranking.entries] if ranking else []
         position = 0
+        # No two near-duplicates (one picture cropped or shifted) in one batch: the second is left for later.
+        groups = group_of(project)
+        taken = {groups[i] for i in got if i in groups}
+        passed: list[int] = []
         while len(got) < n:
             if position < len(order):
                 chunk = order[position : position + CHUNK]
                 position += CHUNK
             else:
-                chunk = _fallback_chunk(session, now, user.id, exclude=got)
+                chunk = _fallback_chunk(session, now, user.id, exclude=got + passed)
                 if not chunk:
                     break
             free = _free_images(session, chunk, user.id, now)
             for image_id in free:
                 if len(got) >= n:
                     break
+                if groups.get(image_id, -1) in taken:
+                    passed.append(image_id)
+                    continue
                 entry = why.get(image_id)
                 if _acquire(session, image_id, user.id, now, expires, version if entry else None,
                             _chosen_by(entry, strategy), entry.score if entry else None,
                             **_audit_columns(entry)):  # fmt: skip
                     got.append(image_id)
+                    if image_id in groups:
+                        taken.add(groups[image_id])
         rows = session.execute(
             select(Image.id, Image.path, Lease.expires_at, Lease.model_version, Lease.strategy, Lease.score)
             .join(Lease, Lease.image_id == Image.id)
@@ -174,12 +184,21 @@ def _acquire(session, image_id, user_id, now, expires, version, strategy, score,
 
 @retry_transaction
 def annotate(
-    project: Project, user: User, image_id: int, label: str, ranking: Ranking | None, queued: bool = False
+    project: Project,
+    user: User,
+    image_id: int,
+    label: str,
+    ranking: Ranking | None,
+    queued: bool = False,
+    preselected: str | None = None,
+    source: str = "server",
 ) -> int:
     """Record ``user``'s label of an image; returns the annotation id. ``queued``: the label comes from
     the annotate page, which only shows unlabeled images, so a current label by somebody else means the
     lease ran out and they labeled it meanwhile: refused instead of silently replacing their label
-    (relabeling on purpose, from the grid or a review, passes ``queued=False``)."""
+    (relabeling on purpose, from the grid or a review, passes ``queued=False``). ``preselected``: the
+    class the page pre-selected, recorded with whether the label accepted it. ``source``: ``batch`` for
+    labels given many at once (a similar-image batch)."""
     now = utcnow()
     with project.sessions.begin() as session:
         image = session.get(Image, image_id)
@@ -227,10 +246,12 @@ def annotate(
             entry = next((e for e in ranking.entries if e.image_id == image_id), None)
             if entry is not None:
                 version, strategy, score = ranking.version, _chosen_by(entry, ranking.strategy), entry.score
-        annotation = add_annotation(session, image, cls, annotator=user.name, source="server",
+        annotation = add_annotation(session, image, cls, annotator=user.name, source=source,
                                     user_id=user.id, model_version=version, strategy=strategy, score=score)  # fmt: skip
         for key, value in audit.items():  # only a leased image counts: its prediction predates the label
             setattr(annotation, key, value)
+        if preselected is not None:
+            annotation.preselected, annotation.preselect_accepted = preselected, preselected == label
         lease.done = True
         session.flush()
         return annotation.id

@@ -25,6 +25,9 @@ DEFAULTS: dict[str, Any] = {
     "stop_target_accuracy": None,
     "stop_kappa": 0.99,
     "audit_fraction": 0.05,  # share of each retrain batch drawn at random to measure the model honestly
+    # The annotate page pre-selects the model's top class at or above this probability (Enter
+    # accepts it); None turns pre-selection off.
+    "preselect_threshold": 0.6,
 }
 
 
@@ -63,6 +66,7 @@ def _check(key: str, value: Any) -> Any:
         "stop_target_accuracy": lambda: number(float, 0.0, 1.0, optional=True),
         "stop_kappa": lambda: number(float, 0.0, 1.0),
         "audit_fraction": lambda: number(float, 0.0, 1.0),
+        "preselect_threshold": lambda: number(float, 0.0, 1.0, optional=True),
     }
     if key not in checks:
         raise LabelwiseError(f"settings.{key}: unknown setting; known: {', '.join(DEFAULTS)}")

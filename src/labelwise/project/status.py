@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from labelwise.project.labels import current_labels
+from labelwise.project.near_duplicates import near_duplicate_summary
 from labelwise.project.project import Project
 from labelwise.store.models import STATUS_BROKEN, STATUS_DUPLICATE, STATUS_MISSING, STATUS_OK, Image
 
@@ -49,4 +50,7 @@ def project_status(project: Project) -> dict:
         "broken": broken,
         "missing": missing,
         "to_review": review,
+        # Different files of nearly one picture (cosine of the embeddings at least the project's
+        # near_duplicate_threshold): each a list of paths.
+        "near_duplicate_groups": near_duplicate_summary(project),
     }

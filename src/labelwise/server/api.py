@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+from collections import Counter
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -12,7 +13,10 @@ from fastapi.responses import FileResponse, PlainTextResponse
 from labelwise.errors import ConflictError, ForbiddenError, LabelwiseError, NotFoundError
 from labelwise.project import classes, images, queue
 from labelwise.project.export import FORMATS, export_image_folder, export_text
+from labelwise.project.near_duplicates import group_of
+from labelwise.project.preselect import preselections
 from labelwise.project.settings import get_settings, update_settings
+from labelwise.project.similar import MAX_BATCH, group_batch, label_batch, similar_unlabeled
 from labelwise.server.deps import Admin, CurrentUser
 from labelwise.server.grid import image_grid
 from labelwise.server.schemas import (
@@ -20,6 +24,8 @@ from labelwise.server.schemas import (
     MAX_ID,
     AnnotationRequest,
     AnnotationResponse,
+    BatchLabelRequest,
+    BatchLabelResponse,
     ClassesResponse,
     ClassNamesResponse,
     ClassRequest,
@@ -31,6 +37,8 @@ from labelwise.server.schemas import (
     RenewRequest,
     RenewResponse,
     SettingsBody,
+    SimilarItem,
+    SimilarResponse,
     SkipRequest,
     SkipResponse,
     TopClass,
@@ -62,12 +70,17 @@ def queue_next(body: QueueRequest, request: Request, user: CurrentUser) -> Queue
     settings = get_settings(state.project)
     leased = queue.lease_next(state.project, user, body.n, state.retrainer.ranking, settings["lease_minutes"],
                               max_leases=settings["max_leases_per_user"])  # fmt: skip
+    chosen = preselections(state.project, {item.image_id: item.top for item in leased}, settings["preselect_threshold"])
+    groups = group_of(state.project)
+    sizes = Counter(groups.values())
     return QueueResponse(items=[
         QueueItem(
             image_id=item.image_id, path=item.path, file_url=f"/api/images/{item.image_id}/file",
             thumb_url=f"/api/images/{item.image_id}/thumb", lease_expires_at=item.expires_at.isoformat(),
             model_version=item.model_version, strategy=item.strategy, score=item.score,
             top=[TopClass(label=name, p=p) for name, p in item.top],
+            preselected=chosen[item.image_id],
+            near_duplicates=sizes[groups[item.image_id]] - 1 if item.image_id in groups else 0,
         )
         for item in leased
     ])  # fmt: skip
@@ -83,10 +96,24 @@ def renew_leases(body: RenewRequest, request: Request, user: CurrentUser) -> Ren
 @router.post("/annotations", status_code=201, response_model=AnnotationResponse)
 def create_annotation(body: AnnotationRequest, request: Request, user: CurrentUser):
     state = _state(request)
+    if body.preselected is not None and body.preselected not in state.project.class_names():
+        raise HTTPException(422, f"preselected: unknown class {body.preselected!r}")
     annotation_id = queue.annotate(state.project, user, body.image_id, body.label, state.retrainer.ranking,
-                                    queued=body.queued)  # fmt: skip
+                                    queued=body.queued, preselected=body.preselected)  # fmt: skip
     state.retrainer.notify_label()
     return AnnotationResponse(id=annotation_id, image_id=body.image_id, label=body.label)
+
+
+@router.post("/annotations/batch", response_model=BatchLabelResponse)
+def create_batch(body: BatchLabelRequest, request: Request, user: CurrentUser) -> BatchLabelResponse:
+    """Label many images as one class (a similar-image batch); each label records ``source=batch``.
+    Images somebody else holds or labeled meanwhile come back refused, with the reason."""
+    state = _state(request)
+    result = label_batch(state.project, user, body.image_ids, body.label)
+    if result.labeled:
+        state.retrainer.notify_label()
+    return BatchLabelResponse(label=body.label, labeled=result.labeled,
+                              refused=[{"image_id": i, "reason": why} for i, why in result.refused])  # fmt: skip
 
 
 @router.get("/annotations/mine")
@@ -121,6 +148,30 @@ def image_file(image_id: ImageId, request: Request, user: CurrentUser) -> FileRe
 )
 def image_thumb(image_id: ImageId, request: Request, user: CurrentUser) -> FileResponse:
     return FileResponse(images.thumbnail(_state(request).project, image_id), media_type="image/jpeg")
+
+
+@router.get("/images/{image_id}/similar", response_model=SimilarResponse)
+def similar_images(
+    image_id: ImageId, request: Request, user: CurrentUser, n: Annotated[int, Query(ge=1, le=MAX_BATCH)] = MAX_BATCH
+) -> SimilarResponse:
+    """The unlabeled images nearest to this one (cosine, projected embeddings), most similar first."""
+    batch = similar_unlabeled(_state(request).project, image_id, n)
+    return SimilarResponse(image_id=batch.image_id, path=batch.path, label=batch.label, items=[
+        SimilarItem(image_id=i.image_id, path=i.path, thumb_url=f"/api/images/{i.image_id}/thumb",
+                    similarity=i.similarity)
+        for i in batch.items
+    ])  # fmt: skip
+
+
+@router.get("/images/{image_id}/group", response_model=SimilarResponse)
+def near_duplicate_group(image_id: ImageId, request: Request, user: CurrentUser) -> SimilarResponse:
+    """The unlabeled near-duplicates of this image (its group; none when grouping is off)."""
+    batch = group_batch(_state(request).project, image_id)
+    return SimilarResponse(image_id=batch.image_id, path=batch.path, label=batch.label, items=[
+        SimilarItem(image_id=i.image_id, path=i.path, thumb_url=f"/api/images/{i.image_id}/thumb",
+                    similarity=i.similarity)
+        for i in batch.items
+    ])  # fmt: skip
 
 
 @router.get("/images")

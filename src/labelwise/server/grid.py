@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from labelwise.errors import LabelwiseError
 from labelwise.project.labels import current_labels
+from labelwise.project.predictions import imported_predictions
 from labelwise.project.project import Project
 from labelwise.project.training import Ranking, predictions_path
 from labelwise.store.models import Image
@@ -60,6 +61,7 @@ def image_grid(
         rows = session.execute(query).all()
         labels = current_labels(session)
     preds = _predictions(project)
+    theirs = imported_predictions(project)
     items = []
     for image_id, path, reason in rows:
         position = labels.get(image_id)
@@ -70,6 +72,9 @@ def image_grid(
             "predicted": None if pred is None else classes[pred[0]],
             "confidence": None if pred is None else pred[1],
             "score": None if pred is None or np.isnan(pred[2]) else pred[2],
+            # The user's own model (labelwise import-predictions), shown beside the project's.
+            "imported_predicted": theirs[image_id][0] if image_id in theirs else None,
+            "imported_probability": theirs[image_id][1] if image_id in theirs else None,
         }  # fmt: skip
         if labeled is not None and (item["label"] is not None) != labeled:
             continue

@@ -5,16 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from labelwise.project.classes import active_class_names, class_history, list_classes
 from labelwise.project.sessions import SESSION_DAYS, end_session, redeem_login_code, start_session
 from labelwise.project.settings import get_settings, strategy_choices
+from labelwise.project.similar import MAX_BATCH
 from labelwise.project.users import User, user_for_token
 from labelwise.server.auth import COOKIE
 from labelwise.server.deps import CurrentUser
+from labelwise.server.schemas import MAX_ID
 from labelwise.server.status import server_status
 
 router = APIRouter(include_in_schema=False)
@@ -179,6 +181,24 @@ def annotate(request: Request, user: CurrentUser) -> HTMLResponse:
               "lease_minutes": get_settings(project)["lease_minutes"], "min_look_ms": MIN_LOOK_MS}  # fmt: skip
     return _page(request, "annotate.html", user, classes=list(zip(classes, config["keys"], strict=True)),
                  config=config)  # fmt: skip
+
+
+@router.get("/similar", response_class=HTMLResponse)
+def similar(
+    request: Request,
+    user: CurrentUser,
+    image: Annotated[int, Query(ge=1, le=MAX_ID)],
+    label: str | None = None,
+    group: bool = False,
+) -> HTMLResponse:
+    """Label similar: the nearest unlabeled images of ``image``, pre-ticked with ``label`` (default:
+    the image's own label); ``group``: its near-duplicates instead ("label the group")."""
+    classes = active_class_names(request.app.state.project)
+    config = {"image_id": image, "label": label if label in classes else None, "n": MAX_BATCH, "classes": classes,
+              "keys": label_keys(len(classes)), "group": group}  # fmt: skip
+    back = local_target(request.query_params.get("back"))
+    return _page(request, "similar.html", user, classes=list(zip(classes, config["keys"], strict=True)),
+                 config=config, back=back)  # fmt: skip
 
 
 @router.get("/images", response_class=HTMLResponse)

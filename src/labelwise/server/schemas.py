@@ -30,6 +30,10 @@ class QueueItem(BaseModel):
     strategy: str | None
     score: float | None
     top: list[TopClass]
+    # The model's top class when at least the preselect_threshold setting: Enter accepts it.
+    preselected: str | None = None
+    # Other images of its near-duplicate group (0: none, or grouping off): "label the group" offers them.
+    near_duplicates: int = 0
 
 
 class QueueResponse(BaseModel):
@@ -42,12 +46,45 @@ class AnnotationRequest(BaseModel):
     label: str = Field(min_length=1, max_length=255)
     # Sent by the annotate page: refuse rather than replace a label somebody else gave meanwhile.
     queued: bool = False
+    # The class the page had pre-selected when the label was given (none: omit it).
+    preselected: str | None = Field(None, min_length=1, max_length=255)
 
 
 class AnnotationResponse(BaseModel):
     id: int
     image_id: int
     label: str
+
+
+class BatchLabelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    image_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(min_length=1, max_length=100)
+    label: str = Field(min_length=1, max_length=255)
+
+
+class RefusedImage(BaseModel):
+    image_id: int
+    reason: str
+
+
+class BatchLabelResponse(BaseModel):
+    label: str
+    labeled: list[int]
+    refused: list[RefusedImage]
+
+
+class SimilarItem(BaseModel):
+    image_id: int
+    path: str
+    thumb_url: str
+    similarity: float = Field(description="cosine similarity of the projected embeddings, -1 to 1")
+
+
+class SimilarResponse(BaseModel):
+    image_id: int
+    path: str
+    label: str | None = Field(description="the image's current label: the class to pre-tick")
+    items: list[SimilarItem]
 
 
 class RenewRequest(BaseModel):

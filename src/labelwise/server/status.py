@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from labelwise.project.accuracy import estimate_for, load_audit_labels
+from labelwise.project.preselect import preselection_stats
 from labelwise.project.project import Project
 from labelwise.project.settings import get_settings, settings_history
 from labelwise.project.status import project_status
@@ -54,6 +55,7 @@ def server_status(project: Project, retrainer: Retrainer) -> dict[str, Any]:
             for v, e in curve if e.measured
         ],
         "stopping": stopping_status(settings, load_history(project), estimate, labeled_now=info["labeled"]),
+        "preselection": preselection_stats(project),
         "settings": settings,
         "settings_history": settings_history(project, limit=20),
     }  # fmt: skip

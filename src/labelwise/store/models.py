@@ -105,7 +105,7 @@ class Annotation(Base):
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id"), index=True)
     class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"))
     annotator: Mapped[str] = mapped_column(String(255))  # display only; rights go by user_id
-    source: Mapped[str] = mapped_column(String(32))  # cli, csv, folders, server, label-studio
+    source: Mapped[str] = mapped_column(String(32))  # cli, csv, folders, server, batch, label-studio
     # The account that made it; NULL for labels from the command line or an import (see ``source``),
     # so no account, whatever its name, owns those.
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
@@ -122,6 +122,24 @@ class Annotation(Base):
     # Undo keeps the row for audit: it is superseded and marked deleted, never erased.
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deleted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The class the page pre-selected from the model's top prediction (NULL: none shown), and
+    # whether the label is that class: the acceptance rate and the later corrections read these.
+    preselected: Mapped[str | None] = mapped_column(String(255))
+    preselect_accepted: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class ImportedPrediction(Base):
+    """A prediction of the user's own model for one image (``labelwise import-predictions``): shown
+    as the pre-selection on the annotate page and in the image grid. One row per image; a new
+    import replaces it."""
+
+    __tablename__ = "imported_predictions"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id"), primary_key=True)
+    label: Mapped[str] = mapped_column(String(255))
+    probability: Mapped[float] = mapped_column(Float)
+    source_file: Mapped[str] = mapped_column(Text)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class User(Base):

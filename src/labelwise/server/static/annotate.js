@@ -47,7 +47,7 @@ function show() {
   displayed = item;
   shownAt = null;
   delete $("current").dataset.shown;
-  if (!item) { $("path").textContent = ""; $("why").innerHTML = ""; return; }
+  if (!item) { $("path").textContent = ""; $("why").innerHTML = ""; showPreselection(null); $("label-group").hidden = true; return; }
   const img = $("current");
   img.src = item.file_url;
   // The look starts when the image can be seen, not when it was asked for.
@@ -55,6 +55,9 @@ function show() {
   const painted = () => { if (displayed === item) { shownAt = performance.now(); img.dataset.shown = "1"; } };
   img.decode().then(painted, painted);
   $("path").textContent = item.path;
+  showPreselection(item);
+  $("label-group").hidden = !item.near_duplicates;
+  $("label-group").textContent = item.near_duplicates ? `· label the group (${item.near_duplicates + 1} near-duplicates)` : "";
   const top = item.top.map((t) => `<li>${escapeHtml(t["class"])}: ${(100 * t.p).toFixed(1)}%</li>`).join("");
   $("why").innerHTML =
     `<p>strategy <b>${escapeHtml(item.strategy || "–")}</b>` +
@@ -63,6 +66,21 @@ function show() {
     (top ? `<p>The model thinks:</p><ol>${top}</ol>` :
       (current && current.model ? `<p>No prediction for this image: it was handed out before model v${current.model.version}.</p>`
         : "<p>No predictions yet: the model needs labels of two classes.</p>"));
+}
+
+// One-key accept: the model's top class, when likely enough (the preselect_threshold setting), is
+// marked on its button and Enter gives it; a class key, a click or a typed name gives another.
+function showPreselection(item) {
+  const chosen = item ? item.preselected : null;
+  for (const b of document.querySelectorAll("button.cls")) {
+    const on = !!chosen && b.dataset.class === chosen;
+    b.classList.toggle("preselected", on);
+    b.setAttribute("aria-pressed", on ? "true" : "false");
+  }
+  // The project's model's top class, or else the user's own model's (labelwise import-predictions).
+  const ours = chosen && item.top.length && item.top[0]["class"] === chosen;
+  $("preselect").innerHTML = !chosen ? "" : `<kbd>Enter</kbd> accepts <b>${escapeHtml(chosen)}</b>, ` +
+    (ours ? `the model's pick (${(100 * item.top[0].p).toFixed(0)}%)` : "your model's prediction");
 }
 
 function escapeHtml(text) {
@@ -89,7 +107,8 @@ async function label(cls) {
   const item = queue.shift();
   done.add(item.image_id);
   advance();
-  const r = await api("POST", "/api/annotations", { image_id: item.image_id, label: cls, queued: true });
+  const r = await api("POST", "/api/annotations",
+    { image_id: item.image_id, label: cls, queued: true, preselected: item.preselected || null });
   if (r.ok) {
     undoStack.push({ annotationId: r.body.id, item });
     labeledHere += 1;
@@ -128,6 +147,7 @@ document.addEventListener("keydown", (event) => {
   if (event.repeat) { event.preventDefault(); return; }  // a held key is one press, not a burst of labels
   const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
   if (KEY_TO_CLASS.has(key)) { event.preventDefault(); label(KEY_TO_CLASS.get(key)); }
+  else if (key === "Enter" && queue.length && queue[0].preselected) { event.preventDefault(); label(queue[0].preselected); }
   else if (key === "s") { event.preventDefault(); skip(); }
   else if (key === "z") { event.preventDefault(); undo(); }
   else if (key.length === 1 && key !== " ") say(`"${event.key}" is not a key here: use the keys on the class buttons, s or z`, true);
@@ -181,6 +201,27 @@ async function heartbeat() {
   advance();
 }
 setInterval(heartbeat, Math.max(5_000, Math.min(60_000, LEASE_MS / 3)));
+
+// Label similar: the current image and its nearest unlabeled neighbours, on their own page, pre-ticked
+// with the pre-selected class (the annotator changes it there with a class key).
+$("label-similar").addEventListener("click", (event) => {
+  event.preventDefault();
+  const item = queue[0];
+  if (!item) { say("no image on screen", true); return; }
+  const params = new URLSearchParams({ image: item.image_id, back: "/annotate" });
+  if (item.preselected) params.set("label", item.preselected);
+  window.location.href = `/similar?${params}`;
+});
+
+// Label the group: this image and its near-duplicates (a crop, a shift of one picture) at once.
+$("label-group").addEventListener("click", (event) => {
+  event.preventDefault();
+  const item = queue[0];
+  if (!item) return;
+  const params = new URLSearchParams({ image: item.image_id, group: "true", back: "/annotate" });
+  if (item.preselected) params.set("label", item.preselected);
+  window.location.href = `/similar?${params}`;
+});
 
 const addClass = $("add-class");
 if (addClass) {

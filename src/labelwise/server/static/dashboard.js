@@ -21,6 +21,7 @@ if (form && !form.classList.contains("readonly")) {
       lease_minutes: Number(f.lease_minutes.value),
       stop_label_budget: numberOrNull(f.stop_label_budget.value),
       stop_target_accuracy: numberOrNull(f.stop_target_accuracy.value),
+      preselect_threshold: numberOrNull(f.preselect_threshold.value),
     };
     const r = await api("PUT", "/api/settings", body);
     document.getElementById("settings-msg").textContent = r.ok ? "saved" : r.body.detail;

@@ -38,6 +38,8 @@ async function load(reset) {
     const caption = document.createElement("figcaption");
     caption.textContent = item.reason ? `${item.path}: ${item.reason}` :
       (item.label ? `✔ ${item.label}` : (item.predicted ? `${item.predicted}? ${(100 * item.confidence).toFixed(0)}%` : "unlabeled"));
+    // The user's own model's prediction (imported), beside the project model's guess.
+    if (!item.reason && !item.label && item.imported_predicted) caption.textContent += ` · yours: ${item.imported_predicted} ${(100 * item.imported_probability).toFixed(0)}%`;
     card.append(img, caption);
     if (!item.reason) card.addEventListener("click", () => relabel(item, caption, card));
     grid.append(card);
@@ -49,6 +51,7 @@ async function load(reset) {
 function relabel(item, caption, card) {
   const dialog = document.getElementById("relabel");
   document.getElementById("relabel-path").textContent = item.path;
+  document.getElementById("more-like-this").href = `/similar?${new URLSearchParams({ image: item.image_id, back: "/images" })}`;
   document.getElementById("relabel-img").src = `/api/images/${item.image_id}/file`;
   const select = document.getElementById("relabel-class");
   const wanted = item.label || item.predicted;

@@ -1,7 +1,7 @@
 """Label reviews: confirmations and changes of a label by a reviewer, kept for audit.
 
 Revision ID: 0011_trust
-Revises: 0008_security
+Revises: 0010_faster
 Create Date: 2026-11-29
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_trust"
-down_revision = "0008_security"
+down_revision = "0010_faster"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,125 @@
+"""Near-duplicate groups (issue 12): precision and recall of the grouping on a pool with 30%
+near-duplicates, and no two images of one group in 1,000 served batches.
+
+The pool is built as in the label-efficiency suite (``label_efficiency.fmnist_neardup``): Fashion-MNIST
+test images, plus 30% near-duplicates, each another pool image shifted by 1-2 px or cropped to 24-26 px
+and placed back at a random offset; all written as PNG files and ingested into a project (the chosen
+backbone). A true pair is a near-duplicate and its source, or two near-duplicates of one source; a
+found pair is two images in one group. Precision = found true pairs / found pairs, recall = found true
+pairs / true pairs, at several cosine thresholds (baseline: the exact-pixel duplicate check, which
+finds none of them). Then 1,000 batches of 20 are leased (and let go) and checked for same-group pairs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image as PILImage
+from sqlalchemy import delete, select
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import print_table
+
+from labelwise.loop.datasets import fashion_mnist_arrays
+from labelwise.project import Project
+from labelwise.project.ingest import ingest_folder
+from labelwise.project.near_duplicates import group_of, set_threshold, threshold
+from labelwise.project.queue import lease_next
+from labelwise.project.training import QueueEntry, Ranking
+from labelwise.project.users import add_user
+from labelwise.store.models import STATUS_OK, Image, Lease, User
+from labelwise.strategies.neighbours import near_duplicate_groups
+
+
+def near_duplicate_pool(n_base: int, share: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Pictures (n, 28, 28) and each one's source: its own index for originals, the original's for copies."""
+    _, _, x, _ = fashion_mnist_arrays()
+    rng = np.random.default_rng(seed)
+    base = x[rng.choice(len(x), n_base, replace=False)]
+    n_dup = round(share * n_base / (1 - share))
+    src = rng.integers(0, n_base, n_dup)
+    dups = base[src].copy()
+    for i in range(n_dup):
+        if rng.random() < 0.5:
+            dups[i] = np.roll(dups[i], tuple(rng.integers(-2, 3, 2)), axis=(0, 1))
+        else:
+            c = int(rng.integers(24, 27))
+            r0, c0 = rng.integers(0, 28 - c + 1, 2)
+            out = np.zeros_like(dups[i])
+            o0, o1 = rng.integers(0, 28 - c + 1, 2)
+            out[o0 : o0 + c, o1 : o1 + c] = dups[i][r0 : r0 + c, c0 : c0 + c]
+            dups[i] = out
+    return np.concatenate([base, dups]), np.concatenate([np.arange(n_base), src])
+
+
+def pairs(groups: np.ndarray) -> set[tuple[int, int]]:
+    found = set()
+    for g in np.unique(groups[groups >= 0]):
+        found.update(itertools.combinations(np.flatnonzero(groups == g).tolist(), 2))
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--base", type=int, default=700, help="original images; 30%% more are near-duplicates")
+    parser.add_argument("--backbone", default="squeezenet")
+    parser.add_argument("--thresholds", default="0.85,0.9,0.93,0.95,0.97,0.99")
+    parser.add_argument("--batches", type=int, default=1000)
+    parser.add_argument("--project-threshold", type=float, default=0.97, help="the project's, for the batches")
+    args = parser.parse_args()
+    pictures, source = near_duplicate_pool(args.base, 0.3)
+    with tempfile.TemporaryDirectory() as tmp:
+        images = Path(tmp) / "images"
+        images.mkdir()
+        for i, picture in enumerate(pictures):
+            PILImage.fromarray(picture).save(images / f"{i:05d}.png")
+        project = Project.create(Path(tmp) / "proj", images, backbone=args.backbone)
+        set_threshold(project, args.project_threshold)
+        start = time.perf_counter()
+        report = ingest_folder(project)
+        print(f"{len(pictures)} images ({len(pictures) - args.base} near-duplicates), {args.backbone}: ingested in "
+              f"{time.perf_counter() - start:.0f} s; byte-identical duplicates found: {report.duplicates}")  # fmt: skip
+        with project.sessions() as session:
+            rows = session.execute(select(Image.path, Image.content_hash).where(Image.status == STATUS_OK)).all()
+        index = np.array([int(Path(p).stem) for p, _ in rows])
+        vectors = project.store.get([h for _, h in rows])
+        true = {(a, b) for a, b in itertools.combinations(range(len(index)), 2) if source[index[a]] == source[index[b]]}
+        table = []
+        for t in (float(v) for v in args.thresholds.split(",")):
+            t0 = time.perf_counter()
+            found = pairs(near_duplicate_groups(vectors, t))
+            seconds = time.perf_counter() - t0
+            hit = len(found & true)
+            precision = hit / len(found) if found else float("nan")
+            table.append([f"{t:.2f}", str(len(found)), f"{precision:.3f}", f"{hit / len(true):.3f}", f"{seconds:.2f}"])
+        print(f"{len(true)} true near-duplicate pairs")
+        print_table(["cosine >=", "pairs found", "precision", "recall", "seconds"], table)
+        groups = group_of(project)
+        add_user(project, "bench", "annotator")
+        with project.sessions() as session:
+            user = session.scalar(select(User).where(User.name == "bench"))
+            ids = list(session.scalars(select(Image.id).where(Image.status == STATUS_OK)))
+        rng = np.random.default_rng(1)
+        clashes, served = 0, 0
+        for _ in range(args.batches):
+            # Each batch from a fresh random ranking: 1,000 different batches, not one batch 1,000 times.
+            order = [QueueEntry(int(i), None) for i in rng.permutation(ids)]
+            batch = lease_next(project, user, 20, Ranking(None, "random", order), lease_minutes=10)
+            members = [groups[i.image_id] for i in batch if i.image_id in groups]
+            clashes += len(members) - len(set(members))
+            served += len(batch)
+            with project.sessions.begin() as session:
+                session.execute(delete(Lease))
+        print(f"project threshold {threshold(project)}: {len(set(groups.values()))} groups; {args.batches} served "
+              f"batches ({served} images): {clashes} same-group pairs")  # fmt: skip
+        project.close()
+
+
+if __name__ == "__main__":
+    main()

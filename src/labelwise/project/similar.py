@@ -1,0 +1,110 @@
+"""Similar-image batches: the unlabeled images nearest to one image, labeled many at once.
+
+The batch is the nearest unlabeled neighbours of an image in the projected embedding space (exact
+cosine search, :func:`labelwise.strategies.neighbours.nearest_by_cosine`), all pre-ticked with one
+class; the annotator unticks the wrong ones and labels the rest with one key. Each label records
+``source=batch``, so audits and accuracy estimates can tell them from one-by-one labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from labelwise.errors import LabelwiseError
+from labelwise.project import queue
+from labelwise.project.classes import active_class_names
+from labelwise.project.near_duplicates import group_members
+from labelwise.project.pool import load_pool
+from labelwise.project.project import Project
+from labelwise.store.models import User
+from labelwise.strategies.neighbours import nearest_by_cosine
+
+MAX_BATCH = 48
+
+
+@dataclass
+class Neighbour:
+    image_id: int
+    path: str
+    similarity: float  # cosine, in [-1, 1]
+
+
+@dataclass
+class SimilarBatch:
+    image_id: int
+    path: str
+    label: str | None  # the image's current label: the class the batch is pre-ticked with
+    items: list[Neighbour]
+
+
+@dataclass
+class BatchResult:
+    labeled: list[int] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)  # image id, why
+
+
+def similar_unlabeled(project: Project, image_id: int, n: int = MAX_BATCH) -> SimilarBatch:
+    """The ``n`` (at most 48) unlabeled images most similar to image ``image_id``, most similar first."""
+    if not 1 <= n <= MAX_BATCH:
+        raise LabelwiseError(f"n: must be between 1 and {MAX_BATCH}")
+    pool = load_pool(project)
+    where = np.flatnonzero(pool.image_ids == image_id)
+    if where.size == 0:
+        raise queue.NotFoundError(f"image_id: no usable image {image_id}")
+    row = int(where[0])
+    unlabeled = np.flatnonzero(pool.labels < 0)
+    unlabeled = unlabeled[unlabeled != row]
+    rows, sims = nearest_by_cosine(pool.X, pool.X[row], unlabeled, n)
+    label = pool.class_names[pool.labels[row]] if pool.labels[row] >= 0 else None
+    items = [Neighbour(int(pool.image_ids[r]), pool.paths[r], float(s)) for r, s in zip(rows, sims, strict=True)]
+    return SimilarBatch(image_id, pool.paths[row], label, items)
+
+
+def similar_to_path(project: Project, path: str, n: int = MAX_BATCH) -> SimilarBatch:
+    """``similar_unlabeled`` for an image named by its path (relative to the images root)."""
+    from sqlalchemy import select
+
+    from labelwise.project.labels import normalize_path
+    from labelwise.store.models import Image
+
+    with project.sessions() as session:
+        image_id = session.scalar(select(Image.id).where(Image.path == normalize_path(project, path)))
+    if image_id is None:
+        raise LabelwiseError(f"image {path!r}: not in the project")
+    return similar_unlabeled(project, image_id, n)
+
+
+def group_batch(project: Project, image_id: int) -> SimilarBatch:
+    """The unlabeled near-duplicates of image ``image_id`` (its group, :mod:`near_duplicates`), most
+    similar first: "label the group"."""
+    pool = load_pool(project)
+    where = np.flatnonzero(pool.image_ids == image_id)
+    if where.size == 0:
+        raise queue.NotFoundError(f"image_id: no usable image {image_id}")
+    row = int(where[0])
+    members = set(group_members(project, image_id)) - {image_id}
+    rows = np.flatnonzero(np.isin(pool.image_ids, list(members)) & (pool.labels < 0))
+    rows, sims = nearest_by_cosine(pool.X, pool.X[row], rows, rows.size)
+    label = pool.class_names[pool.labels[row]] if pool.labels[row] >= 0 else None
+    items = [Neighbour(int(pool.image_ids[r]), pool.paths[r], float(s)) for r, s in zip(rows, sims, strict=True)]
+    return SimilarBatch(image_id, pool.paths[row], label, items)
+
+
+def label_batch(project: Project, user: User, image_ids: list[int], label: str) -> BatchResult:
+    """Label every image of ``image_ids`` as ``label`` (``source=batch``). An image somebody else holds
+    or labeled meanwhile is refused with its reason; the others are labeled. An unknown or retired
+    class refuses the whole batch before anything is written."""
+    offered = active_class_names(project)
+    if label not in offered:
+        raise LabelwiseError(f"label: {label!r} is not an offered class; the classes are: {', '.join(offered)}")
+    result = BatchResult()
+    for image_id in dict.fromkeys(image_ids):  # a repeated id is labeled once
+        try:
+            queue.annotate(project, user, image_id, label, None, queued=True, source="batch")
+        except LabelwiseError as exc:
+            result.refused.append((image_id, str(exc)))
+            continue
+        result.labeled.append(image_id)
+    return result

@@ -48,12 +48,45 @@ def split_labels(classes, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return labeled, np.array([lookup[c] for c in values.tolist()], dtype=np.intp)
 
 
+def spread(S, Y: np.ndarray, alpha: float, max_iter: int, tol: float) -> np.ndarray:
+    """The fixed point of ``F <- alpha S F + (1 - alpha) Y``: ``F = (1 - alpha) (I - alpha S)^-1 Y``, ``(N, k)``.
+
+    Solved by conjugate gradients, one per column, all columns at once (``I - alpha S`` is
+    symmetric positive definite: ``S``'s eigenvalues lie in [-1, 1]), until each column's residual
+    falls below ``tol`` times its right-hand side, or after ``max_iter`` sparse products. This reaches
+    the fixed point in tens of products where the plain iteration needs thousands at ``alpha = 0.99``.
+    """
+    b = (1.0 - alpha) * Y
+    F = np.zeros_like(b)
+    live = np.flatnonzero(np.abs(b).sum(axis=0) > 0)  # a class without labels stays 0
+    if live.size == 0:
+        return F
+    b = b[:, live]
+    x = b.copy()
+    r = b - (x - alpha * (S @ x))
+    p = r.copy()
+    rs = (r * r).sum(axis=0)
+    bound = (tol * np.linalg.norm(b, axis=0)) ** 2
+    for _ in range(max_iter):
+        if np.all(rs <= bound):
+            break
+        Ap = p - alpha * (S @ p)
+        step = rs / np.maximum((p * Ap).sum(axis=0), np.finfo(float).tiny)
+        x += step * p
+        r -= step * Ap
+        rs_new = (r * r).sum(axis=0)
+        p = r + (rs_new / np.maximum(rs, np.finfo(float).tiny)) * p
+        rs = rs_new
+    F[:, live] = x
+    return F
+
+
 class LabelSpreadingHead(ClassifierMixin, BaseEstimator):
     """Label spreading over the pool's kNN graph (Zhou et al. 2004).
 
-    ``F <- alpha S F + (1 - alpha) Y`` until it settles, with ``S`` the normalised kNN graph of the
-    pool (:func:`~labelwise.learn.graph.normalized_graph`, built once per pool) and ``Y`` the
-    one-hot labels. Each row of ``F``, normalised, is that image's probabilities. An image the
+    The fixed point of ``F <- alpha S F + (1 - alpha) Y`` (:func:`spread`), with ``S`` the
+    normalised kNN graph of the pool (:func:`~labelwise.learn.graph.normalized_graph`, built once
+    per pool) and ``Y`` the one-hot labels. Each row of ``F``, normalised, is that image's probabilities. An image the
     labels never reach (a graph component without a label) gets the label frequencies.
 
     A new image (not in the pool) gets the similarity-weighted mean of its ``n_neighbors`` nearest
@@ -64,13 +97,13 @@ class LabelSpreadingHead(ClassifierMixin, BaseEstimator):
     classes: every class of the project, in column order.
     alpha: how far labels spread (0: not at all; Zhou et al. use 0.99).
     n_neighbors: k of the kNN graph.
-    max_iter, tol: the iteration stops after ``max_iter`` steps or when no probability moves by ``tol``.
+    max_iter, tol: the solver stops after ``max_iter`` sparse products or at a relative residual ``tol``.
     """
 
     semi_supervised = True
 
     def __init__(self, classes=(0, 1), alpha: float = 0.99, n_neighbors: int = N_NEIGHBORS, max_iter: int = 200,
-                 tol: float = 1e-4) -> None:  # fmt: skip
+                 tol: float = 1e-5) -> None:  # fmt: skip
         self.classes = classes
         self.alpha = alpha
         self.n_neighbors = n_neighbors
@@ -85,16 +118,9 @@ class LabelSpreadingHead(ClassifierMixin, BaseEstimator):
         self.classes_ = np.asarray(self.classes)
         labeled, columns = split_labels(self.classes_, y)
         n, k = X.shape[0], len(self.classes_)
-        S = normalized_graph(X, self.n_neighbors)
         Y = np.zeros((n, k))
         Y[labeled, columns] = 1.0
-        F = Y.copy()
-        for _ in range(self.max_iter):
-            new = self.alpha * (S @ F) + (1.0 - self.alpha) * Y
-            moved = np.abs(new - F).max()
-            F = new
-            if moved < self.tol * (1.0 - self.alpha):
-                break
+        F = spread(normalized_graph(X, self.n_neighbors), Y, self.alpha, self.max_iter, self.tol)
         prior = np.bincount(columns, minlength=k).astype(np.float64)
         prior /= prior.sum()
         totals = F.sum(axis=1, keepdims=True)

@@ -124,6 +124,8 @@ def test_choose_keeps_the_simpler_head_within_noise_and_leaves_it_beyond():
     name, reason = choose_head({"logistic": base, "label-spreading": far})
     assert name == "label-spreading" and "beats logistic" in reason
     assert choose_head({"logistic": far, "label-spreading": base})[0] == "logistic"
+    name, reason = choose_head({"logistic": base, "label-spreading": base.copy()})
+    assert name == "logistic" and reason.startswith("no head beats logistic on 40 held-out labels")
 
 
 def test_auto_picks_the_graph_where_classes_are_clusters_a_line_cannot_split():

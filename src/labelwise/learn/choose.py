@@ -105,8 +105,14 @@ def choose_head(scores: dict[str, np.ndarray]) -> tuple[str, str]:
     best = max(means, key=lambda name: (means[name], name == SIMPLEST))
     summary = ", ".join(f"{name} {100 * m:.1f}%" for name, m in means.items())
     n = len(next(iter(scores.values())))
-    if best == SIMPLEST or SIMPLEST not in scores:
+    if SIMPLEST not in scores:
         return best, f"best held-out accuracy on {n} labels ({summary})"
+    if best == SIMPLEST:
+        others = max((m for name, m in means.items() if name != SIMPLEST), default=-1.0)
+        if means[SIMPLEST] > others:
+            return best, f"best held-out accuracy on {n} labels ({summary})"
+        # A tie, e.g. no held-out label's class had another label to learn it from.
+        return SIMPLEST, f"no head beats {SIMPLEST} on {n} held-out labels ({summary})"
     diff = scores[best].astype(float) - scores[SIMPLEST].astype(float)
     se = float(diff.std(ddof=1) / np.sqrt(n)) if n > 1 else float("inf")
     if diff.mean() > Z * se:

@@ -6,6 +6,10 @@ the default head. Fashion-MNIST on real embeddings, plus the toy set and digits.
 mean accuracy ± sd per strategy per budget, and for each strategy the labels it needs to reach
 random's accuracy at 1,000 and at 2,000 labels; writes summary.json, table.md and curves.png.
 The same runs are reachable as `labelwise simulate --dataset D --budgets 10,20,...`.
+
+--heads compares heads (issue 14): curves of heads other than the logistic one are named
+``strategy+head``, and each head's difference to the logistic head is printed per budget, with the
+worst per-seed-mean gap (e.g. `--strategies random --heads logistic,label-spreading,self-training,auto`).
 """
 
 from __future__ import annotations
@@ -135,6 +139,24 @@ def table(summary: dict, budgets: list[int], targets: list[int]) -> str:
     return "\n".join(lines)
 
 
+def print_head_gaps(summary: dict, strategies: list[str], heads: list[str], budgets: list[int]) -> None:
+    """Per strategy and head: mean accuracy minus the logistic head's, in points, at each budget."""
+    curves = summary["strategies"]
+    for strategy in strategies:
+        if strategy not in curves:
+            continue
+        base = dict(zip(curves[strategy]["n_labeled"], curves[strategy]["mean"], strict=True))
+        for head in heads:
+            name = f"{strategy}+{head}"
+            if name not in curves:
+                continue
+            mean = dict(zip(curves[name]["n_labeled"], curves[name]["mean"], strict=True))
+            gaps = [100 * (mean[b] - base[b]) for b in budgets if b in mean and b in base]
+            print(f"{name} minus {strategy} (logistic head), points: "
+                  + ", ".join(f"{b}: {100 * (mean[b] - base[b]):+.1f}" for b in budgets if b in mean and b in base)
+                  + f"; worst {min(gaps):+.1f}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="fashion-mnist,digits,toy")
@@ -142,16 +164,18 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--step", type=int, default=250, help="largest batch between two budgets")
     parser.add_argument("--max-budget", type=int, default=None, help="cut the budgets (a quick run)")
+    parser.add_argument("--heads", default="logistic", help="comma-separated heads (logistic first to compare)")
     parser.add_argument("--audit-fraction", type=float, default=0.05, help="random audit picks per batch, as served")
     parser.add_argument("--out", type=Path, default=Path("bench-out/label-efficiency"))
     args = parser.parse_args()
     strategies = args.strategies.split(",")
+    heads = args.heads.split(",")
     for name in args.datasets.split(","):
         budgets = [b for b in BUDGETS[name] if args.max_budget is None or b <= args.max_budget]
         data = SUITE[name]() if name in SUITE else load_dataset(name)
         start = time.perf_counter()
         points = simulate(data, strategies, args.seeds, 0, min(args.step, budgets[-1]), budgets[-1],
-                          checkpoints=budgets, audit_fraction=args.audit_fraction)  # fmt: skip
+                          checkpoints=budgets, audit_fraction=args.audit_fraction, heads=heads)  # fmt: skip
         summary = report.summarize(points, budgets[-1])
         summary.update(dataset=name, budgets=budgets, seeds=args.seeds, step=args.step)
         out = args.out / name
@@ -166,6 +190,7 @@ def main() -> None:
         print(text)
         best = np.max([[dict(zip(c["n_labeled"], c["mean"], strict=True)).get(b, 0) for b in budgets]
                        for s, c in summary["strategies"].items() if s != "auto"], axis=0)  # fmt: skip
+        print_head_gaps(summary, strategies, heads, budgets)
         if "auto" in summary["strategies"] and "random" in summary["strategies"]:
             auto = dict(zip(summary["strategies"]["auto"]["n_labeled"], summary["strategies"]["auto"]["mean"],
                             strict=True))  # fmt: skip

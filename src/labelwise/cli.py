@@ -69,6 +69,13 @@ def simulate(
         str | None, typer.Option(help="comma-separated checkpoints, e.g. 10,20,50,100; the last is the budget")
     ] = None,
     seeds: Annotated[int, typer.Option(help="repetitions with different random starts")] = 5,
+    head: Annotated[
+        str,
+        typer.Option(
+            help="comma-separated heads: logistic, self-training, label-spreading, auto (the product's "
+            "default); curves of heads other than logistic are named strategy+head"
+        ),
+    ] = "logistic",
     workers: Annotated[int | None, typer.Option(help="parallel processes (default: one per core)")] = None,
     audit_fraction: Annotated[
         float, typer.Option(help="share of each batch drawn at random to estimate accuracy as the product does")
@@ -115,11 +122,11 @@ def simulate(
                 checkpoints = sorted({min(c, pool) for c in checkpoints})
         out.mkdir(parents=True, exist_ok=True)
         with _progress() as progress:
-            task = progress.add_task(f"simulating {dataset}", total=len(names) * seeds)
+            task = progress.add_task(f"simulating {dataset}", total=len(names) * seeds * len(head.split(",")))
             points = run_simulation(
                 data, names, seeds, initial, batch, budget,
                 workers=workers, checkpoints=checkpoints, on_done=lambda _: progress.advance(task),
-                audit_fraction=audit_fraction,
+                audit_fraction=audit_fraction, heads=[h.strip() for h in head.split(",") if h.strip()],
             )  # fmt: skip
     except (LabelwiseError, ValueError) as exc:
         raise _fail(str(exc)) from exc

@@ -101,7 +101,7 @@ def test_cli_simulate_writes_csv_summary_and_plots(tmp_path):
     with open(out / "curves.csv") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["dataset", "strategy", "seed", "round", "n_labeled", "accuracy",
-                             "audit_accuracy", "audit_low", "audit_high", "audit_n"]  # fmt: skip
+                             "audit_accuracy", "audit_low", "audit_high", "audit_n", "head"]  # fmt: skip
     assert {r["strategy"] for r in rows} == {"random", "margin", "bald"}
     assert max(int(r["n_labeled"]) for r in rows) == 28  # toy's default budget
     summary = json.loads((out / "summary.json").read_text())

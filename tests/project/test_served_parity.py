@@ -68,7 +68,9 @@ def test_the_server_serves_the_simulators_batches(served, name, explore):
     settings = update_settings(project, {"strategy": name, "explore": explore, "retrain_every": RETRAIN_EVERY,
                                          "queue_size": 60}, user="test")  # fmt: skip
     ann = user_for_token(project, add_user(project, "ann"))
-    _, loop = run_one(dataset, name, SEED, INITIAL, RETRAIN_EVERY, INITIAL + 2 * RETRAIN_EVERY, explore=explore)
+    # The project's head (auto by default) in both: parity covers the head the server chose as well.
+    _, loop = run_one(dataset, name, SEED, INITIAL, RETRAIN_EVERY, INITIAL + 2 * RETRAIN_EVERY, explore=explore,
+                      head=settings["head"])  # fmt: skip
     truth = dict(zip(pool.image_ids.tolist(), dataset.y_pool.tolist(), strict=True))
     for round_ in (1, 2):  # the first retrain, then the next one after its batch is labeled
         served_ids = [leased.image_id for leased in train_and_lease(project, settings, ann, RETRAIN_EVERY)]

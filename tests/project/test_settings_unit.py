@@ -47,8 +47,8 @@ def fresh(project):
     yield
 
 
-def test_every_setting_but_the_strategy_has_bounds_here():
-    assert set(BOUNDS) | {"strategy"} == set(DEFAULTS)
+def test_every_setting_but_the_strategy_and_head_has_bounds_here():
+    assert set(BOUNDS) | {"strategy", "head"} == set(DEFAULTS)
 
 
 def test_a_fresh_project_has_the_defaults(project):
@@ -106,6 +106,15 @@ def test_the_strategy_must_be_a_known_one(project):
         assert update_settings(project, {"strategy": name}, "boss")["strategy"] == name
     with pytest.raises(LabelwiseError, match=r"^settings.strategy: unknown 'nope'; known: .*\bmargin\b"):
         update_settings(project, {"strategy": "nope"}, "boss")
+
+
+def test_the_head_is_auto_by_default_and_must_be_a_known_one(project):
+    assert DEFAULTS["head"] == "auto"
+    for name in ("logistic", "label-spreading", "self-training", "auto"):
+        assert update_settings(project, {"head": name}, "boss")["head"] == name
+    with pytest.raises(LabelwiseError, match=r"^settings.head: unknown 'knn'; known: .*\blabel-spreading\b"):
+        update_settings(project, {"head": "knn"}, "boss")
+    assert get_settings(project)["head"] == "auto"
 
 
 def test_an_unknown_setting_is_refused_naming_the_known_ones(project):

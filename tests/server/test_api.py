@@ -259,3 +259,9 @@ def test_the_worker_retrains_after_retrain_every_labels(server_project, retrain_
             time.sleep(0.1)
         status = c.get("/api/status").json()
         assert status["serving_version"] == 2 and status["model"]["n_labels"] == 3
+        # The default head, auto, says which head it chose for this retrain and why; so does the dashboard.
+        assert status["settings"]["head"] == "auto"
+        assert status["serving_head"] in {"logistic", "label-spreading", "self-training"}
+        assert status["serving_head_reason"].startswith("auto: ") and "held-out" in status["serving_head_reason"]
+        page = c.get("/").text
+        assert 'id="serving-head"' in page and f"<b>{status['serving_head']}</b>" in page

@@ -69,14 +69,16 @@ def test_label_fifteen_images_with_the_keyboard_then_retrain_change_strategy_and
             page.reload()
         expect(page.locator("#model-version")).not_to_have_text("version 1")
         expect(page.locator("#labeled-count")).to_have_text("15")
+        expect(page.locator("#serving-head")).to_contain_text("auto: ")  # which head auto chose, and why
         page.screenshot(path=ARTIFACTS / "4-dashboard-new-model.png", full_page=True)
 
         page.select_option("select[name=strategy]", "margin")
+        page.select_option("select[name=head]", "label-spreading")
         page.click("#settings button[type=submit]")
         expect(page.locator("#settings-msg")).to_have_text("saved")
         page.wait_for_load_state("load")
         settings = httpx.get(server.url + "/api/settings", headers={"Authorization": f"Bearer {tokens['admin']}"})
-        assert settings.json()["strategy"] == "margin"
+        assert settings.json()["strategy"] == "margin" and settings.json()["head"] == "label-spreading"
 
         page.goto(f"{server.url}/images")
         expect(page.locator(".thumb").first).to_be_visible()

@@ -38,16 +38,31 @@ class BootstrapCommittee(ClassifierMixin, BaseEstimator):
         self.n_members = n_members
         self.random_state = random_state
 
+    @property
+    def semi_supervised(self) -> bool:
+        """Whether ``fit`` takes the whole pool with ``-1`` for unlabeled rows: as its head does."""
+        return bool(getattr(self.head, "semi_supervised", False))
+
     def fit(self, X: np.ndarray, y: np.ndarray) -> BootstrapCommittee:
+        """Fit on labeled rows, or, for a semi-supervised head, on the whole pool with ``-1`` for
+        unlabeled rows: each member then sees the pool with the labels outside its resample hidden
+        (a pool row cannot appear twice, so the resample's distinct rows keep their labels)."""
         if self.n_members < 1:
             raise ValueError(f"n_members: must be >= 1, got {self.n_members}")
         head = self.head if self.head is not None else Head()
         rng = np.random.default_rng(self.random_state)
         y = np.asarray(y)
+        semi = self.semi_supervised
+        labeled = np.flatnonzero(y != -1) if semi else np.arange(y.size)  # -1: the semi heads' unlabeled
         self.members_ = []
         for _ in range(self.n_members):
-            rows = stratified_bootstrap(y, rng)
-            self.members_.append(clone(head).fit(X[rows], y[rows]))
+            rows = labeled[stratified_bootstrap(y[labeled], rng)]
+            if semi:
+                y_member = np.full_like(y, -1)
+                y_member[rows] = y[rows]
+                self.members_.append(clone(head).fit(X, y_member))
+            else:
+                self.members_.append(clone(head).fit(X[rows], y[rows]))
         self.classes_ = self.members_[0].classes_
         return self
 

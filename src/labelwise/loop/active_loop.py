@@ -17,6 +17,7 @@ from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from labelwise.learn import BootstrapCommittee, Head
+from labelwise.learn.choose import head_name, held_out_correct, is_semi_supervised
 from labelwise.loop.audit import accuracy_estimate
 from labelwise.loop.history import RoundRecord
 from labelwise.loop.ranking import RankedQueue, rank_pool
@@ -35,7 +36,9 @@ class ActiveLoop:
     Parameters
     ----------
     strategy: a registered strategy name or a :class:`Strategy`.
-    head: an unfitted classifier with a fixed class list (default :class:`Head`).
+    head: an unfitted classifier with a fixed class list (default :class:`Head`, the logistic head),
+        e.g. :func:`~labelwise.learn.choose.make_head`; a semi-supervised head is fitted on the whole
+        pool, with ``-1`` for the unlabeled images.
     n_members: committee size, used when the strategy needs committee samples.
     X_test, y_test: an optional held-out set; its accuracy is recorded each round.
     estimate_accuracy: cross-validate accuracy on the labels each round (default: when there
@@ -126,13 +129,26 @@ class ActiveLoop:
         if np.unique(y).size < 2:
             self.model = None
             return None
-        X = self.X[self.labeled]
         if self.uses_committee:
             model = BootstrapCommittee(self.head, n_members=self.n_members, random_state=self.seed + self._round)
         else:
             model = clone(self.head)
-        self.model = model.fit(X, y)
+        if is_semi_supervised(self.head):
+            self.model = model.fit(self.X, self.labels)
+        else:
+            self.model = model.fit(self.X[self.labeled], y)
         return self.model
+
+    @property
+    def head_choice(self) -> dict[str, object]:
+        """Which head serves and why: ``{"head": name, "reason": line}`` (``auto`` says what it chose)."""
+        model = self.model
+        if isinstance(model, BootstrapCommittee):
+            model = model.members_[0]
+        chosen = getattr(model, "chosen_", None)
+        if chosen is not None:
+            return {"head": chosen, "reason": f"auto: {model.reason_}", "cv_accuracy": model.cv_accuracy_}
+        return {"head": head_name(self.head), "reason": "the project's head setting"}
 
     def pool_view(self) -> PoolView:
         """Predictions over the whole pool, computed once for what the strategy needs."""
@@ -207,6 +223,18 @@ class ActiveLoop:
         evaluable = counts[counts >= 2]
         if evaluable.size < 2:
             return {"cv_accuracy": float("nan"), "cv_accuracy_sd": float("nan")}
+        if is_semi_supervised(self.head):
+            model = self.model.members_[0] if isinstance(self.model, BootstrapCommittee) else self.model
+            correct = getattr(model, "held_out_correct_", None)
+            if correct is None:
+                # The pool stays in (unlabeled) while a fold's labels are held out, as at serving time.
+                pool_labels = np.where(self.labeled, self.labels, -1)
+                pool_labels[np.flatnonzero(self.labeled)[~keep]] = -1
+                correct = held_out_correct(self.head, self.X, pool_labels, folds, self.seed)
+            # else auto's own cross-validation of the head it chose (no second, nested one)
+            # The sd of a fold's accuracy, from the per-label outcomes (folds hold n / folds labels each).
+            sd = float(correct.std() / np.sqrt(max(1.0, correct.size / folds)))
+            return {"cv_accuracy": float(correct.mean()), "cv_accuracy_sd": sd}
         cv = StratifiedKFold(n_splits=min(folds, int(evaluable.min())), shuffle=True, random_state=self.seed)
         scores = cross_val_score(clone(self.head), X, y, cv=cv)
         return {"cv_accuracy": float(scores.mean()), "cv_accuracy_sd": float(scores.std())}

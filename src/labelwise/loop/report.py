@@ -13,7 +13,7 @@ import numpy as np
 from labelwise.loop.simulate import CurvePoint
 
 CSV_COLUMNS = ["dataset", "strategy", "seed", "round", "n_labeled", "accuracy",
-               "audit_accuracy", "audit_low", "audit_high", "audit_n"]  # fmt: skip
+               "audit_accuracy", "audit_low", "audit_high", "audit_n", "head"]  # fmt: skip
 BASELINE = "random"
 
 
@@ -21,15 +21,16 @@ def write_curves_csv(points: list[CurvePoint], path: Path) -> None:
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
         writer.writeheader()
-        for point in sorted(points, key=lambda p: (p.dataset, p.strategy, p.seed, p.round)):
+        for point in sorted(points, key=lambda p: (p.dataset, p.strategy, p.head, p.seed, p.round)):
             writer.writerow(asdict(point))
 
 
 def mean_curves(points: list[CurvePoint]) -> dict[str, dict[str, list[float]]]:
-    """Per strategy: n_labeled, mean and sd of accuracy over seeds, and the number of seeds."""
+    """Per curve (strategy, ``+head`` past the logistic one): n_labeled, mean and sd of accuracy over
+    seeds, and the number of seeds."""
     by_strategy: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for p in points:
-        by_strategy[p.strategy][p.n_labeled].append(p.accuracy)
+        by_strategy[p.curve][p.n_labeled].append(p.accuracy)
     curves = {}
     for strategy, by_n in by_strategy.items():
         ns = sorted(by_n)

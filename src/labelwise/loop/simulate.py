@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from labelwise.learn.choose import head_names, make_head
 from labelwise.loop.active_loop import ActiveLoop
 from labelwise.loop.datasets import Dataset
 from labelwise.strategies import get_strategy
@@ -36,6 +37,12 @@ class CurvePoint:
     audit_low: float | None = None
     audit_high: float | None = None
     audit_n: int = 0
+    head: str = "logistic"
+
+    @property
+    def curve(self) -> str:
+        """The curve's name: the strategy, with ``+head`` when the head is not the logistic one."""
+        return self.strategy if self.head == "logistic" else f"{self.strategy}+{self.head}"
 
 
 def initial_indices(dataset: Dataset, n: int, seed: int) -> np.ndarray:
@@ -73,13 +80,15 @@ def run_one(
     candidates: int | None = None,
     explore: float = 0.0,
     audit_fraction: float = 0.05,
+    head: str = "logistic",
 ) -> tuple[list[CurvePoint], ActiveLoop]:
     """One learning curve: initial random labels, then batches chosen by ``strategy`` to ``budget``.
 
-    candidates, explore: the server's settings of the same names.
+    candidates, explore, head: the server's settings of the same names.
     """
     loop = ActiveLoop(
         dataset.X_pool, dataset.n_classes, strategy=strategy, candidates=candidates, explore=explore,
+        head=make_head(head, list(range(dataset.n_classes)), random_state=seed),
         X_test=dataset.X_test, y_test=dataset.y_test, estimate_accuracy=False, audit_fraction=audit_fraction,
         seed=seed,
     )  # fmt: skip
@@ -93,7 +102,7 @@ def run_one(
     points = [
         CurvePoint(dataset.name, strategy, seed, r.round, r.n_labeled, r.metrics["accuracy"],
                    r.metrics.get("audit_accuracy"), r.metrics.get("audit_accuracy_low"),
-                   r.metrics.get("audit_accuracy_high"), int(r.metrics.get("audit_n", 0)))
+                   r.metrics.get("audit_accuracy_high"), int(r.metrics.get("audit_n", 0)), head)
         for r in loop.history
     ]  # fmt: skip
     return points, loop
@@ -110,8 +119,8 @@ def _init_worker(dataset: Dataset) -> None:
 def _run_job(job: tuple) -> list[CurvePoint]:
     assert _WORKER_DATASET is not None
     with threadpool_limits(1):
-        *args, audit_fraction = job
-        return run_one(_WORKER_DATASET, *args, audit_fraction=audit_fraction)[0]
+        *args, audit_fraction, head = job
+        return run_one(_WORKER_DATASET, *args, audit_fraction=audit_fraction, head=head)[0]
 
 
 def simulate(
@@ -126,14 +135,20 @@ def simulate(
     checkpoints: list[int] | None = None,
     on_done: Callable[[list[CurvePoint]], None] | None = None,
     audit_fraction: float = 0.05,
+    heads: Iterable[str] = ("logistic",),
 ) -> list[CurvePoint]:
-    """All learning curves, strategies x seeds; ``on_done`` is called as each curve finishes."""
+    """All learning curves, strategies x heads x seeds; ``on_done`` is called as each curve finishes."""
     strategies = [get_strategy(name).name for name in strategies]  # fail early on a typo
+    heads = list(heads)
+    unknown = [h for h in heads if h not in head_names()]
+    if unknown or not heads:
+        raise ValueError(f"head: unknown {unknown or heads}; known: {', '.join(head_names())}")
     if budget < initial:
         raise ValueError(f"budget: {budget} is below the {initial} initial labels")
     if not 0.0 <= audit_fraction <= 1.0:  # also refuses NaN
         raise ValueError(f"audit_fraction: must be in [0, 1], got {audit_fraction}")
-    jobs = [(s, seed, initial, batch, budget, checkpoints, audit_fraction) for seed in range(seeds) for s in strategies]
+    jobs = [(s, seed, initial, batch, budget, checkpoints, audit_fraction, head)
+            for seed in range(seeds) for s in strategies for head in heads]  # fmt: skip
     workers = min(workers or os.cpu_count() or 1, len(jobs))
     results: list[CurvePoint] = []
     if workers <= 1:

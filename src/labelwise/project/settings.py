@@ -9,12 +9,14 @@ from typing import Any
 from sqlalchemy import select
 
 from labelwise.errors import LabelwiseError
+from labelwise.learn.choose import head_names
 from labelwise.project.project import Project
 from labelwise.store.models import Setting, SettingChange, utcnow
 from labelwise.strategies import get_strategy, strategy_names
 
 DEFAULTS: dict[str, Any] = {
     "strategy": "auto",
+    "head": "auto",  # the classifier on the embeddings; auto picks per retrain by cross-validation
     "candidates": None,  # None ranks the whole pool; N ranks N random images
     "explore": 0.0,
     "retrain_every": 10,
@@ -54,6 +56,10 @@ def _check(key: str, value: Any) -> Any:
     if key == "strategy":
         if value not in strategy_names():
             raise LabelwiseError(f"settings.strategy: unknown {value!r}; known: {', '.join(strategy_names())}")
+        return value
+    if key == "head":
+        if value not in head_names():
+            raise LabelwiseError(f"settings.head: unknown {value!r}; known: {', '.join(head_names())}")
         return value
     checks = {
         "candidates": lambda: number(int, 1, optional=True),

@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy import distinct, func, select
 
 from labelwise.errors import LabelwiseError
+from labelwise.learn.choose import make_head
 from labelwise.loop import (
     ActiveLoop,
     LabelBudget,
@@ -58,6 +59,8 @@ class Ranking:
     strategy: str
     entries: list[QueueEntry]
     created_at: float = field(default_factory=time.time)
+    head: str | None = None  # the head whose probabilities ranked the pool; None in rankings saved before
+    head_reason: str | None = None  # why it serves (auto: the cross-validation that chose it)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,7 +77,8 @@ class Ranking:
                        strategy=e.get("strategy"), audit=e.get("audit", False))
             for e in data["entries"]
         ]  # fmt: skip
-        return cls(data["version"], data["strategy"], entries, data["created_at"])
+        return cls(data["version"], data["strategy"], entries, data["created_at"], data.get("head"),
+                   data.get("head_reason"))  # fmt: skip
 
 
 def ranking_path(project: Project) -> Path:
@@ -179,7 +183,8 @@ def train_and_rank(project: Project, settings: dict[str, Any], seed: int = 0) ->
         raise LabelwiseError("the project needs at least two classes before a model can be trained")
     labeled = np.flatnonzero(pool.labels >= 0)
     history = load_history(project)
-    loop = ActiveLoop(pool.X, len(pool.class_names), strategy=get_strategy(settings["strategy"]),
+    head = make_head(settings.get("head", "auto"), list(range(len(pool.class_names))), random_state=seed)
+    loop = ActiveLoop(pool.X, len(pool.class_names), strategy=get_strategy(settings["strategy"]), head=head,
                       candidates=settings["candidates"], explore=settings["explore"], estimate_accuracy=False,
                       audit_fraction=settings["audit_fraction"], seed=seed, first_round=retrains(project))  # fmt: skip
     loop.teach(labeled, pool.labels[labeled])
@@ -209,7 +214,8 @@ def train_and_rank(project: Project, settings: dict[str, Any], seed: int = 0) ->
     history.append(RoundRecord(len(history), int(labeled.size), loop.last_strategy, metrics, None,
                                stop_predictions, pool_uncertainty))  # fmt: skip
     _save_history(project, history)
-    ranking = Ranking(version, loop.last_strategy, entries)
+    choice = loop.head_choice if loop.model is not None else {"head": None, "reason": None}
+    ranking = Ranking(version, loop.last_strategy, entries, head=choice["head"], head_reason=choice["reason"])
     if view.probs is not None:
         _save_predictions(project, pool.image_ids, view.probs, scores)
     ranking.save(ranking_path(project))

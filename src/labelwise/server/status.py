@@ -47,6 +47,9 @@ def server_status(project: Project, retrainer: Retrainer) -> dict[str, Any]:
         },
         "serving_version": None if ranking is None else ranking.version,
         "queue_length": 0 if ranking is None else len(ranking.entries),
+        # Which head's probabilities rank the served queue, and why (auto: what cross-validation chose).
+        "serving_head": None if ranking is None else ranking.head,
+        "serving_head_reason": None if ranking is None else ranking.head_reason,
         "training": retrainer.training,
         "training_error": None if failed is None else {"version": failed.id, "error": failed.error},
         "learning_curve": [

@@ -15,6 +15,7 @@ if (form && !form.classList.contains("readonly")) {
     const numberOrNull = (v) => (v === "" ? null : Number(v));
     const body = {
       strategy: f.strategy.value,
+      head: f.head.value,
       candidates: f.candidates_mode.value === "all" ? null : Number(f.candidates.value),
       explore: Number(f.explore.value),
       retrain_every: Number(f.retrain_every.value),

@@ -1,0 +1,153 @@
+"""The contract every head passes (shapes, fixed class columns, cold start, determinism), then what
+each semi-supervised part must do: the graph built once per pool, auto's choice and its reason."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_moons
+
+from labelwise.errors import LabelwiseError, NotEnoughClassesError
+from labelwise.learn import BootstrapCommittee
+from labelwise.learn.choose import AutoHead, choose_head, fit_on_pool, head_names, make_head
+from labelwise.learn.graph import clear_cache, normalized_graph
+from labelwise.loop import ActiveLoop
+
+N, K, D = 240, 4, 6
+
+
+def blobs(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """K well separated clusters in D dimensions, N points, in shuffled order."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(K, D)) * 6
+    y = rng.permutation(np.arange(N) % K)
+    return (centers[y] + rng.normal(size=(N, D))).astype(np.float32), y
+
+
+def partial(y: np.ndarray, per_class: int, classes=range(K), seed: int = 0) -> np.ndarray:
+    """``y`` with ``per_class`` labels kept for each of ``classes``, -1 elsewhere."""
+    rng = np.random.default_rng(seed)
+    out = np.full_like(y, -1)
+    for c in classes:
+        keep = rng.choice(np.flatnonzero(y == c), per_class, replace=False)
+        out[keep] = c
+    return out
+
+
+@pytest.fixture(params=head_names())
+def name(request) -> str:
+    return request.param
+
+
+def test_registry_holds_the_issues_heads():
+    assert set(head_names()) == {"logistic", "label-spreading", "self-training", "auto"}
+    with pytest.raises(LabelwiseError, match="head: unknown 'knn'"):
+        make_head("knn", [0, 1])
+
+
+def test_probabilities_cover_the_pool_and_new_rows_with_one_column_per_class(name):
+    X, y = blobs()
+    head = fit_on_pool(make_head(name, list(range(K))), X, partial(y, 3))
+    for rows in (X, X[:17] + 0.1):  # the pool itself, and images the head never saw
+        proba = head.predict_proba(rows)
+        assert proba.shape == (rows.shape[0], K)
+        assert np.all(proba >= 0) and np.allclose(proba.sum(axis=1), 1.0)
+    assert head.predict(X).shape == (N,)
+    assert (head.predict(X) == y).mean() > 0.9  # the clusters are far apart: every head must find them
+
+
+def test_a_class_without_labels_keeps_its_column_at_zero(name):
+    X, y = blobs()
+    head = fit_on_pool(make_head(name, ["a", "b", "c", "d"]), X, np.array(["a", "b", "c", "d"], dtype=object)[y])
+    assert head.predict_proba(X).shape == (N, K)
+    head = fit_on_pool(make_head(name, list(range(K))), X, partial(y, 3, classes=(0, 2)))
+    proba = head.predict_proba(X)
+    assert proba.shape == (N, K)
+    assert np.all(proba[:, [1, 3]] == 0)
+    assert set(np.unique(head.predict(X)).tolist()) <= {0, 2}
+
+
+def test_cold_start_below_two_labeled_classes_is_refused(name):
+    X, y = blobs()
+    head = make_head(name, list(range(K)))
+    with pytest.raises(NotEnoughClassesError):
+        fit_on_pool(head, X, partial(y, 3, classes=(1,)))
+    with pytest.raises(NotEnoughClassesError):
+        fit_on_pool(head, X, np.full(N, -1))
+
+
+def test_a_label_outside_the_classes_is_refused(name):
+    X, y = blobs()
+    labels = partial(y, 3)
+    labels[np.flatnonzero(labels == 0)[0]] = 7
+    with pytest.raises(ValueError, match="7"):
+        fit_on_pool(make_head(name, list(range(K))), X, labels)
+
+
+def test_the_same_seed_gives_the_same_probabilities(name):
+    X, y = blobs(1)
+    labels = partial(y, 2, seed=5)
+    first = fit_on_pool(make_head(name, list(range(K)), random_state=3), X, labels).predict_proba(X)
+    clear_cache()  # a rebuilt graph must not change anything either
+    second = fit_on_pool(make_head(name, list(range(K)), random_state=3), X.copy(), labels).predict_proba(X)
+    np.testing.assert_array_equal(first, second)
+
+
+def test_a_committee_of_any_head_gives_member_samples(name):
+    X, y = blobs()
+    labels = partial(y, 3)
+    committee = BootstrapCommittee(make_head(name, list(range(K))), n_members=3, random_state=0)
+    samples = fit_on_pool(committee, X, labels).predict_proba_samples(X)
+    assert samples.shape == (3, N, K)
+    assert np.allclose(samples.sum(axis=2), 1.0)
+
+
+def test_the_graph_is_built_once_per_pool_whatever_array_holds_it():
+    X, _ = blobs()
+    clear_cache()
+    graph = normalized_graph(X)
+    assert normalized_graph(X.copy()) is graph
+    changed = X.copy()
+    changed[0, 0] += 1.0
+    assert normalized_graph(changed) is not graph
+    assert graph.shape == (N, N) and abs(graph - graph.T).max() < 1e-12
+
+
+def test_choose_keeps_the_simpler_head_within_noise_and_leaves_it_beyond():
+    rng = np.random.default_rng(0)
+    base = rng.random(40) < 0.7
+    close = base.copy()
+    close[np.flatnonzero(~base)[:3]] = True
+    close[np.flatnonzero(base)[:2]] = False  # 3 fixed, 2 broken of 40: well within one standard error
+    far = base | (rng.random(40) < 0.8)  # most mistakes fixed, none made
+    assert choose_head({"logistic": base, "label-spreading": close})[0] == "logistic"
+    name, reason = choose_head({"logistic": base, "label-spreading": far})
+    assert name == "label-spreading" and "beats logistic" in reason
+    assert choose_head({"logistic": far, "label-spreading": base})[0] == "logistic"
+    name, reason = choose_head({"logistic": base, "label-spreading": base.copy()})
+    assert name == "logistic" and reason.startswith("no head beats logistic on 40 held-out labels")
+
+
+def test_auto_picks_the_graph_where_classes_are_clusters_a_line_cannot_split():
+    X, y = make_moons(400, noise=0.05, random_state=0)
+    X = X - X.mean(axis=0)  # the graph is cosine: centred moons keep their shape in angle
+    X = np.c_[X, np.full(len(X), 1.5)].astype(np.float32)
+    head = AutoHead(classes=[0, 1], random_state=0).fit(X, partial(y, 12, classes=(0, 1)))
+    assert head.chosen_ == "label-spreading", head.reason_
+    assert head.cv_accuracy_["label-spreading"] > head.cv_accuracy_["logistic"]
+    assert (head.predict(X) == y).mean() > 0.95
+
+
+def test_the_loop_serves_a_semi_supervised_head_and_says_which():
+    X, y = blobs()
+    loop = ActiveLoop(X, K, strategy="random", head=make_head("auto", list(range(K))), seed=0)
+    first = partial(y, 2)
+    loop.teach(np.flatnonzero(first >= 0), first[first >= 0])
+    loop.start()
+    loop.step(lambda idx: y[idx], 5)
+    assert loop.n_labeled == 2 * K + 5
+    choice = loop.head_choice
+    assert choice["head"] in {"logistic", "label-spreading", "self-training"}
+    assert choice["reason"].startswith("auto: ")
+    # The dashboard's cross-validated accuracy is auto's own of the chosen head, not a nested one.
+    assert loop.cross_validated_accuracy()["cv_accuracy"] == loop.model.cv_accuracy_[choice["head"]]

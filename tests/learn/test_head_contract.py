@@ -138,6 +138,17 @@ def test_auto_picks_the_graph_where_classes_are_clusters_a_line_cannot_split():
     assert (head.predict(X) == y).mean() > 0.95
 
 
+def test_auto_keeps_the_logistic_head_on_a_pool_too_large_for_the_exact_graph(monkeypatch):
+    # The same moons on which auto picks the graph (above), in a pool over the graph's size limit.
+    from labelwise.learn import choose
+
+    X, y = make_moons(400, noise=0.05, random_state=0)
+    X = np.c_[X - X.mean(axis=0), np.full(len(X), 1.5)].astype(np.float32)
+    monkeypatch.setattr(choose, "MAX_GRAPH_POOL", 399)
+    head = AutoHead(classes=[0, 1], random_state=0).fit(X, partial(y, 12, classes=(0, 1)))
+    assert head.chosen_ == "logistic" and "above the 399" in head.reason_
+
+
 def test_the_loop_serves_a_semi_supervised_head_and_says_which():
     X, y = blobs()
     loop = ActiveLoop(X, K, strategy="random", head=make_head("auto", list(range(K))), seed=0)

@@ -33,6 +33,11 @@ from labelwise.learn.semi import UNLABELED, LabelSpreadingHead, SelfTrainingHead
 
 SIMPLEST = "logistic"
 Z = 1.0  # standard errors a paired gain must exceed before a more complex head replaces the simplest
+# The semi-supervised heads need the pool's exact k-nearest-neighbour graph: quadratic in the pool
+# (about 9 s for 4,000 images on this machine's busy cores). Above this size ``auto`` keeps the
+# logistic head, so a large project's retrain stays in seconds (the scale issue); a user may still
+# name a semi-supervised head in the settings.
+MAX_GRAPH_POOL = 50_000
 CANDIDATES = ("logistic", "self-training", "label-spreading")
 
 
@@ -152,9 +157,14 @@ class AutoHead(ClassifierMixin, BaseEstimator):
             raise ValueError(f"candidates: need named heads other than auto, got {list(self.candidates)}")
         self.classes_ = np.asarray(self.classes)
         split_labels(self.classes_, y)  # refuses unknown labels and a single class, as every head does
-        heads = {name: make_head(name, self.classes) for name in self.candidates}
+        names, why_one = self.candidates, "the only candidate"
+        if X.shape[0] > MAX_GRAPH_POOL and SIMPLEST in names:
+            names = (SIMPLEST,)
+            why_one = (f"a pool of {X.shape[0]:,} images is above the {MAX_GRAPH_POOL:,} for which the exact "
+                       "neighbour graph of the semi-supervised heads is built")  # fmt: skip
+        heads = {name: make_head(name, self.classes) for name in names}
         if len(heads) == 1:
-            self.chosen_, self.reason_, self.cv_accuracy_ = next(iter(heads)), "the only candidate", {}
+            self.chosen_, self.reason_, self.cv_accuracy_ = next(iter(heads)), why_one, {}
             self.held_out_correct_ = None
         else:
             scores = {name: held_out_correct(h, X, y, self.folds, self.random_state) for name, h in heads.items()}

@@ -29,7 +29,7 @@ from labelwise.loop import (
 from labelwise.loop.audit import AccuracyEstimate
 from labelwise.loop.ranking import rank_pool
 from labelwise.paths import atomic_write
-from labelwise.project.pool import load_pool, stop_set
+from labelwise.project.pool import PoolCache, load_pool, stop_set
 from labelwise.project.project import Project
 from labelwise.store.models import Lease, ModelVersion, utcnow
 from labelwise.strategies import get_strategy
@@ -171,10 +171,15 @@ def batch_size(project: Project, settings: dict[str, Any]) -> int:
     return int(settings["retrain_every"]) * max(1, live_annotators(project))
 
 
-def train_and_rank(project: Project, settings: dict[str, Any], seed: int = 0) -> tuple[Ranking, dict[str, Any]]:
-    """Train on the current labels, rank the pool; record the model version (or its failure)."""
+def train_and_rank(
+    project: Project, settings: dict[str, Any], seed: int = 0, pool_cache: PoolCache | None = None
+) -> tuple[Ranking, dict[str, Any]]:
+    """Train on the current labels, rank the pool; record the model version (or its failure).
+
+    pool_cache: the pool kept by the caller between rounds (the training worker), updated here.
+    """
     start = time.perf_counter()
-    pool = load_pool(project)
+    pool = load_pool(project, pool_cache)
     if len(pool.class_names) < 2:
         raise LabelwiseError("the project needs at least two classes before a model can be trained")
     labeled = np.flatnonzero(pool.labels >= 0)

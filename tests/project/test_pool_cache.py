@@ -121,3 +121,22 @@ def test_fingerprint_of_large_ids_on_postgresql(tmp_path, pg_url):
         again = load_pool(project, cache)
         assert again.labels[-1] == 1 and again.image_ids[-1] == 100_000
         assert_same_pool(again, load_pool(project))
+
+
+def test_pool_clusters_are_kept_and_new_images_join_them(project):
+    from labelwise.project.settings import get_settings
+    from labelwise.project.training import train_and_rank
+
+    for i in range(40):  # labels of both blobs, so cluster-margin (which uses the pool clusters) ranks
+        label(project, i + 1, i % 2)
+    settings = {**get_settings(project), "strategy": "cluster-margin", "queue_size": 20}
+    cache = PoolCache()
+    train_and_rank(project, settings, pool_cache=cache)
+    clusters = cache.clusters
+    assert clusters is not None and clusters.shape == (300,) and clusters.max() >= 1
+    train_and_rank(project, settings, pool_cache=cache)
+    assert cache.clusters is clusters  # reused, not clustered again
+    add_images(project, 300, 10)
+    train_and_rank(project, settings, pool_cache=cache)
+    np.testing.assert_array_equal(cache.clusters[:300], clusters)
+    assert cache.clusters.shape == (310,)

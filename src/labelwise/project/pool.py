@@ -17,6 +17,7 @@ from labelwise.embed.projection import REFIT_GROWTH, Projection, fit_projection
 from labelwise.project.labels import current_labels
 from labelwise.project.project import Project
 from labelwise.store.models import STATUS_OK, Image, random_order_key
+from labelwise.strategies.geometry import assign_to_clusters
 
 
 @dataclass
@@ -40,6 +41,8 @@ def load_pool(project: Project, cache: PoolCache | None = None) -> Pool:
             pool = _fold_in(project, cache, _image_rows(session, after=int(cache.pool.image_ids[-1])))
         else:
             pool = _from_rows(project, _image_rows(session), cache)
+            if cache is not None:
+                cache.clusters = None  # a new pool, or a new projection: clustered again when next needed
         labeled = current_labels(session)
     if cache is not None:
         cache.pool, cache.fingerprint = pool, fingerprint
@@ -55,6 +58,7 @@ class PoolCache:
     pool: Pool | None = None
     projection: Projection | None = None
     fingerprint: tuple[int, int, int] | None = None
+    clusters: np.ndarray | None = None  # (N,) the pool's label-independent clustering, once a strategy made it
 
 
 def _fingerprint(session: Session, up_to: int | None = None) -> tuple[int, int, int]:
@@ -108,6 +112,10 @@ def _fold_in(project: Project, cache: PoolCache, rows: list) -> Pool:
     pool = cache.pool
     ids, vectors, keys = _unprojected(project, rows)
     new = np.asarray(vectors, dtype=np.float32) if cache.projection is None else cache.projection.apply(vectors)
+    if cache.clusters is not None and len(rows):
+        # New images join the nearest existing cluster; the pool is clustered again with the refit
+        # of the projection, once it has grown by REFIT_GROWTH.
+        cache.clusters = np.concatenate([cache.clusters, assign_to_clusters(pool.X, cache.clusters, new)])
     X = np.concatenate([pool.X, new])
     return Pool(np.concatenate([pool.image_ids, ids]), pool.paths + [r[1] for r in rows], X,
                 np.full(X.shape[0], -1, dtype=np.int64), [], np.concatenate([pool.keys, keys]))  # fmt: skip

@@ -36,3 +36,27 @@ def kmeans_labels(X: np.ndarray, k: int, seed: int, fit_sample: int = 20_000) ->
     sample = X[rng.choice(X.shape[0], fit_sample, replace=False)]
     model = MiniBatchKMeans(k, n_init=3, random_state=seed, batch_size=4096).fit(sample)
     return model.predict(X)
+
+
+# A pool clustering groups near-duplicates, not classes: about this many items per cluster, and at most
+# POOL_CLUSTERS clusters (more cost time at every fold-in without changing a batch of tens of items).
+POOL_CLUSTER_SIZE = 10
+POOL_CLUSTERS = 500
+
+
+def cluster_pool(X: np.ndarray, seed: int) -> np.ndarray:
+    """``(N,)`` cluster of each pool item, from the embeddings alone: done once per pool, reused every round."""
+    k = min(POOL_CLUSTERS, max(1, X.shape[0] // POOL_CLUSTER_SIZE))
+    return kmeans_labels(np.asarray(X, dtype=np.float32), k, seed)
+
+
+def assign_to_clusters(X: np.ndarray, clusters: np.ndarray, X_new: np.ndarray) -> np.ndarray:
+    """Clusters of new items ``X_new``: the nearest centroid of the clusters ``(N,)`` of ``X``."""
+    k = int(clusters.max()) + 1
+    centroids = np.zeros((k, X.shape[1]), dtype=np.float64)
+    np.add.at(centroids, clusters, X)
+    centroids /= np.maximum(np.bincount(clusters, minlength=k), 1)[:, None]
+    out = np.empty(X_new.shape[0], dtype=clusters.dtype)
+    for start in range(0, X_new.shape[0], BLOCK):
+        out[start : start + BLOCK] = sq_distances(X_new[start : start + BLOCK], centroids).argmin(axis=1)
+    return out

@@ -5,12 +5,22 @@ needed to serve the queue), retraining in the background after every 10 labels, 
 annotators each looping "lease the next image, label it". Reports p50 and p99 of that pair of
 requests, and the time from the 10th new label to the new ranking being served (measured with the
 server otherwise idle). The baseline in the same run is a request that does no work (/login).
+
+Closed loop (the default): each annotator starts the next pair as soon as the last one is answered,
+which measures saturation throughput. Open loop (``--rate R``): pairs arrive at R per second across
+all annotators as a Poisson process (each annotator waits an exponential time of mean 20/R seconds
+between the start of its pairs), the pace of real people; latency is then measured from each
+pair's scheduled start, so a server that falls behind is charged for the wait. ``--json`` prints one
+JSON line per run (keys: images, backend, rate, pairs_per_s, p50_ms, p99_ms, refresh_s,
+model_versions, errors, and a few more) instead of the table.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
+import os
 import shutil
 import statistics
 import sys
@@ -66,12 +76,20 @@ def synthetic_project(folder: Path, n: int, db_url: str) -> tuple[Project, list[
     return project, tokens, admin
 
 
-def annotator(url: str, token: str, until: float, latencies: list[float], errors: list[str]) -> None:
+def annotator(url: str, token: str, until: float, latencies: list[float], errors: list[str],
+              mean_gap: float | None = None, seed: int = 0) -> None:  # fmt: skip
+    """Lease then label, until ``until``. ``mean_gap``: open loop, pairs scheduled at exponential gaps of
+    that mean (seconds); ``None``: closed loop, the next pair as soon as the last is answered."""
+    rng = np.random.default_rng(seed)
+    scheduled = time.perf_counter()
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as c:
         for _ in range(10_000):  # bounded
+            if mean_gap is not None:
+                scheduled += rng.exponential(mean_gap)
+                time.sleep(max(0.0, scheduled - time.perf_counter()))
             if time.monotonic() > until:
                 return
-            start = time.perf_counter()
+            start = time.perf_counter() if mean_gap is None else scheduled
             r = c.post("/api/queue/next", json={"n": 1})
             items = r.json().get("items", []) if r.status_code == 200 else []
             if not items:
@@ -83,6 +101,21 @@ def annotator(url: str, token: str, until: float, latencies: list[float], errors
                 errors.append(f"annotate {r.status_code} {r.text[:80]}")
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and its children (the training process), in MB (Linux /proc)."""
+    total = 0
+    pids = [pid]
+    while pids:
+        p = pids.pop()
+        try:
+            total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        pids += [int(c) for c in children]
+    return total / 1e6
+
+
 def wait_for(predicate, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -92,7 +125,7 @@ def wait_for(predicate, timeout: float) -> bool:
     return False
 
 
-def run(backend: str, n: int, seconds: float, pg_admin: str) -> list[str]:
+def run(backend: str, n: int, seconds: float, pg_admin: str, rate: float | None = None) -> dict:
     work = Path(tempfile.mkdtemp(prefix="labelwise-bench-server-"))
     db_name = f"labelwise_bench_{uuid.uuid4().hex[:8]}"
     db_url = ""
@@ -109,9 +142,11 @@ def run(backend: str, n: int, seconds: float, pg_admin: str) -> list[str]:
         server = ServerProcess(project.folder)
         project.close()
         server.start(timeout=300)
+        started = time.perf_counter()
         try:
             with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {admin}"}, timeout=60) as c:
-                wait_for(lambda: c.get("/api/status").json()["serving_version"] is not None, 300)
+                wait_for(lambda: c.get("/api/status").json()["serving_version"] is not None, 600)
+                first_ranking_s = time.perf_counter() - started
                 baseline = []
                 for _ in range(50):
                     t = time.perf_counter()
@@ -120,10 +155,21 @@ def run(backend: str, n: int, seconds: float, pg_admin: str) -> list[str]:
                 latencies: list[float] = []
                 errors: list[str] = []
                 until = time.monotonic() + seconds
-                threads = [threading.Thread(target=annotator, args=(server.url, t, until, latencies, errors))
-                           for t in tokens]  # fmt: skip
+                mean_gap = None if rate is None else len(tokens) / rate
+                versions_before = c.get("/api/status").json()["serving_version"]
+                threads = [threading.Thread(target=annotator,
+                                            args=(server.url, t, until, latencies, errors, mean_gap, i))
+                           for i, t in enumerate(tokens)]  # fmt: skip
+                status_ms: list[float] = []
+                rss = 0.0
                 for t in threads:
                     t.start()
+                while any(t.is_alive() for t in threads):  # a dashboard polling during the load
+                    t0 = time.perf_counter()
+                    c.get("/api/status")
+                    status_ms.append(1000 * (time.perf_counter() - t0))
+                    rss = max(rss, rss_mb(server.proc.pid))  # server and training process, at their peak
+                    time.sleep(1.0)
                 for t in threads:
                     t.join()
                 versions_during = c.get("/api/status").json()["serving_version"]
@@ -143,12 +189,16 @@ def run(backend: str, n: int, seconds: float, pg_admin: str) -> list[str]:
                 swap_s = time.perf_counter() - tenth
         finally:
             server.stop()
-        q = np.quantile(latencies, [0.5, 0.99]) if latencies else [float("nan")] * 2
-        return [
-            backend, f"{n:,}", f"{build_s:.0f}", f"{len(latencies):,}", f"{len(latencies) / seconds:.0f}",
-            f"{1000 * q[0]:.0f}", f"{1000 * q[1]:.0f}", f"{1000 * statistics.median(baseline):.1f}",
-            str(versions_during), f"{swap_s:.1f}", str(len(errors)),
-        ]  # fmt: skip
+        q = np.quantile(latencies, [0.5, 0.9, 0.99]) if latencies else [float("nan")] * 3
+        return {
+            "images": n, "backend": backend, "rate": rate, "pairs_per_s": round(len(latencies) / seconds, 1),
+            "p50_ms": round(1000 * q[0], 1), "p90_ms": round(1000 * q[1], 1), "p99_ms": round(1000 * q[2], 1),
+            "refresh_s": round(swap_s, 2), "model_versions": versions_during - versions_before,
+            "errors": len(errors), "pairs": len(latencies), "idle_ms": round(1000 * statistics.median(baseline), 1),
+            "status_median_ms": round(statistics.median(status_ms), 1) if status_ms else None,
+            "first_ranking_s": round(first_ranking_s, 1), "rss_mb_peak": round(rss), "build_s": round(build_s),
+            "load": os.getloadavg()[0],
+        }  # fmt: skip
     finally:
         if admin_engine is not None:
             with admin_engine.connect() as conn:
@@ -163,11 +213,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--rate", type=float, default=None, help="open loop: label pairs per second, all annotators")
+    parser.add_argument("--json", action="store_true", help="one JSON line per run instead of the table")
     args = parser.parse_args()
-    rows = [run(b, args.images, args.seconds, args.pg) for b in args.backends.split(",")]
-    headers = ["db", "images", "build s", "label pairs", "pairs/s", "p50 ms", "p99 ms", "idle request ms",
+    runs = []
+    for backend in args.backends.split(","):
+        runs.append(run(backend, args.images, args.seconds, args.pg, args.rate))
+        if args.json:
+            print(json.dumps(runs[-1]), flush=True)
+    if args.json:
+        return
+    headers = ["db", "images", "label pairs", "pairs/s", "p50 ms", "p99 ms", "idle request ms",
                "model versions", "10th label -> new ranking s", "errors"]  # fmt: skip
-    print("20 annotators, each: POST /api/queue/next (n=1) then POST /api/annotations; retraining every 10 labels")
+    rows = [[r["backend"], f"{r['images']:,}", str(r["pairs"]), str(r["pairs_per_s"]), str(r["p50_ms"]),
+             str(r["p99_ms"]), str(r["idle_ms"]), str(r["model_versions"]), str(r["refresh_s"]), str(r["errors"])]
+            for r in runs]  # fmt: skip
+    pace = "closed loop" if args.rate is None else f"open loop, {args.rate} pairs/s in all (Poisson)"
+    print(f"20 annotators ({pace}): POST /api/queue/next (n=1) then POST /api/annotations; retraining every 10 labels")
     sys.path.insert(0, str(Path(__file__).parent))
     from _common import print_table
 

@@ -144,3 +144,18 @@ def test_badge_stops_sampling_when_every_gradient_is_taken():
 def test_a_batch_of_zero_is_empty(name):
     X, probs, _ = gradient_groups()
     assert get_strategy(name).query(view_of(X, probs=probs), 0, seed=0).size == 0
+
+
+def test_cluster_margin_groups_by_the_views_pool_clusters_when_it_has_them():
+    # Two places; the pool clustering puts the first place in one cluster of 8 and splits the second
+    # into clusters of 3, 3 and 2. Smallest clusters first, a batch of 2 takes both from the second
+    # place, where k-means on the items themselves (two clusters: the places) takes one of each.
+    X = np.repeat(np.array([[0.0, 0.0], [10.0, 0.0]]), 8, axis=0) + np.random.default_rng(1).normal(0, 0.01, (16, 2))
+    clusters = np.array([0] * 8 + [1, 1, 1, 2, 2, 2, 3, 3])
+    probs = np.random.default_rng(0).dirichlet(np.ones(3) * 5, size=len(X))
+    view = PoolView(labeled=np.zeros(len(X), dtype=bool), embeddings=X.astype(np.float32), probs=probs,
+                    n_classes=3, clusters=clusters)  # fmt: skip
+    picked = get_strategy("cluster-margin").query(view, 2, seed=0)
+    assert clusters[picked[0]] == 3 and clusters[picked[1]] in (1, 2)
+    alone = get_strategy("cluster-margin").query(view_of(X, probs=probs), 2, seed=0)
+    assert sorted((alone // 8).tolist()) == [0, 1]

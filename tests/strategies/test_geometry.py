@@ -56,3 +56,12 @@ def test_min_sq_distance_is_the_nearest_neighbour_across_every_block():
 
 def test_min_sq_distance_to_nothing_is_infinite():
     assert np.isinf(min_sq_distance(np.zeros((3, 2), np.float32), np.zeros((0, 2), np.float32))).all()
+
+
+def test_new_items_join_the_cluster_of_the_nearest_centroid():
+    from labelwise.strategies.geometry import assign_to_clusters
+
+    X = np.array([[0.0, 0.0], [0.0, 2.0], [10.0, 0.0], [10.0, 2.0]], dtype=np.float32)
+    clusters = np.array([1, 1, 0, 0])
+    new = np.array([[1.0, 1.0], [9.0, 1.0], [4.9, 1.0], [5.1, 1.0]], dtype=np.float32)
+    assert assign_to_clusters(X, clusters, new).tolist() == [1, 0, 1, 0]  # centroids (0, 1) and (10, 1)

@@ -6,6 +6,7 @@ components need no labels. What it costs in accuracy is measured in docs/embeddi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,24 +14,50 @@ from sklearn.decomposition import PCA
 
 from labelwise.paths import atomic_write
 
+# A process that keeps a projected pool (the training worker) projects new images with the projection it
+# has while the pool has grown by less than this share since the fit, and refits past it: a few percent
+# more images barely move the principal components, and a refit re-projects the whole pool.
+REFIT_GROWTH = 0.2
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A fitted PCA: ``mean`` ``(d,)``, ``components`` ``(k, d)``, fitted on ``n`` vectors."""
+
+    mean: np.ndarray
+    components: np.ndarray
+    n: int
+
+    def apply(self, vectors: np.ndarray) -> np.ndarray:
+        return _apply(vectors, self.mean, self.components)
+
 
 def project_features(vectors: np.ndarray, components: int, cache: Path | None = None, seed: int = 0) -> np.ndarray:
     """PCA of ``vectors`` ``(n, d)`` to ``components`` dimensions (0 or >= d: unchanged), float32.
 
     With ``cache``, the fitted projection is saved there and reused while the pool size is the same.
     """
+    return fit_projection(vectors, components, cache, seed)[0]
+
+
+def fit_projection(
+    vectors: np.ndarray, components: int, cache: Path | None = None, seed: int = 0
+) -> tuple[np.ndarray, Projection | None]:
+    """:func:`project_features`, and the projection it applied (``None``: the vectors are unchanged)."""
     n, d = vectors.shape
     k = min(components, n, d) if components else d
     if k >= d or n < 2:
-        return np.asarray(vectors, dtype=np.float32)
+        return np.asarray(vectors, dtype=np.float32), None
     if cache is not None and cache.exists():
         saved = np.load(cache)
         if int(saved["n"]) == n and saved["components"].shape == (k, d):
-            return _apply(vectors, saved["mean"], saved["components"])
+            projection = Projection(saved["mean"], saved["components"], n)
+            return projection.apply(vectors), projection
     pca = PCA(n_components=k, svd_solver="randomized", random_state=seed).fit(vectors)
     if cache is not None:
         atomic_write(cache, lambda file: np.savez(file, n=n, mean=pca.mean_, components=pca.components_))
-    return _apply(vectors, pca.mean_, pca.components_)
+    projection = Projection(pca.mean_, pca.components_, n)
+    return projection.apply(vectors), projection
 
 
 def apply_projection(vectors: np.ndarray, cache: Path, components: int) -> np.ndarray:

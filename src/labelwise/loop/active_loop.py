@@ -23,6 +23,7 @@ from labelwise.loop.history import RoundRecord
 from labelwise.loop.ranking import RankedQueue, rank_pool
 from labelwise.loop.stopping import StopDecision, StoppingCriterion
 from labelwise.strategies import PoolView, Strategy, get_strategy
+from labelwise.strategies.geometry import cluster_pool
 from labelwise.strategies.uncertainty import least_confidence
 
 Oracle = Callable[[np.ndarray], np.ndarray]
@@ -73,6 +74,7 @@ class ActiveLoop:
         audit_fraction: float = 0.0,
         seed: int = 0,
         first_round: int = 0,
+        pool_clusters: np.ndarray | None = None,
     ) -> None:
         if n_classes < 2:
             raise ValueError(f"n_classes: need at least 2 classes, got {n_classes}")
@@ -96,6 +98,9 @@ class ActiveLoop:
         self._round = first_round
         self.last_selected: np.ndarray | None = None
         self.last_strategy = "initial"
+        # The pool's label-independent clustering, made at the first round that needs it and kept
+        # (or given, by a caller that keeps it between loops: the training worker).
+        self.pool_clusters = pool_clusters
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -160,9 +165,11 @@ class ActiveLoop:
             else:
                 probs = self.model.predict_proba(self.X)
         labels = self.labels
+        if self.pool_clusters is None and self.strategy.uses_clusters:
+            self.pool_clusters = cluster_pool(self.X, self.seed)
         return PoolView(
             labeled=self.labeled, probs=probs, samples=samples, embeddings=self.X, labels=labels,
-            n_classes=self.n_classes,
+            n_classes=self.n_classes, clusters=self.pool_clusters if self.strategy.uses_clusters else None,
         )  # fmt: skip
 
     @property

@@ -30,7 +30,7 @@ from labelwise.loop import (
 from labelwise.loop.audit import AccuracyEstimate
 from labelwise.loop.ranking import rank_pool
 from labelwise.paths import atomic_write
-from labelwise.project.pool import load_pool, stop_set
+from labelwise.project.pool import PoolCache, load_pool, stop_set
 from labelwise.project.project import Project
 from labelwise.store.models import Lease, ModelVersion, utcnow
 from labelwise.strategies import get_strategy
@@ -175,10 +175,15 @@ def batch_size(project: Project, settings: dict[str, Any]) -> int:
     return int(settings["retrain_every"]) * max(1, live_annotators(project))
 
 
-def train_and_rank(project: Project, settings: dict[str, Any], seed: int = 0) -> tuple[Ranking, dict[str, Any]]:
-    """Train on the current labels, rank the pool; record the model version (or its failure)."""
+def train_and_rank(
+    project: Project, settings: dict[str, Any], seed: int = 0, pool_cache: PoolCache | None = None
+) -> tuple[Ranking, dict[str, Any]]:
+    """Train on the current labels, rank the pool; record the model version (or its failure).
+
+    pool_cache: the pool kept by the caller between rounds (the training worker), updated here.
+    """
     start = time.perf_counter()
-    pool = load_pool(project)
+    pool = load_pool(project, pool_cache)
     if len(pool.class_names) < 2:
         raise LabelwiseError("the project needs at least two classes before a model can be trained")
     labeled = np.flatnonzero(pool.labels >= 0)
@@ -186,12 +191,15 @@ def train_and_rank(project: Project, settings: dict[str, Any], seed: int = 0) ->
     head = make_head(settings.get("head", "auto"), list(range(len(pool.class_names))), random_state=seed)
     loop = ActiveLoop(pool.X, len(pool.class_names), strategy=get_strategy(settings["strategy"]), head=head,
                       candidates=settings["candidates"], explore=settings["explore"], estimate_accuracy=False,
-                      audit_fraction=settings["audit_fraction"], seed=seed, first_round=retrains(project))  # fmt: skip
+                      audit_fraction=settings["audit_fraction"], seed=seed, first_round=retrains(project),
+                      pool_clusters=None if pool_cache is None else pool_cache.clusters)  # fmt: skip
     loop.teach(labeled, pool.labels[labeled])
     unlabeled = int(pool.X.shape[0] - labeled.size)
     queue = rank_pool(loop, batch_size=batch_size(project, settings), queue_size=min(settings["queue_size"], unlabeled),
                       exact_batches=EXACT_BATCHES)  # fmt: skip
     view, scores = queue.view, queue.scores
+    if pool_cache is not None:
+        pool_cache.clusters = loop.pool_clusters  # made once per pool (if the strategy needed it), kept
     entries = [
         QueueEntry(int(pool.image_ids[p.index]), p.score, [(pool.class_names[k], prob) for k, prob in p.top],
                    batch=p.batch, strategy=p.strategy, audit=p.audit)

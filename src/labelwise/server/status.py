@@ -1,10 +1,19 @@
-"""What the dashboard and ``GET /api/status`` show, computed in one place."""
+"""What the dashboard and ``GET /api/status`` show, computed in one place.
+
+Computing it reads every image id (134 ms at 100,000 images, 1.9 s at 1M under load) and every
+open dashboard polls it, so it is cached per state of the project: the label count, the newest
+label, model version, image, class and setting change, and the store size (one query of maxima and
+counts). The retrainer's live fields (training, serving version, queue length) are never cached.
+A change no key sees (an image's status changed by a concurrent ``check``) shows within ``MAX_AGE_S``.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from labelwise.project.accuracy import estimate_for, load_audit_labels
 from labelwise.project.preselect import preselection_stats
@@ -13,10 +22,50 @@ from labelwise.project.settings import get_settings, settings_history
 from labelwise.project.status import project_status
 from labelwise.project.training import load_history, stopping_status
 from labelwise.server.worker import Retrainer
-from labelwise.store.models import ModelVersion
+from labelwise.store.models import Annotation, Image, LabelClass, ModelVersion, SettingChange
+
+MAX_AGE_S = 30.0
+_cache: dict[str, tuple[tuple, float, dict[str, Any]]] = {}
+_cache_lock = threading.Lock()
+
+
+def _state_key(project: Project) -> tuple:
+    """What the cached status depends on, in one round trip."""
+    with project.sessions() as session:
+        row = session.execute(
+            select(
+                select(func.count()).select_from(Annotation).where(Annotation.superseded.is_(False)).scalar_subquery(),
+                select(func.max(Annotation.id)).scalar_subquery(),
+                select(func.max(ModelVersion.id)).scalar_subquery(),
+                select(func.max(Image.id)).scalar_subquery(),
+                select(func.count()).select_from(LabelClass).scalar_subquery(),
+                select(func.max(SettingChange.id)).scalar_subquery(),
+            )
+        ).one()
+    return (*row, len(project.store), tuple(project.class_names()))  # names: a rename keeps the count
 
 
 def server_status(project: Project, retrainer: Retrainer) -> dict[str, Any]:
+    """The status, from the cache while the project's state is unchanged (see the module docstring)."""
+    key = _state_key(project)
+    folder = str(project.folder)
+    with _cache_lock:
+        cached = _cache.get(folder)
+    if cached is not None and cached[0] == key and time.monotonic() - cached[1] < MAX_AGE_S:
+        status = cached[2]
+    else:
+        status = _compute_status(project, retrainer)
+        with _cache_lock:
+            _cache[folder] = (key, time.monotonic(), status)
+    ranking = retrainer.ranking
+    return status | {
+        "serving_version": None if ranking is None else ranking.version,
+        "queue_length": 0 if ranking is None else len(ranking.entries),
+        "training": retrainer.training,
+    }
+
+
+def _compute_status(project: Project, retrainer: Retrainer) -> dict[str, Any]:
     info = project_status(project)
     settings = get_settings(project)
     with project.sessions() as session:

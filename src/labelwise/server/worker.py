@@ -21,6 +21,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from labelwise.project import Project
+from labelwise.project.pool import PoolCache
 from labelwise.project.queue import label_count
 from labelwise.project.settings import get_settings
 from labelwise.project.training import Ranking, ranking_path, record_failure, train_and_rank
@@ -43,11 +44,16 @@ def _die_with_parent(server_pid: int) -> None:
         os._exit(0)
 
 
+# In the training process, which lives as long as the server: each project's pool (projected
+# embeddings) between retrains, so a retrain reads only the labels and the images added since.
+_POOLS: dict[str, PoolCache] = {}
+
+
 def _train_in_child(folder: str, settings: dict) -> Ranking:
     """Runs in the training process: its own connections, its own interpreter lock."""
     project = Project(folder)
     try:
-        return train_and_rank(project, settings)[0]
+        return train_and_rank(project, settings, pool_cache=_POOLS.setdefault(folder, PoolCache()))[0]
     finally:
         project.close()
 

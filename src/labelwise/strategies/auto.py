@@ -39,15 +39,27 @@ EXPLORE = 0.1
 MAX_TYPICAL_LABELS_PER_CLASS = 20
 SWITCH_COVERAGE = 0.5  # a majority of the pool covered by labeled balls; a fraction, not a count tuned to a data set
 COVERAGE_SAMPLE = 4_000  # pool points the coverage is measured on: the purity radius is quadratic in it
+_DIRECTION_SEED = 0  # fixed, so the coverage sample is the same every round for the same pool
+_KEY_CHUNK = 65_536
 
 
 def _sample(X: np.ndarray) -> np.ndarray:
-    """Up to ``COVERAGE_SAMPLE`` pool indices chosen from the data, not the pool order (order invariance)."""
-    if X.shape[0] <= COVERAGE_SAMPLE:
-        return np.arange(X.shape[0])
-    # Sort by the embedding rows themselves, then take an even stride: the same items whatever the order.
-    order = np.lexsort(np.asarray(X, dtype=np.float64).T[::-1])
-    return order[np.linspace(0, X.shape[0] - 1, COVERAGE_SAMPLE).astype(int)]
+    """Up to ``COVERAGE_SAMPLE`` pool indices chosen from the data, not the pool order (order invariance).
+
+    The rows are ordered by one key computed from their content, their dot product with a fixed random
+    direction, and an even stride of that order is taken: the same items whatever the pool order. One key
+    costs O(n d) plus one sort of n numbers (0.1 s at 1M x 256), where sorting by every column (lexsort)
+    took 30 s at 1M.
+    """
+    n = X.shape[0]
+    if n <= COVERAGE_SAMPLE:
+        return np.arange(n)
+    direction = np.random.default_rng(_DIRECTION_SEED).standard_normal(X.shape[1])
+    key = np.empty(n)
+    for start in range(0, n, _KEY_CHUNK):  # float64 in chunks: exact enough, without a float64 copy of the pool
+        key[start : start + _KEY_CHUNK] = np.asarray(X[start : start + _KEY_CHUNK], dtype=np.float64) @ direction
+    order = np.argsort(key, kind="stable")
+    return order[np.linspace(0, n - 1, COVERAGE_SAMPLE).astype(int)]
 
 
 def labeled_coverage(view: PoolView) -> float:

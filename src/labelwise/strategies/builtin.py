@@ -42,8 +42,9 @@ for strategy in (
     Strategy("kcenter", "core-set: farthest item from everything labeled", EMBEDDINGS, select=kcenter_select),
     Strategy("badge", "k-means++ over gradient embeddings: uncertain and diverse", PROBS | EMBEDDINGS,
              select=badge_select),
-    Strategy("cluster-margin", "lowest margins, one per cluster", PROBS | EMBEDDINGS, select=cluster_margin_select),
+    Strategy("cluster-margin", "lowest margins, one per cluster", PROBS | EMBEDDINGS, select=cluster_margin_select,
+             uses_clusters=True),
     Strategy("auto", "chooses per round: typicality with few labels, then diverse uncertainty", EMBEDDINGS,
-             select=auto_select, describe=lambda view: f"auto: {auto_phase(view)}"),
+             select=auto_select, describe=lambda view: f"auto: {auto_phase(view)}", uses_clusters=True),
 ):  # fmt: skip
     register(strategy)

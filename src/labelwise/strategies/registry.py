@@ -36,6 +36,8 @@ class PoolView:
     embeddings: ``(N, d)`` feature vectors, or ``None``.
     labels: ``(N,)`` int class indices, ``-1`` where unlabeled, or ``None``.
     n_classes: the project's number of classes, when known.
+    clusters: ``(N,)`` int, a clustering of the pool that does not depend on the labels (computed once
+        per pool and reused every round), or ``None``: a strategy that groups items clusters them itself.
     """
 
     labeled: np.ndarray
@@ -44,6 +46,7 @@ class PoolView:
     embeddings: np.ndarray | None = None
     labels: np.ndarray | None = None
     n_classes: int | None = None
+    clusters: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -70,6 +73,7 @@ class Strategy:
     score: ScoreFn | None = None
     select: SelectFn | None = None
     describe: Callable[[PoolView], str] | None = None  # what it does on this view, when that varies
+    uses_clusters: bool = False  # reads ``PoolView.clusters`` when given (optional: it clusters itself otherwise)
 
     def label(self, view: PoolView) -> str:
         """The name to record for a batch chosen on ``view``, e.g. ``auto: typiclust``."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.spatial import cKDTree
+from sklearn.cluster import MiniBatchKMeans
 
 from labelwise.strategies.geometry import BLOCK, kmeans_labels, min_sq_distance
 
@@ -56,3 +57,26 @@ def test_min_sq_distance_is_the_nearest_neighbour_across_every_block():
 
 def test_min_sq_distance_to_nothing_is_infinite():
     assert np.isinf(min_sq_distance(np.zeros((3, 2), np.float32), np.zeros((0, 2), np.float32))).all()
+
+
+def test_kmeans_of_a_big_pool_is_fitted_on_a_sample_of_distinct_points(monkeypatch):
+    # The fit sample is a sample of the pool without repeats: a repeated point would weigh twice
+    # in the fit. Recorded by a MiniBatchKMeans that keeps what it was fitted on.
+    import labelwise.strategies.geometry as geometry
+
+    fitted = []
+
+    class Recording(MiniBatchKMeans):
+        def fit(self, X, y=None, sample_weight=None):
+            fitted.append(np.array(X))
+            return super().fit(X, y, sample_weight)
+
+    monkeypatch.setattr(geometry, "MiniBatchKMeans", Recording)
+    X, _ = blobs(15)  # 60 distinct points
+    for seed in range(3):
+        kmeans_labels(X, 4, seed=seed, fit_sample=45)
+    assert len(fitted) == 3
+    pool = {tuple(row) for row in X.tolist()}
+    for sample in fitted:
+        rows = [tuple(row) for row in sample.tolist()]
+        assert len(rows) == 45 and len(set(rows)) == 45 and set(rows) <= pool

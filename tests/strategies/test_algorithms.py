@@ -130,6 +130,10 @@ def test_badge_first_pick_weighs_the_embedding_norm_plus_one():
     X = np.array([[0.0, 0.0], [0.9, 0.0], [0.0, 0.1]])
     probs = np.array([[0.4, 0.3, 0.3], [0.7, 0.2, 0.1], [0.9, 0.05, 0.05]])
     assert get_strategy("badge").query(view_of(X, probs=probs), 1, seed=0).tolist() == [0]
+    # |r|^2 = 0.54 at the origin against 0.14 at |x|^2 = 4: 0.54 x 1 < 0.14 x 5 = 0.70, so the far
+    # item wins (with |x|^2 + 2 it would lose: 1.08 > 0.84).
+    X, probs = np.array([[0.0, 0.0], [2.0, 0.0]]), probs[:2]
+    assert get_strategy("badge").query(view_of(X, probs=probs), 1, seed=0).tolist() == [1]
 
 
 def test_badge_stops_sampling_when_every_gradient_is_taken():
@@ -204,3 +208,18 @@ def test_probcover_above_its_sample_size_ranks_a_sample_of_candidates_and_labels
     for seed in range(3):
         picked = get_strategy("probcover").query(view_of(X, range(40)), 2, seed=seed)
         assert sorted(blob[picked].tolist()) == [1, 2], picked
+
+
+def test_cluster_margin_batch_of_one_is_among_the_lowest_margins():
+    # One cluster of the CLUSTER_MARGIN_PREFILTER lowest-margin items; the pick is one of them.
+    from labelwise.strategies.hybrid import CLUSTER_MARGIN_PREFILTER
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 2))
+    probs = rng.dirichlet(np.ones(4), size=40)
+    top2 = np.sort(probs, axis=1)[:, -2:]
+    lowest = np.argsort(top2[:, 1] - top2[:, 0])[:CLUSTER_MARGIN_PREFILTER]
+    for seed in range(3):
+        selection = get_strategy("cluster-margin").rank(view_of(X, probs=probs, n_classes=4), 1, seed=seed)
+        assert not selection.explored.any()  # chosen by cluster-margin, not filled at random
+        assert selection.indices.size == 1 and selection.indices[0] in lowest

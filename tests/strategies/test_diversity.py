@@ -143,3 +143,10 @@ def test_typicality_of_a_big_cluster_is_measured_against_a_reference_sample():
         assert t.shape == (len(line),) and np.isfinite(t).all()
         assert 30 <= int(np.argmax(t)) < 90
         assert t[30:90].min() > t[:30].max()
+
+
+def test_typicality_is_one_over_the_mean_distance_to_the_nearest_neighbours():
+    # On a line 0, 1, 3: the nearest neighbour is 1, 1, 2 away; the two nearest average 2, 1.5, 2.5.
+    members = np.array([[0.0], [1.0], [3.0]], dtype=np.float32)
+    np.testing.assert_allclose(typicality(members, k=1), [1.0, 1.0, 0.5], rtol=1e-6)
+    np.testing.assert_allclose(typicality(members, k=2), [1 / 2, 1 / 1.5, 1 / 2.5], rtol=1e-6)

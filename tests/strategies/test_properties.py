@@ -217,3 +217,13 @@ def test_fewer_candidates_than_the_batch_still_give_n_distinct_items(name):
             picked = strategy.query(view, 12, seed=seed, candidates=5)
             assert picked.shape == (12,) and len(set(picked.tolist())) == 12, (labeled, picked)
             assert view.selectable[picked].all()
+
+
+def test_bad_batch_controls_and_scores_are_named_exactly():
+    view = shaped_view(4, 30, seed=1)
+    with pytest.raises(ValueError, match=r"^n: must be >= 0, got -1$"):
+        get_strategy("kcenter").query(view, -1)
+    with pytest.raises(ValueError, match=r"^n: must be >= 0, got -2$"):
+        uncertainty.random_scores(-2)
+    with pytest.raises(ValueError, match=r"^scores: contains NaN or inf$"):
+        get_strategy("margin").rank(view, 3, scores=np.full(30, np.nan))

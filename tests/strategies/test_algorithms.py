@@ -223,3 +223,9 @@ def test_cluster_margin_batch_of_one_is_among_the_lowest_margins():
         selection = get_strategy("cluster-margin").rank(view_of(X, probs=probs, n_classes=4), 1, seed=seed)
         assert not selection.explored.any()  # chosen by cluster-margin, not filled at random
         assert selection.indices.size == 1 and selection.indices[0] in lowest
+
+
+def test_kcenter_from_nothing_draws_among_equally_central_items():
+    X = np.array([[-1.0, 0.0], [1.0, 0.0]])  # both are 1 from the mean
+    firsts = {get_strategy("kcenter").query(view_of(X), 1, seed=s)[0] for s in range(12)}
+    assert firsts == {0, 1}  # the seed decides, not the pool order

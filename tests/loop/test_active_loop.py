@@ -49,6 +49,11 @@ def test_committee_strategies_train_a_committee(data):
     view = loop.pool_view()
     assert view.samples.shape == (3, len(data.X_pool), 10)
     assert loop.query(5, view).size == 5
+    # The committee's bootstraps follow the loop's seed: the same seed, the same members.
+    again = ActiveLoop(data.X_pool, 10, strategy="bald", n_members=3, seed=0, estimate_accuracy=False)
+    again.teach(np.arange(40), data.y_pool[:40])
+    again.fit()
+    np.testing.assert_array_equal(again.pool_view().samples, view.samples)
 
 
 def test_uncertainty_sampling_beats_random_on_toy_data():
@@ -106,6 +111,7 @@ def test_run_stops_when_the_pool_is_exhausted():
     loop.teach(np.arange(4), data.y_pool[:4])
     decision = loop.run(lambda idx: data.y_pool[idx], 10, MaxRounds(100))
     assert decision.reason == "the pool is fully labeled" and loop.n_labeled == 30
+    assert decision.met is True
 
 
 @pytest.mark.parametrize("labeled_classes", [0, 1])

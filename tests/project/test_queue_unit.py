@@ -487,3 +487,24 @@ def test_recent_labels_are_ones_own_current_queue_labels_newest_last(project):
         assert got[0]["path"] == session.get(Image, ids[1]).path and got[0]["id"] == mine[1]
     assert [r["image_id"] for r in recent_labels(project, ann, limit=2)] == [ids[2], ids[3]]
     assert label_count(project) == 5
+
+
+def test_a_retired_class_is_refused_and_the_offered_classes_come_in_their_order(project):
+    # Retire apple and move banana after cherry: the refusal says why and lists the classes still
+    # offered in the project's order, not the order they were added in.
+    ann = person(project, "ann")
+    with project.sessions.begin() as session:
+        classes = {c.name: c for c in session.scalars(select(LabelClass))}
+        saved = {name: (c.position, c.retired) for name, c in classes.items()}
+        classes["apple"].retired = True
+        classes["banana"].position = 100  # positions are unique: banana moves to the end
+    try:
+        with pytest.raises(
+            LabelwiseError, match=r"^label: class is retired: 'apple'; the classes are: cherry, banana$"
+        ):
+            annotate(project, ann, image_ids(project)[0], "apple", None)
+    finally:
+        with project.sessions.begin() as session:
+            for c in session.scalars(select(LabelClass)):
+                c.position, c.retired = saved[c.name]
+    assert label_count(project) == 0

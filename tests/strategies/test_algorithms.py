@@ -130,6 +130,10 @@ def test_badge_first_pick_weighs_the_embedding_norm_plus_one():
     X = np.array([[0.0, 0.0], [0.9, 0.0], [0.0, 0.1]])
     probs = np.array([[0.4, 0.3, 0.3], [0.7, 0.2, 0.1], [0.9, 0.05, 0.05]])
     assert get_strategy("badge").query(view_of(X, probs=probs), 1, seed=0).tolist() == [0]
+    # |r|^2 = 0.54 at the origin against 0.14 at |x|^2 = 4: 0.54 x 1 < 0.14 x 5 = 0.70, so the far
+    # item wins (with |x|^2 + 2 it would lose: 1.08 > 0.84).
+    X, probs = np.array([[0.0, 0.0], [2.0, 0.0]]), probs[:2]
+    assert get_strategy("badge").query(view_of(X, probs=probs), 1, seed=0).tolist() == [1]
 
 
 def test_badge_stops_sampling_when_every_gradient_is_taken():
@@ -159,3 +163,84 @@ def test_cluster_margin_groups_by_the_views_pool_clusters_when_it_has_them():
     assert clusters[picked[0]] == 3 and clusters[picked[1]] in (1, 2)
     alone = get_strategy("cluster-margin").query(view_of(X, probs=probs), 2, seed=0)
     assert sorted((alone // 8).tolist()) == [0, 1]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_probcover_is_greedy_maximum_coverage_of_its_balls(monkeypatch, seed):
+    """With the radius fixed, every pick covers the most points not yet covered (the labels'
+    balls covered from the start), and picking stops only when nothing is left uncovered.
+    Integer grid points and delta = 1.5 keep every distance clear of the radius."""
+    import labelwise.strategies.diversity as diversity
+
+    monkeypatch.setattr(diversity, "purity_radius", lambda Z, pseudo, purity=0.95: 1.5)
+    rng = np.random.default_rng(seed)
+    grid = np.array([[x, y] for x in range(10) for y in range(10)], dtype=float)
+    X = np.vstack([[[50.0, 50.0]], grid[rng.choice(100, 55, replace=False)]])  # item 0 is alone
+    labeled = rng.choice(np.arange(1, 56), 6, replace=False)
+    balls = ((X[:, None, :] - X[None, :, :]) ** 2).sum(axis=2) <= 1.5**2
+    selection = get_strategy("probcover").rank(view_of(X, labeled), 50, seed=seed)
+    greedy = selection.indices[~selection.explored]
+    covered = balls[labeled].any(axis=0)
+    unpicked = ~view_of(X, labeled).labeled
+    for i in greedy:
+        gains = np.where(unpicked, (balls & ~covered).sum(axis=1), -1)
+        assert (balls[i] & ~covered).sum() == gains.max() > 0
+        covered |= balls[i]
+        unpicked[i] = False
+    assert covered.all() and 0 in greedy.tolist()
+    assert len(greedy) < 50  # it stopped once everything was covered
+
+
+def test_probcover_counts_a_point_covered_twice_once():
+    """Two stars whose balls (delta = 1) share one point x, and a point c that only x's ball and its
+    own reach. The stars come first; then c is the one point left uncovered and is taken (or x,
+    which covers it). A greedy that took x away from c's gain once per star covering it would see
+    nothing left to gain and stop with c uncovered."""
+    import labelwise.strategies.diversity as diversity
+
+    # A centre and four satellites each within 1 of it, on the side away from x: only the centre
+    # reaches x, and the centre's ball is the largest in its star.
+    star = np.array([[0.0, 0.0], [-0.9, 0.0], [-0.5, 0.8], [-0.5, -0.8], [0.0, -0.95]])
+    x, c = [0.9, 0.0], [0.9, 0.95]
+    X = np.vstack([star, star * [-1, 1] + [1.8, 0.0], [x, c]])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(diversity, "purity_radius", lambda Z, pseudo, purity=0.95: 1.0)
+        for seed in range(3):
+            selection = get_strategy("probcover").rank(view_of(X), 3, seed=seed)
+            assert not selection.explored.any()
+            assert sorted(selection.indices[:2].tolist()) == [0, 5]  # the two star centres
+            assert selection.indices[2] in (10, 11)  # x or c
+
+
+def test_probcover_above_its_sample_size_ranks_a_sample_of_candidates_and_labels(monkeypatch):
+    # Big pools are ranked on a sample of PROBCOVER_SAMPLE candidates and as many labels; set to
+    # 30 here so that both samples are taken. Blob 0 is labeled (40 labels, 30 of them sampled),
+    # so the two picks are one in each other blob.
+    import labelwise.strategies.diversity as diversity
+
+    monkeypatch.setattr(diversity, "PROBCOVER_SAMPLE", 30)
+    X, blob = coverage_layout()
+    for seed in range(3):
+        picked = get_strategy("probcover").query(view_of(X, range(40)), 2, seed=seed)
+        assert sorted(blob[picked].tolist()) == [1, 2], picked
+
+
+def test_cluster_margin_batch_of_one_is_among_the_lowest_margins():
+    # One cluster of the CLUSTER_MARGIN_PREFILTER lowest-margin items; the pick is one of them.
+    from labelwise.strategies.hybrid import CLUSTER_MARGIN_PREFILTER
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 2))
+    probs = rng.dirichlet(np.ones(4), size=40)
+    top2 = np.sort(probs, axis=1)[:, -2:]
+    lowest = np.argsort(top2[:, 1] - top2[:, 0])[:CLUSTER_MARGIN_PREFILTER]
+    for seed in range(3):
+        selection = get_strategy("cluster-margin").rank(view_of(X, probs=probs, n_classes=4), 1, seed=seed)
+        assert not selection.explored.any()  # chosen by cluster-margin, not filled at random
+        assert selection.indices.size == 1 and selection.indices[0] in lowest
+
+
+def test_kcenter_from_nothing_draws_among_equally_central_items():
+    X = np.array([[-1.0, 0.0], [1.0, 0.0]])  # both are 1 from the mean
+    firsts = {get_strategy("kcenter").query(view_of(X), 1, seed=s)[0] for s in range(12)}
+    assert firsts == {0, 1}  # the seed decides, not the pool order

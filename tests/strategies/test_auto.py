@@ -86,3 +86,27 @@ def test_typical_phase_ends_at_twenty_labels_per_class_even_uncovered():
     X, y = blobs((100, 100, 100))
     assert auto_phase(model_view(X, y, range(59), 3)) == "typiclust"
     assert auto_phase(model_view(X, y, range(60), 3)) == "cluster-margin"
+
+
+def test_coverage_balls_are_closed():
+    # Two classes on a line, 0..3 and 10..13: the nearest point of the other class is 7 to 10 away,
+    # so the 5% purity radius is 7. Labeled at 3, the ball [-4, 10] holds 0, 1, 2, 3 and, exactly
+    # on its edge, 10: 5 of 8 points covered (the ball is closed, as ProbCover's).
+    X = np.array([[0.0], [1], [2], [3], [10], [11], [12], [13]], dtype=np.float32)
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    assert labeled_coverage(model_view(X, y, [3], 2)) == pytest.approx(5 / 8)
+
+
+def test_coverage_of_a_big_pool_is_measured_on_an_even_sample_of_its_items(monkeypatch):
+    # Above COVERAGE_SAMPLE items (20 here), the coverage is measured on that many distinct items,
+    # chosen by the embeddings themselves: the same items whatever the pool order.
+    import labelwise.strategies.auto as auto
+
+    monkeypatch.setattr(auto, "COVERAGE_SAMPLE", 20)
+    X, _ = blobs((30, 30, 30))
+    sample = auto._sample(X)
+    assert sample.size == 20 and len(set(sample.tolist())) == 20
+    order = np.random.default_rng(1).permutation(len(X))
+    resampled = order[auto._sample(X[order])]
+    assert set(resampled.tolist()) == set(sample.tolist())
+    assert auto._sample(X[:20]).tolist() == list(range(20))  # at the sample size: every item

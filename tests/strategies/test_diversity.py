@@ -131,3 +131,22 @@ def test_auto_phase_counts_the_models_classes_when_the_view_does_not_say():
     assert auto_phase(PoolView(labeled=labeled, probs=probs)) == "cluster-margin"
     labeled[n_labeled - 1] = False
     assert auto_phase(PoolView(labeled=labeled, probs=probs)) == "typiclust"
+
+
+def test_typicality_of_a_big_cluster_is_measured_against_a_reference_sample():
+    # Above ``reference`` members, distances go to an evenly spaced sample of them: the densest
+    # part of a line (spacing 0.01 in the middle, 1 at the ends) is still the most typical.
+    line = np.concatenate([np.arange(30.0), 30 + np.arange(60) * 0.01, 31 + np.arange(30.0)])
+    members = np.column_stack([line, np.zeros_like(line)]).astype(np.float32)
+    for reference in (len(line), 40):
+        t = typicality(members, k=5, reference=reference)
+        assert t.shape == (len(line),) and np.isfinite(t).all()
+        assert 30 <= int(np.argmax(t)) < 90
+        assert t[30:90].min() > t[:30].max()
+
+
+def test_typicality_is_one_over_the_mean_distance_to_the_nearest_neighbours():
+    # On a line 0, 1, 3: the nearest neighbour is 1, 1, 2 away; the two nearest average 2, 1.5, 2.5.
+    members = np.array([[0.0], [1.0], [3.0]], dtype=np.float32)
+    np.testing.assert_allclose(typicality(members, k=1), [1.0, 1.0, 0.5], rtol=1e-6)
+    np.testing.assert_allclose(typicality(members, k=2), [1 / 2, 1 / 1.5, 1 / 2.5], rtol=1e-6)

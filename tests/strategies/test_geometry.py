@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.spatial import cKDTree
+from sklearn.cluster import MiniBatchKMeans
 
 from labelwise.strategies.geometry import BLOCK, kmeans_labels, min_sq_distance
 
@@ -65,3 +66,26 @@ def test_new_items_join_the_cluster_of_the_nearest_centroid():
     clusters = np.array([1, 1, 0, 0])
     new = np.array([[1.0, 1.0], [9.0, 1.0], [4.9, 1.0], [5.1, 1.0]], dtype=np.float32)
     assert assign_to_clusters(X, clusters, new).tolist() == [1, 0, 1, 0]  # centroids (0, 1) and (10, 1)
+
+
+def test_kmeans_of_a_big_pool_is_fitted_on_a_sample_of_distinct_points(monkeypatch):
+    # The fit sample is a sample of the pool without repeats: a repeated point would weigh twice
+    # in the fit. Recorded by a MiniBatchKMeans that keeps what it was fitted on.
+    import labelwise.strategies.geometry as geometry
+
+    fitted = []
+
+    class Recording(MiniBatchKMeans):
+        def fit(self, X, y=None, sample_weight=None):
+            fitted.append(np.array(X))
+            return super().fit(X, y, sample_weight)
+
+    monkeypatch.setattr(geometry, "MiniBatchKMeans", Recording)
+    X, _ = blobs(15)  # 60 distinct points
+    for seed in range(3):
+        kmeans_labels(X, 4, seed=seed, fit_sample=45)
+    assert len(fitted) == 3
+    pool = {tuple(row) for row in X.tolist()}
+    for sample in fitted:
+        rows = [tuple(row) for row in sample.tolist()]
+        assert len(rows) == 45 and len(set(rows)) == 45 and set(rows) <= pool

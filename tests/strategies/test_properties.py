@@ -203,3 +203,27 @@ def test_an_unknown_name_is_named_in_the_error():
     with pytest.raises(UnknownStrategyError, match="clairvoyance") as caught:
         get_strategy("clairvoyance")
     assert caught.value.name == "clairvoyance" and caught.value.known == strategy_names()
+
+
+@pytest.mark.parametrize("name", strategy_names())
+def test_fewer_candidates_than_the_batch_still_give_n_distinct_items(name):
+    # The set strategies are then asked for more than they are given: they must return each
+    # candidate at most once (from 0 labels too, where k-center has already taken its first item),
+    # and the explorers fill the rest of the batch.
+    strategy = get_strategy(name)
+    for labeled in (0, 15):
+        view = shaped_view(5, 80, seed=9, labeled=labeled)
+        for seed in range(3):
+            picked = strategy.query(view, 12, seed=seed, candidates=5)
+            assert picked.shape == (12,) and len(set(picked.tolist())) == 12, (labeled, picked)
+            assert view.selectable[picked].all()
+
+
+def test_bad_batch_controls_and_scores_are_named_exactly():
+    view = shaped_view(4, 30, seed=1)
+    with pytest.raises(ValueError, match=r"^n: must be >= 0, got -1$"):
+        get_strategy("kcenter").query(view, -1)
+    with pytest.raises(ValueError, match=r"^n: must be >= 0, got -2$"):
+        uncertainty.random_scores(-2)
+    with pytest.raises(ValueError, match=r"^scores: contains NaN or inf$"):
+        get_strategy("margin").rank(view, 3, scores=np.full(30, np.nan))

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from labelwise.errors import LabelwiseError
-from labelwise.learn.choose import head_names
+from labelwise.learn.choose import HEAD_SUMMARIES, head_names
 from labelwise.project.project import Project
 from labelwise.store.models import Setting, SettingChange, utcnow
 from labelwise.strategies import get_strategy, strategy_names
@@ -117,3 +117,8 @@ def settings_history(project: Project, limit: int = 50) -> list[dict[str, Any]]:
 def strategy_choices() -> list[tuple[str, str]]:
     """Every strategy a project may use, with its one-line summary, for the settings form."""
     return [(name, get_strategy(name).summary) for name in strategy_names()]
+
+
+def head_choices() -> list[tuple[str, str]]:
+    """Every head a project may use, with its one-line summary, for the settings form."""
+    return list(HEAD_SUMMARIES.items())

@@ -9,10 +9,9 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from labelwise.learn.choose import HEAD_SUMMARIES
 from labelwise.project.classes import active_class_names, class_history, list_classes
 from labelwise.project.sessions import SESSION_DAYS, end_session, redeem_login_code, start_session
-from labelwise.project.settings import get_settings, strategy_choices
+from labelwise.project.settings import get_settings, head_choices, strategy_choices
 from labelwise.project.similar import MAX_BATCH
 from labelwise.project.users import User, user_for_token
 from labelwise.server.auth import COOKIE
@@ -158,7 +157,7 @@ def dashboard(request: Request, user: CurrentUser) -> HTMLResponse:
     status = server_status(state.project, state.retrainer)
     strategies = strategy_choices()
     return _page(request, "dashboard.html", user, status=status, curve=learning_curve_svg(status["learning_curve"]),
-                 strategies=strategies, heads=list(HEAD_SUMMARIES.items()), class_rows=list_classes(state.project),
+                 strategies=strategies, heads=head_choices(), class_rows=list_classes(state.project),
                  class_history=class_history(state.project, limit=8))  # fmt: skip
 
 

@@ -16,6 +16,7 @@ import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from sqlalchemy import select
@@ -123,6 +124,11 @@ class Retrainer:
             self.last_error = None
             log.info("model version %s trained", ranking.version)
         except Exception as exc:
+            if isinstance(exc, BrokenProcessPool):
+                # The training process died (killed, out of memory): the pool never recovers by itself,
+                # so the next retrain starts a fresh process instead of failing until a restart.
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.error("retraining failed: %s\n%s", exc, traceback.format_exc())
             try:

@@ -24,7 +24,7 @@ from PIL import Image as PILImage
 from sqlalchemy import delete, select
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import print_table
+from _common import perturbed_copies, print_table
 
 from labelwise.loop.datasets import fashion_mnist_arrays
 from labelwise.project import Project
@@ -43,18 +43,7 @@ def near_duplicate_pool(n_base: int, share: float, seed: int = 0) -> tuple[np.nd
     rng = np.random.default_rng(seed)
     base = x[rng.choice(len(x), n_base, replace=False)]
     n_dup = round(share * n_base / (1 - share))
-    src = rng.integers(0, n_base, n_dup)
-    dups = base[src].copy()
-    for i in range(n_dup):
-        if rng.random() < 0.5:
-            dups[i] = np.roll(dups[i], tuple(rng.integers(-2, 3, 2)), axis=(0, 1))
-        else:
-            c = int(rng.integers(24, 27))
-            r0, c0 = rng.integers(0, 28 - c + 1, 2)
-            out = np.zeros_like(dups[i])
-            o0, o1 = rng.integers(0, 28 - c + 1, 2)
-            out[o0 : o0 + c, o1 : o1 + c] = dups[i][r0 : r0 + c, c0 : c0 + c]
-            dups[i] = out
+    dups, src = perturbed_copies(base, n_dup, rng)
     return np.concatenate([base, dups]), np.concatenate([np.arange(n_base), src])
 
 

@@ -22,6 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import perturbed_copies
+
 from labelwise.loop import plots, report
 from labelwise.loop.datasets import FASHION_MNIST_CLASSES, Dataset, fashion_mnist_arrays, load_dataset
 from labelwise.loop.simulate import simulate
@@ -93,18 +96,7 @@ def fmnist_neardup(share: float = 0.3) -> Dataset:
     n_dup = int(share * SUITE_POOL)
     pick = rng.choice(len(x), SUITE_POOL - n_dup, replace=False)
     base, labels = x[pick], y[pick]
-    src = rng.integers(0, len(base), n_dup)
-    dups = base[src].copy()
-    for i in range(n_dup):
-        if rng.random() < 0.5:
-            dups[i] = np.roll(dups[i], tuple(rng.integers(-2, 3, 2)), axis=(0, 1))
-        else:  # crop a 24-26 px window and place it back at a random offset
-            c = int(rng.integers(24, 27))
-            r0, c0 = rng.integers(0, 28 - c + 1, 2)
-            out = np.zeros_like(dups[i])
-            o0, o1 = rng.integers(0, 28 - c + 1, 2)
-            out[o0 : o0 + c, o1 : o1 + c] = dups[i][r0 : r0 + c, c0 : c0 + c]
-            dups[i] = out
+    dups, src = perturbed_copies(base, n_dup, rng)
     return _pca_dataset("fmnist-neardup", np.concatenate([base, dups]), np.concatenate([labels, labels[src]]),
                         tx, ty, FASHION_MNIST_CLASSES)  # fmt: skip
 

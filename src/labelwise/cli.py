@@ -283,13 +283,16 @@ def init(
 
 def _report_user_embeddings(report, file: Path) -> None:
     console.print(f"{report.stored} vector(s) from {file}", highlight=False)
-    for error in report.errors:
+    _print_refusals(report.errors, report.not_found, "no such image")
+
+
+def _print_refusals(errors: list[str], missing: list[str], missing_title: str) -> None:
+    """Rows a file import refused, then the paths it named that the project does not have (20 shown)."""
+    for error in errors:
         err_console.print(f"  [yellow]refused[/] {error}", highlight=False)
-    if report.not_found:
-        shown = ", ".join(report.not_found[:20]) + (
-            f" and {len(report.not_found) - 20} more" if len(report.not_found) > 20 else ""
-        )
-        err_console.print(f"  [yellow]no such image[/] ({len(report.not_found)}): {shown}", highlight=False)
+    if missing:
+        shown = ", ".join(missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
+        err_console.print(f"  [yellow]{missing_title}[/] ({len(missing)}): {shown}", highlight=False)
 
 
 def _finish_label_import(proj: Project) -> None:
@@ -523,13 +526,7 @@ def import_predictions(
 
     report = _on_project(project, lambda proj: run(proj, file))
     console.print(f"imported {report.imported} prediction(s) from {file}", highlight=False)
-    for error in report.errors:
-        err_console.print(f"  [yellow]refused[/] {error}", highlight=False)
-    if report.missing:
-        shown = ", ".join(report.missing[:20]) + (
-            f" and {len(report.missing) - 20} more" if len(report.missing) > 20 else ""
-        )
-        err_console.print(f"  [yellow]not in the project[/] ({len(report.missing)}): {shown}", highlight=False)
+    _print_refusals(report.errors, report.missing, "not in the project")
     if report.errors:
         raise typer.Exit(code=1)
 

@@ -36,6 +36,18 @@ def softmax_rows(logits: np.ndarray) -> np.ndarray:
     return logits
 
 
+def check_labels(classes: np.ndarray, y: np.ndarray) -> None:
+    """Refuse labels outside ``classes`` and fewer than two distinct labels: a head needs two classes."""
+    unknown = np.setdiff1d(np.unique(y), classes)
+    if unknown.size:
+        raise ValueError(f"y: labels {unknown.tolist()} are not among the classes {classes.tolist()}")
+    present = np.unique(y)
+    if present.size < 2:
+        raise NotEnoughClassesError(
+            f"y: training needs labels of at least 2 classes, got {present.size} ({present.tolist()})"
+        )
+
+
 class Head(ClassifierMixin, BaseEstimator):
     """Any scikit-learn classifier, with a fixed class list.
 
@@ -56,14 +68,7 @@ class Head(ClassifierMixin, BaseEstimator):
         y = np.asarray(y)
         if X.shape[0] != y.shape[0]:
             raise ValueError(f"X and y: {X.shape[0]} rows against {y.shape[0]} labels")
-        unknown = np.setdiff1d(np.unique(y), self.classes_)
-        if unknown.size:
-            raise ValueError(f"y: labels {unknown.tolist()} are not among the classes {self.classes_.tolist()}")
-        present = np.unique(y)
-        if present.size < 2:
-            raise NotEnoughClassesError(
-                f"y: training needs labels of at least 2 classes, got {present.size} ({present.tolist()})"
-            )
+        check_labels(self.classes_, y)
         estimator = clone(self.estimator) if self.estimator is not None else default_estimator()
         estimator.fit(X, y)
         self.estimator_ = estimator

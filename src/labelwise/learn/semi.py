@@ -17,9 +17,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from labelwise.errors import NotEnoughClassesError
 from labelwise.learn.graph import N_NEIGHBORS, fingerprint, neighbors, normalized_graph
-from labelwise.learn.heads import Head
+from labelwise.learn.heads import Head, check_labels
 
 UNLABELED = -1
 
@@ -36,14 +35,7 @@ def split_labels(classes, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(y)
     labeled = np.flatnonzero(labeled_mask(y))
     values = y[labeled]
-    unknown = np.setdiff1d(np.unique(values), classes)
-    if unknown.size:
-        raise ValueError(f"y: labels {unknown.tolist()} are not among the classes {classes.tolist()}")
-    present = np.unique(values)
-    if present.size < 2:
-        raise NotEnoughClassesError(
-            f"y: training needs labels of at least 2 classes, got {present.size} ({present.tolist()})"
-        )
+    check_labels(classes, values)
     lookup = {c: i for i, c in enumerate(classes.tolist())}
     return labeled, np.array([lookup[c] for c in values.tolist()], dtype=np.intp)
 

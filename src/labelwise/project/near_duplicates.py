@@ -14,6 +14,9 @@ strategy's would break the served = simulated parity for every project.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 import numpy as np
 from sqlalchemy import select
 
@@ -61,14 +64,35 @@ def update_near_duplicates(project: Project) -> int:
     return int(groups.max() + 1) if groups.size else 0
 
 
-def group_of(project: Project) -> dict[int, int]:
-    """image id -> its near-duplicate group, for grouped images only (empty before the first ingest)."""
+def group_of(project: Project) -> Mapping[int, int]:
+    """image id -> its near-duplicate group, for grouped images only (empty before the first ingest).
+
+    Read once per version of the file: every queue request asks (twice), and the file is rewritten
+    (a new inode and time) only by an ingest."""
+    path = project.folder / "models" / FILE
     try:
-        data = np.load(project.folder / "models" / FILE)
+        stat = path.stat()
     except FileNotFoundError:
-        return {}
+        return MappingProxyType({})
+    key = (str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    last = _last_read
+    if last is not None and last[0] == key:
+        return last[1]
+    data = np.load(path)
     keep = data["groups"] >= 0
-    return dict(zip(data["image_ids"][keep].tolist(), data["groups"][keep].tolist(), strict=True))
+    groups = MappingProxyType(dict(zip(data["image_ids"][keep].tolist(), data["groups"][keep].tolist(), strict=True)))
+    _remember(key, groups)
+    return groups
+
+
+# The last file read by group_of: ((path, inode, time, size), its groups), replaced as one tuple so that
+# concurrent requests never see one file's key with another's groups.
+_last_read: tuple | None = None
+
+
+def _remember(key: tuple, groups: Mapping[int, int]) -> None:
+    global _last_read
+    _last_read = (key, groups)
 
 
 def group_members(project: Project, image_id: int) -> list[int]:

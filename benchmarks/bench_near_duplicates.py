@@ -6,8 +6,14 @@ test images, plus 30% near-duplicates, each another pool image shifted by 1-2 px
 and placed back at a random offset; all written as PNG files and ingested into a project (the chosen
 backbone). A true pair is a near-duplicate and its source, or two near-duplicates of one source; a
 found pair is two images in one group. Precision = found true pairs / found pairs, recall = found true
-pairs / true pairs, at several cosine thresholds (baseline: the exact-pixel duplicate check, which
-finds none of them). Then 1,000 batches of 20 are leased (and let go) and checked for same-group pairs.
+pairs / true pairs, at several cosine thresholds, for the grouping labelwise uses (complete linkage)
+and, as the baseline in the same run, single linkage over the same pairs (what labelwise used before);
+the exact-pixel duplicate check finds none of them. Then 1,000 batches of 20 are leased (and let go)
+and checked for same-group pairs.
+
+``--scale N``: no images; the seconds to group N synthetic vectors (clusters, a quarter of them
+disturbed copies) by exact search against the IVF index above ``EXACT_LIMIT``, and how many of the
+exact groups' pairs the index finds.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from labelwise.project.queue import lease_next
 from labelwise.project.training import QueueEntry, Ranking
 from labelwise.project.users import add_user
 from labelwise.store.models import STATUS_OK, Image, Lease, User
-from labelwise.strategies.neighbours import near_duplicate_groups
+from labelwise.strategies.neighbours import near_duplicate_groups, similar_pairs
 
 
 def near_duplicate_pool(n_base: int, share: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -54,6 +60,35 @@ def pairs(groups: np.ndarray) -> set[tuple[int, int]]:
     return found
 
 
+def single_linkage(vectors: np.ndarray, t: float) -> np.ndarray:
+    """The baseline: every chain of pairs at least ``t`` is one group (labelwise's grouping before)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    i, j, _ = similar_pairs(vectors, t, exact=True)
+    n = len(vectors)
+    _, roots = connected_components(coo_matrix((np.ones(i.size), (i, j)), shape=(n, n)), directed=False)
+    return np.where(np.bincount(roots, minlength=n)[roots] > 1, roots, -1)
+
+
+def scale(n: int, d: int) -> None:
+    """Seconds to group ``n`` x ``d`` synthetic vectors, exact against IVF, and the IVF's recall of pairs."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(50, d))
+    base = centres[rng.integers(0, 50, n - n // 4)] + 0.8 * rng.normal(size=(n - n // 4, d))
+    copies = base[rng.integers(0, len(base), n // 4)] + 0.05 * rng.normal(size=(n // 4, d))
+    X = np.concatenate([base, copies]).astype(np.float32)
+    del base, copies
+    table, found = [], {}
+    for exact in (True, False):
+        start = time.perf_counter()
+        found[exact] = pairs(near_duplicate_groups(X, 0.97, exact=exact))
+        table.append(["exact" if exact else "IVF", f"{time.perf_counter() - start:.1f}", str(len(found[exact]))])
+    agree = len(found[True] & found[False]) / max(len(found[True]), 1)
+    print(f"{n} x {d} synthetic vectors, cosine >= 0.97; IVF finds {agree:.4f} of the exact groups' pairs")
+    print_table(["search", "seconds", "pairs in groups"], table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--base", type=int, default=700, help="original images; 30%% more are near-duplicates")
@@ -61,7 +96,12 @@ def main() -> None:
     parser.add_argument("--thresholds", default="0.85,0.9,0.93,0.95,0.97,0.99")
     parser.add_argument("--batches", type=int, default=1000)
     parser.add_argument("--project-threshold", type=float, default=0.97, help="the project's, for the batches")
+    parser.add_argument("--scale", type=int, default=0, help="only time grouping this many synthetic vectors")
+    parser.add_argument("--dim", type=int, default=1280, help="their dimension (lite0's)")
     args = parser.parse_args()
+    if args.scale:
+        scale(args.scale, args.dim)
+        return
     pictures, source = near_duplicate_pool(args.base, 0.3)
     with tempfile.TemporaryDirectory() as tmp:
         images = Path(tmp) / "images"
@@ -84,11 +124,15 @@ def main() -> None:
             t0 = time.perf_counter()
             found = pairs(near_duplicate_groups(vectors, t))
             seconds = time.perf_counter() - t0
-            hit = len(found & true)
-            precision = hit / len(found) if found else float("nan")
-            table.append([f"{t:.2f}", str(len(found)), f"{precision:.3f}", f"{hit / len(true):.3f}", f"{seconds:.2f}"])
+            chained = pairs(single_linkage(vectors, t))
+            row = [f"{t:.2f}"]
+            for got in (found, chained):
+                hit = len(got & true)
+                row += [str(len(got)), f"{hit / len(got) if got else float('nan'):.3f}", f"{hit / len(true):.3f}"]
+            table.append([*row, f"{seconds:.2f}"])
         print(f"{len(true)} true near-duplicate pairs")
-        print_table(["cosine >=", "pairs found", "precision", "recall", "seconds"], table)
+        print_table(["cosine >=", "pairs found", "precision", "recall", "single-linkage pairs", "precision",
+                     "recall", "seconds"], table)  # fmt: skip
         groups = group_of(project)
         add_user(project, "bench", "annotator")
         with project.sessions() as session:

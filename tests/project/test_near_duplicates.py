@@ -6,15 +6,16 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 from PIL import Image as PILImage
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from labelwise.cli import app
-from labelwise.project import Project
+from labelwise.project import Project, near_duplicates
 from labelwise.project.ingest import ingest_folder
-from labelwise.project.near_duplicates import group_of, set_threshold
+from labelwise.project.near_duplicates import group_members, group_of, near_duplicate_counts, set_threshold
 from labelwise.project.queue import lease_next
 from labelwise.project.users import add_user
 from labelwise.server.app import create_app
@@ -85,3 +86,19 @@ def test_the_api_offers_the_group_and_labels_it_at_once(tmp_path):
         app.state.retrainer.stop()
         app.state.project.close()
         app.state.retrainer.project.close()
+
+
+def test_group_sizes_and_members_are_read_with_the_groups_once_per_file(tmp_path, monkeypatch):
+    """The queue asks for the sizes of a batch's groups on every request: they come from the members
+    gathered when the file was read, not from a count over every grouped image each time."""
+    project = Project.create(tmp_path / "proj", tmp_path, backbone="squeezenet")
+    path = project.folder / "models" / near_duplicates.FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, image_ids=np.arange(1, 8), groups=np.array([0, -1, 0, 1, 0, 1, -1]), threshold=0.9)
+    assert near_duplicate_counts(project, [1, 2, 4, 7, 99]) == {1: 2, 2: 0, 4: 1, 7: 0, 99: 0}
+    assert group_members(project, 5) == [1, 3, 5] and group_members(project, 2) == [2]
+    read = near_duplicates._groups(project)
+    assert read.members == {0: (1, 3, 5), 1: (4, 6)}
+    monkeypatch.setattr(near_duplicates.np, "load", lambda *a, **k: pytest.fail("read again"))
+    assert near_duplicates._groups(project) is read  # the same file: not read again
+    project.close()

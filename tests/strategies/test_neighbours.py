@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labelwise.strategies.neighbours import near_duplicate_groups, nearest_by_cosine, unit_rows
+from labelwise.strategies.neighbours import near_duplicate_groups, nearest_by_cosine, similar_pairs, unit_rows
 
 
 def test_nearest_by_cosine_orders_candidates_by_angle_not_length():
@@ -29,11 +29,39 @@ def test_nearest_by_cosine_matches_brute_force_and_breaks_ties_by_index():
     assert nearest_by_cosine(X, X[0], candidates[:3], 10)[0].size == 3  # fewer candidates than k
 
 
-def test_near_duplicate_groups_link_chains_and_leave_singletons_out():
+def test_near_duplicate_groups_do_not_chain_and_leave_singletons_out():
     X = np.array([[1.0, 0.0], [0.99, 0.14], [0.96, 0.28], [0.0, 1.0], [0.0, 2.0], [-1.0, 0.0]])
-    # 0~1 and 1~2 are near (cos ~0.99) though 0~2 is a little less: one chain; 3~4 same direction.
+    # 0~1 (cos 0.9902) and 1~2 (0.9899) are near but 0~2 (0.960) is not: single linkage would make one
+    # chain of three; complete linkage keeps the closer pair and leaves row 2 alone. 3~4 same direction.
     groups = near_duplicate_groups(X, 0.985)
-    assert groups.tolist() == [0, 0, 0, 1, 1, -1]
+    assert groups.tolist() == [0, 0, -1, 1, 1, -1]
+    assert near_duplicate_groups(X, 0.95).tolist() == [0, 0, 0, 1, 1, -1]  # 0~2 is close enough here
     assert near_duplicate_groups(X, 1.0).tolist() == [-1, -1, -1, 0, 0, -1]
     with pytest.raises(ValueError, match="threshold"):
         near_duplicate_groups(X, 0.0)
+
+
+def planted_pool(n: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` clustered vectors, the last quarter each a slightly disturbed copy of an earlier one."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(20, d))
+    base = centres[rng.integers(0, 20, n - n // 4)] + 0.8 * rng.normal(size=(n - n // 4, d))
+    source = rng.integers(0, len(base), n // 4)
+    copies = base[source] + 0.05 * rng.normal(size=(n // 4, d))
+    return np.concatenate([base, copies]).astype(np.float32), source
+
+
+def test_every_two_rows_of_a_group_are_near_and_ivf_finds_the_same_groups():
+    X, _ = planted_pool(3000, 32, seed=0)
+    exact = near_duplicate_groups(X, 0.97, exact=True)
+    U = unit_rows(X)
+    assert (exact >= 0).sum() > 1000  # the copies and their sources are grouped
+    for g in np.unique(exact[exact >= 0]):
+        rows = np.flatnonzero(exact == g)
+        assert (U[rows] @ U[rows].T).min() >= 0.97 - 1e-6
+    # The approximate index (used above EXACT_LIMIT rows) agrees on a pool it can be checked on.
+    assert near_duplicate_groups(X, 0.97, exact=False).tolist() == exact.tolist()
+    i, j, sims = similar_pairs(X, 0.97, exact=True)
+    brute = np.triu(U @ U.T >= 0.97 - 1e-6, 1)
+    assert sorted(zip(i.tolist(), j.tolist(), strict=True)) == sorted(zip(*np.nonzero(brute), strict=True))
+    assert np.all(i < j) and np.all(sims >= 0.97 - 1e-6)

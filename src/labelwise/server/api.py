@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import mimetypes
-from collections import Counter
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -13,7 +12,7 @@ from fastapi.responses import FileResponse, PlainTextResponse
 from labelwise.errors import ConflictError, ForbiddenError, LabelwiseError, NotFoundError
 from labelwise.project import classes, images, queue
 from labelwise.project.export import FORMATS, export_image_folder, export_text
-from labelwise.project.near_duplicates import group_of
+from labelwise.project.near_duplicates import near_duplicate_counts
 from labelwise.project.preselect import preselections
 from labelwise.project.settings import get_settings, update_settings
 from labelwise.project.similar import MAX_BATCH, group_batch, label_batch, similar_unlabeled
@@ -71,8 +70,7 @@ def queue_next(body: QueueRequest, request: Request, user: CurrentUser) -> Queue
     leased = queue.lease_next(state.project, user, body.n, state.retrainer.ranking, settings["lease_minutes"],
                               max_leases=settings["max_leases_per_user"])  # fmt: skip
     chosen = preselections(state.project, {item.image_id: item.top for item in leased}, settings["preselect_threshold"])
-    groups = group_of(state.project)
-    sizes = Counter(groups.values())
+    near_duplicates = near_duplicate_counts(state.project, [item.image_id for item in leased])
     return QueueResponse(items=[
         QueueItem(
             image_id=item.image_id, path=item.path, file_url=f"/api/images/{item.image_id}/file",
@@ -80,7 +78,7 @@ def queue_next(body: QueueRequest, request: Request, user: CurrentUser) -> Queue
             model_version=item.model_version, strategy=item.strategy, score=item.score,
             top=[TopClass(label=name, p=p) for name, p in item.top],
             preselected=chosen[item.image_id],
-            near_duplicates=sizes[groups[item.image_id]] - 1 if item.image_id in groups else 0,
+            near_duplicates=near_duplicates[item.image_id],
         )
         for item in leased
     ])  # fmt: skip

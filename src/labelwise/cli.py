@@ -282,7 +282,8 @@ def init(
 
 
 def _report_user_embeddings(report, file: Path) -> None:
-    console.print(f"{report.stored} vector(s) from {file}", highlight=False)
+    kept = f" ({report.kept} image(s) had one already: kept)" if report.kept else ""
+    console.print(f"{report.stored} vector(s) from {file}{kept}", highlight=False)
     _print_refusals(report.errors, report.not_found, "no such image")
 
 
@@ -318,14 +319,22 @@ def _report_import(result) -> None:
 def add(
     project: Annotated[Path, typer.Argument(help="the project folder")],
     images: Annotated[Path | None, typer.Option(help="folder inside the images root (default: the root)")] = None,
+    embeddings: Annotated[
+        Path | None, typer.Option(help="more of your vectors (a project made with init --embeddings): Parquet or NPZ")
+    ] = None,
     no_wait: NoWait = False,
     ray: RayAddress = None,
 ) -> None:
     """Add new or changed images, and follow the folder: deleted files are marked missing, moved
     files keep their labels, a labeled file whose content changed goes back to the queue for review."""
+    from labelwise.project.user_embeddings import add_user_embeddings, read_user_embeddings
+
     try:
         proj = _open(project)
+        vectors = read_user_embeddings(embeddings) if embeddings is not None else None
         with _writer(project, no_wait):
+            if vectors is not None:
+                _report_user_embeddings(add_user_embeddings(proj, vectors, embeddings), embeddings)
             _ingest_with_progress(proj, images, ray)
             _finish_label_import(proj)
     except LabelwiseError as exc:

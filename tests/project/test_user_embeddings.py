@@ -95,3 +95,42 @@ def test_unreadable_embeddings_files_are_refused_with_the_file_named(tmp_path):
     (tmp_path / "bad.parquet").write_bytes(b"not parquet")
     with pytest.raises(LabelwiseError, match=r"bad\.parquet: cannot read"):
         read_user_embeddings(tmp_path / "bad.parquet")
+
+
+def test_add_embeddings_brings_back_the_images_that_had_no_vector(tmp_path, fashion_folder):
+    source = Project.create(tmp_path / "a", fashion_folder, backbone="squeezenet")
+    ingest_folder(source)
+    paths, vectors = own_vectors(source)
+    source.close()
+    np.savez(tmp_path / "first.npz", paths=np.array(paths[:-3]), vectors=vectors[:-3])
+    runner = CliRunner()
+    result = runner.invoke(app, ["init", str(tmp_path / "b"), "--images", str(fashion_folder),
+                                 "--embeddings", str(tmp_path / "first.npz")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+    def statuses() -> dict[str, str]:
+        project = Project(tmp_path / "b")
+        with project.sessions() as session:
+            found = dict(session.execute(select(Image.path, Image.status)).all())
+        project.close()
+        return found
+
+    assert [statuses()[p] for p in paths[-3:]] == [STATUS_BROKEN] * 3
+    later = vectors[-3:].copy()
+    later[1, 0] = np.nan  # refused by row: that image stays broken
+    np.savez(tmp_path / "later.npz", paths=np.array([*paths[-3:], paths[0]]), vectors=np.vstack([later, vectors[:1]]))
+    result = runner.invoke(app, ["add", str(tmp_path / "b"), "--embeddings", str(tmp_path / "later.npz")])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "2 vector(s) from" in out and "(1 image(s) had one already: kept)" in out
+    assert f"row 2: {paths[-2]}: a NaN or infinite value" in out
+    after = statuses()
+    assert [after[p] for p in paths[-3:]] == ["ok", STATUS_BROKEN, "ok"]
+    assert sum(s == "ok" for s in after.values()) == len(paths) - 1
+    # Another dimension, or a project whose vectors come from a backbone: refused, naming the file.
+    np.savez(tmp_path / "short.npz", paths=np.array(paths[-2:-1]), vectors=vectors[-2:-1, :-1])
+    result = runner.invoke(app, ["add", str(tmp_path / "b"), "--embeddings", str(tmp_path / "short.npz")])
+    assert result.exit_code != 0 and "short.npz: vectors of" in " ".join(result.output.split())
+    assert statuses()[paths[-2]] == STATUS_BROKEN
+    result = runner.invoke(app, ["add", str(tmp_path / "a"), "--embeddings", str(tmp_path / "later.npz")])
+    assert result.exit_code != 0 and "squeezenet backbone" in " ".join(result.output.split())

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import print_table
+from _common import blobs, print_table
 
 from labelwise.loop.datasets import FASHION_MNIST_CLASSES, fashion_mnist_arrays
 from labelwise.project import Project
@@ -44,13 +44,50 @@ def write_images(root: Path, per_class: int) -> list[str]:
     return names
 
 
+def scale(n: int, d: int, queries: int = 20) -> None:
+    """Seconds per similar search over ``n`` x ``d`` synthetic projected vectors, exact against the IVF
+    index (and its build), and the share of the exact 48 neighbours the index returns, on two pools:
+    tight clusters (1,000 of them) and the benchmarks' overlapping Gaussian classes (``blobs``)."""
+    from labelwise.strategies.neighbours import CosineIndex, nearest_by_cosine
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(1000, d)).astype(np.float32)
+    tight = centres[rng.integers(0, 1000, n)] + 0.15 * rng.standard_normal((n, d), dtype=np.float32)
+    table = []
+    for name, X in (("tight clusters", tight), ("blobs (10 overlapping classes)", blobs(n, d, 10)[0])):
+        start = time.perf_counter()
+        index = CosineIndex(X)
+        built = time.perf_counter() - start
+        exact_s, index_s, recall = [], [], []
+        for query in rng.choice(n, queries, replace=False):
+            candidates = np.flatnonzero(rng.random(n) < 0.9)  # 10% labeled
+            t0 = time.perf_counter()
+            exact, _ = nearest_by_cosine(X, X[query], candidates, 48)
+            t1 = time.perf_counter()
+            found, _ = nearest_by_cosine(X, X[query], candidates, 48, index)
+            t2 = time.perf_counter()
+            exact_s.append(t1 - t0)
+            index_s.append(t2 - t1)
+            recall.append(len(set(exact.tolist()) & set(found.tolist())) / 48)
+        table.append([name, f"{built:.1f}", f"{1000 * np.median(exact_s):.1f}", f"{1000 * np.median(index_s):.1f}",
+                      f"{np.median(exact_s) / np.median(index_s):.1f}", f"{np.mean(recall):.3f}"])  # fmt: skip
+        del X, index
+    print(f"{n} x {d} vectors, {queries} queries of 48 among 90% of the pool")
+    print_table(["pool", "index build s", "exact ms/query", "index ms/query", "speed-up", "recall@48"], table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--per-class", type=int, default=200)
     parser.add_argument("--backbone", default="squeezenet")
     parser.add_argument("--starts", type=int, default=3, help="start images per class")
     parser.add_argument("--batch", type=int, default=48)
+    parser.add_argument("--scale", type=int, default=0, help="only time the search on this many synthetic vectors")
+    parser.add_argument("--dim", type=int, default=64, help="their dimension")
     args = parser.parse_args()
+    if args.scale:
+        scale(args.scale, args.dim)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         images = Path(tmp) / "images"
         names = write_images(images, args.per_class)

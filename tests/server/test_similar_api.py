@@ -64,3 +64,22 @@ def test_similar_lists_the_nearest_unlabeled_images_and_batch_labels_them(client
     out = CliRunner().invoke(app, ["similar", str(client.app.state.project.folder), first["path"], "-n", "5", "--json"])
     assert out.exit_code == 0, out.output
     assert [i["path"] for i in json.loads(out.output)["items"]] == [i["path"] for i in again[:5]]
+
+
+def test_a_pool_searched_through_the_index_gives_the_exact_search_s_batch(client, monkeypatch):
+    """From INDEX_LIMIT images on the search goes through a faiss index kept between requests; here
+    the limit is lowered to this small pool, and both give the same batch, before and after labels."""
+    from labelwise.project import similar
+
+    project = client.app.state.project
+    items = client.ann.post("/api/queue/next", json={"n": 3}).json()["items"]
+    for item in items:
+        client.ann.post("/api/annotations", json={"image_id": item["image_id"], "label": true_class(item)})
+    built, original = [], similar.CosineIndex
+    monkeypatch.setattr(similar, "CosineIndex", lambda X: built.append(X) or original(X))
+    for item in items:
+        exact = similar.similar_unlabeled(project, item["image_id"])
+        indexed = similar.similar_unlabeled(project, item["image_id"], index_limit=1)
+        assert [i.image_id for i in indexed.items] == [i.image_id for i in exact.items]
+        assert [i.similarity for i in indexed.items] == [i.similarity for i in exact.items]
+    assert len(built) == 1  # one index for the three searches: the pool did not change

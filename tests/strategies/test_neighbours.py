@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labelwise.strategies.neighbours import near_duplicate_groups, nearest_by_cosine, similar_pairs, unit_rows
+from labelwise.strategies.neighbours import (
+    SEARCH_NPROBE,
+    CosineIndex,
+    near_duplicate_groups,
+    nearest_by_cosine,
+    similar_pairs,
+    unit_rows,
+)
 
 
 def test_nearest_by_cosine_orders_candidates_by_angle_not_length():
@@ -65,3 +72,23 @@ def test_every_two_rows_of_a_group_are_near_and_ivf_finds_the_same_groups():
     brute = np.triu(U @ U.T >= 0.97 - 1e-6, 1)
     assert sorted(zip(i.tolist(), j.tolist(), strict=True)) == sorted(zip(*np.nonzero(brute), strict=True))
     assert np.all(i < j) and np.all(sims >= 0.97 - 1e-6)
+
+
+def test_the_index_returns_the_exact_neighbours_among_the_candidates_on_a_small_pool():
+    # 10,000 rows in 100 tight clusters (as embeddings of a pool's look-alike pictures are): a query's
+    # 48 nearest candidates are in its cluster, which the probed cells hold.
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(100, 16))
+    X = (centres[rng.integers(0, 100, 10_000)] + 0.15 * rng.normal(size=(10_000, 16))).astype(np.float32)
+    index = CosineIndex(X)
+    assert index._index.nlist == 256 and SEARCH_NPROBE < 256  # a real approximation: 64 of 256 cells probed
+    for query in rng.choice(10_000, 30, replace=False):
+        candidates = np.flatnonzero(rng.random(10_000) < 0.5)  # e.g. the unlabeled images
+        candidates = candidates[candidates != query]
+        assert index.search(unit_rows(X[query : query + 1])[0], candidates, 48) is not None  # no fallback
+        rows, sims = nearest_by_cosine(X, X[query], candidates, 48, index)
+        exact_rows, exact_sims = nearest_by_cosine(X, X[query], candidates, 48)
+        assert rows.tolist() == exact_rows.tolist() and np.array_equal(sims, exact_sims)
+    # Fewer candidates in the probed cells than asked for: the exact search answers instead.
+    few = np.array([5, 10_000 - 1])
+    assert nearest_by_cosine(X, X[0], few, 5, index)[0].tolist() == nearest_by_cosine(X, X[0], few, 5)[0].tolist()

@@ -1,25 +1,29 @@
 """Similar-image batches: the unlabeled images nearest to one image, labeled many at once.
 
-The batch is the nearest unlabeled neighbours of an image in the projected embedding space (exact
-cosine search, :func:`labelwise.strategies.neighbours.nearest_by_cosine`), all pre-ticked with one
-class; the annotator unticks the wrong ones and labels the rest with one key. Each label records
-``source=batch``, so audits and accuracy estimates can tell them from one-by-one labels.
+The batch is the nearest unlabeled neighbours of an image in the projected embedding space (cosine,
+:func:`labelwise.strategies.neighbours.nearest_by_cosine`: exact, or through an IVF index kept between
+requests from ``INDEX_LIMIT`` images on), all pre-ticked with one class; the annotator unticks the
+wrong ones and labels the rest with one key. Each label records ``source=batch``, so audits and
+accuracy estimates can tell them from one-by-one labels.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+from sqlalchemy import func, select
 
 from labelwise.errors import LabelwiseError
 from labelwise.project import queue
 from labelwise.project.classes import active_class_names
 from labelwise.project.near_duplicates import group_members
-from labelwise.project.pool import load_pool
+from labelwise.project.pool import Pool, PoolCache, load_pool
 from labelwise.project.project import Project
-from labelwise.store.models import User
-from labelwise.strategies.neighbours import nearest_by_cosine
+from labelwise.store.models import STATUS_OK, Image, User
+from labelwise.strategies.neighbours import INDEX_LIMIT, CosineIndex, nearest_by_cosine
 
 MAX_BATCH = 48
 
@@ -45,18 +49,56 @@ class BatchResult:
     refused: list[tuple[int, str]] = field(default_factory=list)  # image id, why
 
 
-def similar_unlabeled(project: Project, image_id: int, n: int = MAX_BATCH) -> SimilarBatch:
-    """The ``n`` (at most 48) unlabeled images most similar to image ``image_id``, most similar first."""
+@dataclass
+class _Searcher:
+    """What a long-lived process (the server) keeps of one project for similar searches: the pool
+    (reloaded only when its set of images changes, see PoolCache) and, on a large pool, its index."""
+
+    pool_cache: PoolCache = field(default_factory=PoolCache)
+    index: CosineIndex | None = None
+    indexed: np.ndarray | None = None  # the pool.X the index was built on
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_searchers: dict[Path, _Searcher] = {}
+_searchers_lock = threading.Lock()
+
+
+def _pool_and_index(project: Project, index_limit: int = INDEX_LIMIT) -> tuple[Pool, CosineIndex | None]:
+    """The pool, and an index of its embeddings when it has at least ``index_limit`` images.
+
+    A small pool is loaded afresh each time, as before. A large one is kept with its index and loaded
+    again only when its set of images changes (an image added or removed: the pool's X is then another
+    array and the index is built again); a projection refitted meanwhile by the trainer is picked up
+    then, the old one still being a fine space to find look-alikes in."""
+    with project.sessions() as session:
+        count = session.scalar(select(func.count(Image.id)).where(Image.status == STATUS_OK)) or 0
+    if count < index_limit:
+        return load_pool(project), None
+    with _searchers_lock:
+        searcher = _searchers.setdefault(Path(project.folder).resolve(), _Searcher())
+    with searcher.lock:  # PoolCache is not safe for two requests at once
+        pool = load_pool(project, searcher.pool_cache)
+        if searcher.indexed is not pool.X:
+            searcher.index, searcher.indexed = CosineIndex(pool.X), pool.X
+        return pool, searcher.index
+
+
+def similar_unlabeled(
+    project: Project, image_id: int, n: int = MAX_BATCH, index_limit: int = INDEX_LIMIT
+) -> SimilarBatch:
+    """The ``n`` (at most 48) unlabeled images most similar to image ``image_id``, most similar first;
+    through an index of the pool from ``index_limit`` images on."""
     if not 1 <= n <= MAX_BATCH:
         raise LabelwiseError(f"n: must be between 1 and {MAX_BATCH}")
-    pool = load_pool(project)
+    pool, index = _pool_and_index(project, index_limit)
     where = np.flatnonzero(pool.image_ids == image_id)
     if where.size == 0:
         raise queue.NotFoundError(f"image_id: no usable image {image_id}")
     row = int(where[0])
     unlabeled = np.flatnonzero(pool.labels < 0)
     unlabeled = unlabeled[unlabeled != row]
-    rows, sims = nearest_by_cosine(pool.X, pool.X[row], unlabeled, n)
+    rows, sims = nearest_by_cosine(pool.X, pool.X[row], unlabeled, n, index)
     label = pool.class_names[pool.labels[row]] if pool.labels[row] >= 0 else None
     items = [Neighbour(int(pool.image_ids[r]), pool.paths[r], float(s)) for r, s in zip(rows, sims, strict=True)]
     return SimilarBatch(image_id, pool.paths[row], label, items)
@@ -64,10 +106,7 @@ def similar_unlabeled(project: Project, image_id: int, n: int = MAX_BATCH) -> Si
 
 def similar_to_path(project: Project, path: str, n: int = MAX_BATCH) -> SimilarBatch:
     """``similar_unlabeled`` for an image named by its path (relative to the images root)."""
-    from sqlalchemy import select
-
     from labelwise.project.labels import normalize_path
-    from labelwise.store.models import Image
 
     with project.sessions() as session:
         image_id = session.scalar(select(Image.id).where(Image.path == normalize_path(project, path)))

@@ -77,6 +77,16 @@ def test_the_api_offers_the_group_and_labels_it_at_once(tmp_path):
         stem = one["path"].split("-")[0].removesuffix(".png")
         partner = f"{stem}.png" if "shifted" in one["path"] else f"{stem}-shifted.png"
         assert [i["path"] for i in group["items"]] == [partner]
+        # The grid shows the group: both pictures, each saying it has one near-duplicate.
+        shown = client.get(f"/api/images?group={one['image_id']}").json()
+        assert sorted(i["path"] for i in shown["items"]) == sorted([one["path"], partner]) and shown["total"] == 2
+        assert [i["near_duplicates"] for i in shown["items"]] == [1, 1]
+        alone = next(i for i in items if i["path"].startswith("alone"))
+        assert [i["path"] for i in client.get(f"/api/images?group={alone['image_id']}").json()["items"]] == [
+            alone["path"]
+        ]
+        everything = client.get("/api/images").json()["items"]
+        assert sorted(i["near_duplicates"] for i in everything) == [0, 0, 1, 1, 1, 1, 1, 1]
         ids = [one["image_id"], group["items"][0]["image_id"]]
         r = client.post("/api/annotations/batch", json={"image_ids": ids, "label": "a"})
         assert r.status_code == 200 and r.json()["labeled"] == ids, r.text

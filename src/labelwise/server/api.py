@@ -182,12 +182,14 @@ def list_images(
     predicted: str | None = None,
     sort: str = "path",
     q: Annotated[str | None, Query(max_length=200, description="part of the file path, any case")] = None,
+    group: Annotated[int | None, Query(ge=1, le=MAX_ID, description="the near-duplicate group of an image id")] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1)] = 60,
 ) -> dict:
     state = _state(request)
     return image_grid(state.project, state.retrainer.ranking, status=status, label=label, labeled=labeled,
-                      predicted=predicted, sort=sort, search=q, offset=offset, limit=min(limit, 500))  # fmt: skip
+                      predicted=predicted, sort=sort, search=q, group=group, offset=offset,
+                      limit=min(limit, 500))  # fmt: skip
 
 
 @router.post("/train", status_code=202)

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from labelwise.errors import LabelwiseError
 from labelwise.project.labels import current_labels
+from labelwise.project.near_duplicates import group_members, near_duplicate_counts
 from labelwise.project.predictions import imported_predictions
 from labelwise.project.project import Project
 from labelwise.project.training import Ranking, predictions_path
@@ -37,11 +38,14 @@ def image_grid(
     predicted: str | None = None,
     sort: str = "path",
     search: str | None = None,
+    group: int | None = None,
     offset: int = 0,
     limit: int = 60,
 ) -> dict:
     """One page of the grid: ``total`` matching images, ``items`` from ``offset``, and ``notice``, a
-    sentence when the sort asked for cannot be honoured (then the order is by path)."""
+    sentence when the sort asked for cannot be honoured (then the order is by path). ``group``: only
+    the near-duplicate group of that image id (the image alone when it has none); each item says how
+    many near-duplicates it has (``near_duplicates``)."""
     if search is not None and len(search) > MAX_SEARCH:
         raise LabelwiseError(f"q: a file name search is at most {MAX_SEARCH} characters")
     if status not in ("ok", "broken", "duplicate"):
@@ -58,6 +62,8 @@ def image_grid(
             # A plain substring of the path, case-insensitive; LIKE's wildcards in it are literal.
             pattern = search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             query = query.where(func.lower(Image.path).like(f"%{pattern}%", escape="\\"))
+        if group is not None:
+            query = query.where(Image.id.in_(group_members(project, group)))
         rows = session.execute(query).all()
         labels = current_labels(session)
     preds = _predictions(project)
@@ -96,4 +102,8 @@ def image_grid(
         items.sort(key=lambda i: -(i["score"] if i["score"] is not None else -np.inf))
     elif sort == "confidence":
         items.sort(key=lambda i: i["confidence"] if i["confidence"] is not None else np.inf)
-    return {"total": len(items), "offset": offset, "items": items[offset : offset + limit], "notice": notice}
+    page = items[offset : offset + limit]
+    counts = near_duplicate_counts(project, [i["image_id"] for i in page])
+    for item in page:
+        item["near_duplicates"] = counts[item["image_id"]]
+    return {"total": len(items), "offset": offset, "items": page, "notice": notice}

@@ -3,6 +3,8 @@ const grid = document.getElementById("grid");
 const filters = document.getElementById("filters");
 let offset = 0;
 let generation = 0;  // bumped by every new filter: answers to older requests are dropped, not mixed in
+// /images?group=ID: the near-duplicate group of image ID (from a card's "group" link).
+const group = new URLSearchParams(window.location.search).get("group");
 
 function query() {
   const f = filters.elements;
@@ -14,6 +16,7 @@ function query() {
   if (f.label.value) params.set("label", f.label.value);
   if (f.predicted.value) params.set("predicted", f.predicted.value);
   if (f.q.value.trim()) params.set("q", f.q.value.trim());
+  if (group) params.set("group", group);
   return params;
 }
 
@@ -28,6 +31,9 @@ async function load(reset) {
   const notice = document.getElementById("notice");  // e.g. a sort the strategy cannot give
   notice.textContent = r.body.notice || "";
   notice.hidden = !r.body.notice;
+  const groupNote = document.getElementById("group-note");
+  groupNote.hidden = !group;
+  if (group) document.getElementById("group-size").textContent = `${r.body.total} image(s)`;
   for (const item of r.body.items) {
     const card = document.createElement("figure");
     card.className = "thumb" + (item.label ? " labeled" : "");
@@ -38,8 +44,18 @@ async function load(reset) {
     const caption = document.createElement("figcaption");
     caption.textContent = item.reason ? `${item.path}: ${item.reason}` :
       (item.label ? `✔ ${item.label}` : (item.predicted ? `${item.predicted}? ${(100 * item.confidence).toFixed(0)}%` : "unlabeled"));
+    if (group && !item.reason) caption.textContent = `${item.path}: ${caption.textContent}`;  // which copy is which
     // The user's own model's prediction (imported), beside the project model's guess.
     if (!item.reason && !item.label && item.imported_predicted) caption.textContent += ` · yours: ${item.imported_predicted} ${(100 * item.imported_probability).toFixed(0)}%`;
+    if (item.near_duplicates && !group) {
+      // Its near-duplicates (a shift, a crop of one picture), shown on their own.
+      const link = document.createElement("a");
+      link.className = "group-link";
+      link.href = `/images?group=${item.image_id}`;
+      link.textContent = ` · group of ${item.near_duplicates + 1}`;
+      link.addEventListener("click", (event) => event.stopPropagation());
+      caption.append(link);
+    }
     card.append(img, caption);
     if (!item.reason) card.addEventListener("click", () => relabel(item, caption, card));
     grid.append(card);

@@ -34,8 +34,8 @@ def nearest_by_cosine(
     indices : (min(k, m),) rows of ``X``; ties broken by the lower index, so the order is reproducible.
     similarities : their cosine similarity ``x.q / (|x| |q|)``, in [-1, 1].
 
-    Exact search: one matrix-vector product per block of candidates, linear in the pool (about 0.1 s
-    a query for a million 64-dimensional vectors, measured in benchmarks/bench_similar.py --scale).
+    Exact search: one matrix-vector product per block of candidates, linear in the pool (about 15 ms
+    a query for 20,000 64-dimensional vectors on a busy machine, benchmarks/bench_similar.py --scale).
     """
     candidates = np.asarray(candidates, dtype=np.int64)
     if k <= 0 or candidates.size == 0:
@@ -92,8 +92,8 @@ class CosineIndex:
 
 # Above this many rows, near-duplicate candidate pairs come from an inverted-file index (faiss IVF:
 # each row is compared with the rows of the few cells nearest to it) instead of every other row. Below
-# it the exact search is quick (about 10 s for 50,000 x 1,280 on one core, measured in
-# benchmarks/bench_near_duplicates.py --scale), and exact is what the precision figures were measured on.
+# it the exact search takes seconds (5 s for 20,000 x 256 on a busy machine,
+# benchmarks/bench_near_duplicates.py --scale; quadratic), and exact is what precision was measured on.
 EXACT_LIMIT = 50_000
 # Cells searched per row in the IVF index, of about 4 sqrt(n): near-duplicates lie in the cell of
 # their twin or a neighbouring one (agreement with the exact pairs measured at 100,000 rows).

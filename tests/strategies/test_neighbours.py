@@ -89,6 +89,15 @@ def test_the_index_returns_the_exact_neighbours_among_the_candidates_on_a_small_
         rows, sims = nearest_by_cosine(X, X[query], candidates, 48, index)
         exact_rows, exact_sims = nearest_by_cosine(X, X[query], candidates, 48)
         assert rows.tolist() == exact_rows.tolist() and np.array_equal(sims, exact_sims)
+    # New rows added to an index built without them are found like the others.
+    grown = CosineIndex(X[:8000])
+    grown.add(X[8000:])
+    for query in (8100, 9999, 17):
+        candidates = np.flatnonzero(np.arange(10_000) != query)
+        assert grown.search(unit_rows(X[query : query + 1])[0], candidates, 48) is not None
+        got = nearest_by_cosine(X, X[query], candidates, 48, grown)[0]
+        assert got.tolist() == nearest_by_cosine(X, X[query], candidates, 48)[0].tolist()
+        assert (got >= 8000).any()
     # Fewer candidates in the probed cells than asked for: the exact search answers instead.
     few = np.array([5, 10_000 - 1])
     assert nearest_by_cosine(X, X[0], few, 5, index)[0].tolist() == nearest_by_cosine(X, X[0], few, 5)[0].tolist()

@@ -68,9 +68,10 @@ def _pool_and_index(project: Project, index_limit: int = INDEX_LIMIT) -> tuple[P
     """The pool, and an index of its embeddings when it has at least ``index_limit`` images.
 
     A small pool is loaded afresh each time, as before. A large one is kept with its index and loaded
-    again only when its set of images changes (an image added or removed: the pool's X is then another
-    array and the index is built again); a projection refitted meanwhile by the trainer is picked up
-    then, the old one still being a fine space to find look-alikes in."""
+    again only when its set of images changes: new images only (PoolCache projects them as before) are
+    added to the index; an image removed, or the projection refitted (the pool's X is then another
+    array), builds it again. A projection refitted by the trainer alone is picked up at the next
+    change, the old one still being a fine space to find look-alikes in."""
     with project.sessions() as session:
         count = session.scalar(select(func.count(Image.id)).where(Image.status == STATUS_OK)) or 0
     if count < index_limit:
@@ -79,7 +80,18 @@ def _pool_and_index(project: Project, index_limit: int = INDEX_LIMIT) -> tuple[P
         searcher = _searchers.setdefault(Path(project.folder).resolve(), _Searcher())
     with searcher.lock:  # PoolCache is not safe for two requests at once
         pool = load_pool(project, searcher.pool_cache)
-        if searcher.indexed is not pool.X:
+        old = searcher.indexed
+        if old is pool.X:
+            pass
+        elif (
+            old is not None
+            and searcher.index is not None
+            and pool.X.shape[0] > old.shape[0]
+            and np.array_equal(pool.X[: old.shape[0]], old)
+        ):
+            searcher.index.add(pool.X[old.shape[0] :])  # grown only: the k-means cells still serve
+            searcher.indexed = pool.X
+        else:
             searcher.index, searcher.indexed = CosineIndex(pool.X), pool.X
         return pool, searcher.index
 

@@ -75,6 +75,12 @@ class CosineIndex:
         self._index.train(U)
         self._index.add(U)
 
+    def add(self, X: np.ndarray) -> None:
+        """Index rows ``X`` after the others (new images): they join the existing cells, which stay
+        as the k-means fitted them; a much grown pool is better indexed anew."""
+        self._index.add(np.ascontiguousarray(unit_rows(X)))
+        self.n += X.shape[0]
+
     def search(self, q: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray | None:
         """Up to ``k`` rows among ``candidates`` nearest to the unit vector ``q``; ``None`` when the
         probed cells hold fewer than ``k`` candidates (the caller then searches exactly)."""

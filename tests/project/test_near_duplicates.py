@@ -77,6 +77,8 @@ def test_the_api_offers_the_group_and_labels_it_at_once(tmp_path):
         stem = one["path"].split("-")[0].removesuffix(".png")
         partner = f"{stem}.png" if "shifted" in one["path"] else f"{stem}-shifted.png"
         assert [i["path"] for i in group["items"]] == [partner]
+        # The similarity the group was made on (backbone vectors), at least the threshold.
+        assert 0.96 <= group["items"][0]["similarity"] <= 1.0 + 1e-6
         # The grid shows the group: both pictures, each saying it has one near-duplicate.
         shown = client.get(f"/api/images?group={one['image_id']}").json()
         assert sorted(i["path"] for i in shown["items"]) == sorted([one["path"], partner]) and shown["total"] == 2

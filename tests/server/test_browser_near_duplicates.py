@@ -3,6 +3,8 @@ for an image with near-duplicates and labels the group as one batch; the image g
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from PIL import Image as PILImage
@@ -47,6 +49,8 @@ def test_label_the_group_from_the_annotate_page_and_see_a_group_in_the_grid(tmp_
         page.click("#label-group")
         page.wait_for_url("**/similar?*group=true*")
         expect(page.locator("#batch .thumb.ticked")).to_have_count(1, timeout=60_000)
+        # The cosine the group was made on (at least the 0.96 threshold), not the projection's.
+        expect(page.locator("#batch .thumb figcaption")).to_have_text(re.compile(r"✔ (9[6-9]|100)% similar"))
         partner = page.locator("#batch .thumb img").first.get_attribute("alt")
         assert partner != source and partner.split("-")[0].removesuffix(".png") == source.split("-")[0].removesuffix(
             ".png"

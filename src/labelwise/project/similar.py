@@ -22,7 +22,7 @@ from labelwise.project.classes import active_class_names
 from labelwise.project.near_duplicates import group_members
 from labelwise.project.pool import Pool, PoolCache, load_pool
 from labelwise.project.project import Project
-from labelwise.store.models import STATUS_OK, Image, User
+from labelwise.store.models import STATUS_OK, Annotation, Image, LabelClass, User
 from labelwise.strategies.neighbours import INDEX_LIMIT, CosineIndex, nearest_by_cosine
 
 MAX_BATCH = 48
@@ -129,18 +129,32 @@ def similar_to_path(project: Project, path: str, n: int = MAX_BATCH) -> SimilarB
 
 def group_batch(project: Project, image_id: int) -> SimilarBatch:
     """The unlabeled near-duplicates of image ``image_id`` (its group, :mod:`near_duplicates`), most
-    similar first: "label the group"."""
-    pool = load_pool(project)
-    where = np.flatnonzero(pool.image_ids == image_id)
-    if where.size == 0:
+    similar first: "label the group".
+
+    Similarities are those the group was made on (the backbone's vectors, not the projection), so
+    the page shows the figure the threshold was compared with; only the group is read, not the pool."""
+    members = group_members(project, image_id)
+    with project.sessions() as session:
+        rows = session.execute(
+            select(Image.id, Image.path, Image.content_hash)
+            .where(Image.id.in_(members), Image.status == STATUS_OK)
+            .order_by(Image.id)
+        ).all()
+        labeled = dict(
+            session.execute(
+                select(Annotation.image_id, LabelClass.name)
+                .join(LabelClass, LabelClass.id == Annotation.class_id)
+                .where(Annotation.image_id.in_(members), Annotation.superseded.is_(False))
+            ).all()
+        )
+    found = [r for r in rows if r.id == image_id]
+    if not found:
         raise queue.NotFoundError(f"image_id: no usable image {image_id}")
-    row = int(where[0])
-    members = set(group_members(project, image_id)) - {image_id}
-    rows = np.flatnonzero(np.isin(pool.image_ids, list(members)) & (pool.labels < 0))
-    rows, sims = nearest_by_cosine(pool.X, pool.X[row], rows, rows.size)
-    label = pool.class_names[pool.labels[row]] if pool.labels[row] >= 0 else None
-    items = [Neighbour(int(pool.image_ids[r]), pool.paths[r], float(s)) for r, s in zip(rows, sims, strict=True)]
-    return SimilarBatch(image_id, pool.paths[row], label, items)
+    others = [r for r in rows if r.id != image_id and r.id not in labeled]
+    vectors = project.store.get([found[0].content_hash] + [r.content_hash for r in others])
+    order, sims = nearest_by_cosine(vectors, vectors[0], np.arange(1, len(vectors)), len(others))
+    items = [Neighbour(others[i - 1].id, others[i - 1].path, float(sim)) for i, sim in zip(order, sims, strict=True)]
+    return SimilarBatch(image_id, found[0].path, labeled.get(image_id), items)
 
 
 def label_batch(project: Project, user: User, image_ids: list[int], label: str) -> BatchResult:

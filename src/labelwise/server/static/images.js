@@ -52,7 +52,7 @@ async function load(reset) {
       const link = document.createElement("a");
       link.className = "group-link";
       link.href = `/images?group=${item.image_id}`;
-      link.textContent = ` · group of ${item.near_duplicates + 1}`;
+      link.textContent = `group of ${item.near_duplicates + 1}`;
       link.addEventListener("click", (event) => event.stopPropagation());
       caption.append(link);
     }

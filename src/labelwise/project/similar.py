@@ -9,6 +9,7 @@ accuracy estimates can tell them from one-by-one labels.
 
 from __future__ import annotations
 
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,14 +118,16 @@ def similar_unlabeled(
 
 
 def similar_to_path(project: Project, path: str, n: int = MAX_BATCH) -> SimilarBatch:
-    """``similar_unlabeled`` for an image named by its path (relative to the images root)."""
+    """``similar_unlabeled`` for an image named by its path (relative to the images root); always the
+    exact search: this is one search in a process of its own (``labelwise similar``), where building
+    an index would cost more than it saves."""
     from labelwise.project.labels import normalize_path
 
     with project.sessions() as session:
         image_id = session.scalar(select(Image.id).where(Image.path == normalize_path(project, path)))
     if image_id is None:
         raise LabelwiseError(f"image {path!r}: not in the project")
-    return similar_unlabeled(project, image_id, n)
+    return similar_unlabeled(project, image_id, n, index_limit=sys.maxsize)
 
 
 def group_batch(project: Project, image_id: int) -> SimilarBatch:

@@ -5,6 +5,7 @@ give the majority label training uses; ties are disputed until a reviewer decide
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import threading
 from datetime import timedelta
@@ -275,3 +276,39 @@ def test_concurrent_people_never_share_or_repeat_a_second_opinion(tmp_path, pg_u
     assert all(labelers[i] != u for i, u in opinions)  # never on their own image
     assert max(n for _, n in per_image) <= 2  # never more than wanted
     project.close()
+
+
+def test_cli_shows_agreement_and_lists_and_resolves_disputes(tmp_path):
+    from typer.testing import CliRunner
+
+    from labelwise.cli import app
+
+    project = make_project(tmp_path, None, 12)
+    all_overlap(project)
+    p = people(project)
+    agreed = label_one(project, p["ann"], "cat")
+    tie = label_one(project, p["ann"], "cat")
+    for image_id, label in ((agreed, "cat"), (tie, "dog")):
+        assert image_id in [i.image_id for i in lease_next(project, p["bob"], 2, None, 10.0)]
+        annotate(project, p["bob"], image_id, label, None, queued=True)
+    with project.sessions() as session:
+        tie_path = session.get(Image, tie).path
+    folder = str(project.folder)
+    project.close()
+    runner = CliRunner()
+    result = runner.invoke(app, ["status", folder, "--json"])
+    assert result.exit_code == 0, result.output
+    agreement = json.loads(result.output)["agreement"]
+    assert agreement["measure"] == "cohen" and agreement["kappa_images"] == 2 and agreement["disputed"] == 1
+    text = " ".join(runner.invoke(app, ["status", folder]).output.split())  # the console wraps lines
+    assert "Cohen's kappa 0.000 on 2 images; 1 disputed" in text
+    assert "ann: 50.0% with the majority of the others (2 images)" in text
+    listed = runner.invoke(app, ["review", folder, "--disputed", "--format", "json"])
+    assert listed.exit_code == 0, listed.output
+    ties = json.loads(listed.output)["disputed"]
+    assert [(d["path"], sorted(d["tied"])) for d in ties] == [(tie_path, ["cat", "dog"])]
+    assert tie_path in runner.invoke(app, ["review", folder, "--disputed"]).output
+    assert runner.invoke(app, ["review", folder, "--change", f"{tie_path}=dog", "--by", "boss"]).exit_code == 0
+    after = runner.invoke(app, ["review", folder, "--disputed", "--format", "json"])
+    assert json.loads(after.output) == {"disputed": []}
+    assert json.loads(runner.invoke(app, ["status", folder, "--json"]).output)["agreement"]["disputed"] == 0

@@ -42,7 +42,10 @@ def _state_key(project: Project) -> tuple:
                 select(func.count()).select_from(LabelClass).scalar_subquery(),
                 select(func.max(SettingChange.id)).scalar_subquery(),
                 # Agreement (overlap): an undone second opinion or a confirmed dispute changes no count above.
-                select(func.count()).select_from(Annotation).where(Annotation.deleted_at.is_not(None)).scalar_subquery(),
+                select(func.count())
+                .select_from(Annotation)
+                .where(Annotation.deleted_at.is_not(None))
+                .scalar_subquery(),
                 select(func.max(LabelReview.id)).scalar_subquery(),
             )
         ).one()

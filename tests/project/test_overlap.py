@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from labelwise.errors import ConflictError
 from labelwise.project import Project
 from labelwise.project.overlap import SCALE, is_overlap_key
+from labelwise.project.pool import load_pool
 from labelwise.project.queue import annotate, label_count, lease_next, renew, skip, undo
 from labelwise.project.review import review_label
 from labelwise.project.settings import update_settings
@@ -312,3 +313,29 @@ def test_cli_shows_agreement_and_lists_and_resolves_disputes(tmp_path):
     after = runner.invoke(app, ["review", folder, "--disputed", "--format", "json"])
     assert json.loads(after.output) == {"disputed": []}
     assert json.loads(runner.invoke(app, ["status", folder, "--json"]).output)["agreement"]["disputed"] == 0
+
+
+def test_the_training_pool_holds_the_majority_and_leaves_ties_out(tmp_path):
+    from tests.project.test_pool_cache import make_project as make_pool_project
+
+    made = make_pool_project(tmp_path, "")
+    project = next(made)
+    for name in ("ann", "bob", "cid"):
+        add_user(project, name, "annotator")
+    p = people(project)
+    update_settings(project, {"overlap": 1.0, "labels_per_overlap_image": 3}, "test")
+    outvoted = 1  # ann: a; bob and cid: b
+    annotate(project, p["ann"], outvoted, "a", None)
+    for name in ("bob", "cid"):
+        assert lease_next(project, p[name], 1, None, 10.0)[0].image_id == outvoted
+        annotate(project, p[name], outvoted, "b", None, queued=True)
+    update_settings(project, {"labels_per_overlap_image": 2}, "test")
+    annotate(project, p["ann"], 2, "a", None)  # ann: a, bob: b -> tied
+    assert lease_next(project, p["bob"], 1, None, 10.0)[0].image_id == 2
+    annotate(project, p["bob"], 2, "b", None, queued=True)
+    annotate(project, p["ann"], 3, "a", None)  # no second opinion yet: its label as given
+    pool = load_pool(project)
+    labels = dict(zip(pool.image_ids.tolist(), pool.labels.tolist(), strict=True))
+    assert (labels[1], labels[2], labels[3]) == (1, -1, 0)
+    with pytest.raises(StopIteration):
+        next(made)

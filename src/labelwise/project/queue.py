@@ -237,12 +237,21 @@ def annotate(
             session.flush()
             return opinion.id
         # Make sure a lease row exists and lock it: concurrent labels of one image queue up here.
-        session.execute(
-            _insert_ignore(session)
-            .values(image_id=image_id, user_id=user.id, expires_at=now, done=True)
-            .on_conflict_do_nothing()
-        )
-        lease = session.get(Lease, image_id, with_for_update=True, populate_existing=True)
+        # Up to three rounds: when the row found was an expired lease that somebody else's lease_next
+        # deleted and replaced while we waited for its lock, the locking read finds nothing (PostgreSQL,
+        # read committed), and the second round sees the new row.
+        lease = None
+        for _ in range(3):
+            session.execute(
+                _insert_ignore(session)
+                .values(image_id=image_id, user_id=user.id, expires_at=now, done=True)
+                .on_conflict_do_nothing()
+            )
+            lease = session.get(Lease, image_id, with_for_update=True, populate_existing=True)
+            if lease is not None:
+                break
+        if lease is None:
+            raise ConflictError(f"image_id: image {image_id} is being leased by others; try again")
         if not lease.done and lease.user_id != user.id and _aware(lease.expires_at) > now:
             holder = session.get(User, lease.user_id)
             raise ConflictError(

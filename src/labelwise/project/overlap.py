@@ -142,9 +142,13 @@ def lease_opinions(session: Session, user_id: int, n: int, now: datetime, expire
     they hold (renewed) first, then new ones. Called by ``queue.lease_next`` before the primary queue."""
     if n <= 0:
         return []
-    # A no-op write on the person's row first: it takes SQLite's write lock before anything is read
-    # (so counts cannot change under us) and serializes one person's calls on PostgreSQL.
-    session.execute(update(User).where(User.id == user_id).values(id=User.id))
+    share, per_image = overlap_settings(session)
+    serving = share > 0 and per_image >= 2
+    if serving:
+        # A no-op write on the person's row first: it takes SQLite's write lock before the counts are
+        # read (so they cannot change under us) and serializes one person's calls on PostgreSQL.
+        # Overlap off, only the second opinions still held are renewed: no write otherwise.
+        session.execute(update(User).where(User.id == user_id).values(id=User.id))
     held = list(
         session.scalars(
             select(OpinionLease)
@@ -157,8 +161,7 @@ def lease_opinions(session: Session, user_id: int, n: int, now: datetime, expire
     for lease in held:
         lease.expires_at = expires
     got = [lease.image_id for lease in held]
-    share, per_image = overlap_settings(session)
-    if share <= 0 or per_image < 2:
+    if not serving:
         return got
     tried: list[int] = []
     while len(got) < n:

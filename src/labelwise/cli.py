@@ -352,12 +352,14 @@ def status(
     from labelwise.project.accuracy import model_accuracy
     from labelwise.project.preselect import preselection_stats
     from labelwise.project.status import project_status
+    from labelwise.project.votes import agreement_status
 
     try:
         proj = _open(project)
         info = project_status(proj)
         info["model_accuracy"] = model_accuracy(proj).as_dict()  # from the random audit sample
         info["preselection"] = preselection_stats(proj)
+        info["agreement"] = agreement_status(proj)  # overlap images: kappa, per-annotator agreement
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
     if as_json:
@@ -378,6 +380,7 @@ def status(
             f"{pre['accepted_corrected']} of those corrected later",
             highlight=False,
         )
+    _print_agreement(info["agreement"])
     table = Table("class", "labels")
     for name, count in info["classes"].items():
         table.add_row(name, str(count))
@@ -388,6 +391,23 @@ def status(
         console.print(f"  [yellow]missing[/] {path}: file not found by the last `labelwise add`", highlight=False)
     for item in info["to_review"]:
         console.print(f"  [yellow]to review[/] {item['path']}: {item['reason']}", highlight=False)
+
+
+def _print_agreement(agreement: dict) -> None:
+    if not agreement["images_with_opinions"] and not agreement["overlap"]:
+        return
+    name = {"cohen": "Cohen's kappa", "fleiss": "Fleiss' kappa"}.get(agreement["measure"], "kappa")
+    kappa = "not measured yet" if agreement["kappa"] is None else f"{agreement['kappa']:.3f}"
+    console.print(
+        f"agreement (overlap {agreement['overlap']:.0%}, {agreement['labels_per_overlap_image']} labels per image): "
+        f"{name} {kappa} on {agreement['kappa_images']} images; {agreement['disputed']} disputed, "
+        f"{agreement['pending_opinions']} second opinions wanted",
+        highlight=False,
+    )
+    for person in agreement["annotators"]:
+        share = "–" if person["agreement"] is None else f"{person['agreement']:.1%}"
+        console.print(f"  {person['name']}: {share} with the majority of the others ({person['n_images']} images)",
+                      highlight=False)  # fmt: skip
 
 
 @app.command()
@@ -473,14 +493,19 @@ def review(
     ] = None,
     by: Annotated[str, typer.Option("--by", help="who reviews, for the history")] = "cli",
     history: Annotated[bool, typer.Option("--history", help="print the latest reviews instead")] = False,
+    disputed: Annotated[
+        bool, typer.Option("--disputed", help="list only the disputed images (overlap votes tied)")
+    ] = False,
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
-    """List the labels most likely wrong (confident learning on out-of-fold predictions), or confirm
-    or change labels; every review keeps who, when and the label it had."""
+    """List the disputed images (overlap votes tied: left out of training until reviewed) and the labels
+    most likely wrong (confident learning on out-of-fold predictions), or confirm or change labels;
+    every review keeps who, when and the label it had. Confirming or changing a disputed image decides it."""
     import json
     from dataclasses import asdict
 
     from labelwise.project.review import likely_mislabeled, review_history, review_label
+    from labelwise.project.votes import disputed_images
 
     if fmt not in ("table", "json"):
         raise _fail(f"--format: expected table or json, got {fmt!r}")
@@ -508,12 +533,22 @@ def review(
             console.print(f"{r['at'][:19]} {r['by']}: {r['action']} {r['path']} {r['from']} -> {r['to']} "
                           f"(labeled by {r['labeled_by']} at {r['labeled_at'][:19]})", highlight=False)  # fmt: skip
         return
+    ties = _on_project(project, lambda p: disputed_images(p))
+    if disputed:
+        if fmt == "json":
+            typer.echo(json.dumps({"disputed": ties}, ensure_ascii=False))
+            return
+        _print_disputed(ties)
+        return
     report = _on_project(project, lambda p: likely_mislabeled(p, n))
     for note in report.notes:
         err_console.print(f"[yellow]{note}[/]")
     if fmt == "json":
-        typer.echo(json.dumps({**asdict(report), "items": [asdict(i) for i in report.items]}, ensure_ascii=False))
+        typer.echo(json.dumps({**asdict(report), "items": [asdict(i) for i in report.items], "disputed": ties},
+                              ensure_ascii=False))  # fmt: skip
         return
+    if ties:
+        _print_disputed(ties)
     title = (f"{len(report.items)} labels most likely wrong, of {report.n_checked} checked "
              f"({report.n_flagged} flagged, {report.n_reviewed} already reviewed; {report.seconds:.1f} s)")  # fmt: skip
     table = Table(title=title)
@@ -522,6 +557,16 @@ def review(
     for i in report.items:
         table.add_row(str(i.rank), i.path, i.label, f"{i.given_p:.3f}", i.suggested, f"{i.suggested_p:.3f}",
                       "yes" if i.flagged else "", i.annotator)  # fmt: skip
+    console.print(table)
+
+
+def _print_disputed(ties: list[dict]) -> None:
+    table = Table(title=f"{len(ties)} disputed images (votes tied; not trained on until reviewed)")
+    for column in ("path", "label", "votes", "tied"):
+        table.add_column(column, overflow="fold")
+    for t in ties:
+        votes = ", ".join(f"{v['by']}: {v['label']}" for v in t["votes"])
+        table.add_row(t["path"], t["label"], votes, " / ".join(t["tied"]))
     console.print(table)
 
 

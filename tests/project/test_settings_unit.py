@@ -27,6 +27,8 @@ BOUNDS = {
     "stop_kappa": (0.0, 1.0, float, False),
     "audit_fraction": (0.0, 1.0, float, False),
     "preselect_threshold": (0.0, 1.0, float, True),
+    "overlap": (0.0, 1.0, float, False),
+    "labels_per_overlap_image": (2, 10, int, False),
 }
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from labelwise.embed.projection import REFIT_GROWTH, Projection, fit_projection
 from labelwise.project.labels import current_labels
 from labelwise.project.project import Project
+from labelwise.project.votes import training_labels
 from labelwise.store.models import STATUS_OK, Image, random_order_key
 from labelwise.strategies.geometry import assign_to_clusters
 
@@ -43,7 +44,8 @@ def load_pool(project: Project, cache: PoolCache | None = None) -> Pool:
             pool = _from_rows(project, _image_rows(session), cache)
             if cache is not None:
                 cache.clusters = None  # a new pool, or a new projection: clustered again when next needed
-        labeled = current_labels(session)
+        # Overlap images train on the majority of their labels; a tie waits for a reviewer.
+        labeled = training_labels(session, current_labels(session), len(project.class_names()))
     if cache is not None:
         cache.pool, cache.fingerprint = pool, fingerprint
     return replace(pool, labels=_label_array(pool.image_ids, labeled), class_names=project.class_names())

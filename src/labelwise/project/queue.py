@@ -17,6 +17,15 @@ from sqlalchemy.orm import Session
 from labelwise.errors import ConflictError, ForbiddenError, LabelwiseError, NotFoundError
 from labelwise.project.labels import add_annotation
 from labelwise.project.near_duplicates import group_of
+from labelwise.project.overlap import (
+    OPINION_STRATEGY,
+    lease_opinions,
+    live_opinion_leases,
+    record_opinion,
+    release_opinion,
+    renew_opinions,
+    reopen_opinion,
+)
 from labelwise.project.project import Project
 from labelwise.project.training import QueueEntry, Ranking
 from labelwise.store.db import retry_transaction
@@ -70,6 +79,7 @@ def lease_next(
             session.execute(update(User).where(User.id == user.id).values(id=User.id))
             live = session.scalar(select(func.count()).select_from(Lease).where(
                 Lease.user_id == user.id, Lease.expires_at > now, Lease.done.is_(False)))  # fmt: skip
+            live += live_opinion_leases(session, user.id, now)  # overlap: second opinions count too
             n = min(n, max(live, max_leases))
         # FOR UPDATE: a lease that runs out while its holder asks again may be taken by somebody else
         # meanwhile; the lock waits for that and skips the lease, instead of renewing (and serving) it.
@@ -87,6 +97,9 @@ def lease_next(
         got = [lease.image_id for lease in held]
         for lease in held:  # asking again renews what you hold
             lease.expires_at = expires
+        # Overlap (project/overlap.py): then the second opinions this person can give, before new images.
+        opinions = lease_opinions(session, user.id, n - len(got), now, expires)
+        n -= len(opinions)
         order = [e.image_id for e in ranking.entries] if ranking else []
         position = 0
         # No two near-duplicates (one picture cropped or shifted) in one batch: the second is left for later.
@@ -120,13 +133,18 @@ def lease_next(
             .join(Lease, Lease.image_id == Image.id)
             .where(Image.id.in_(got))
         ).all()
+        opinion_paths = dict(session.execute(select(Image.id, Image.path).where(Image.id.in_(opinions))).all())
     by_id = {r[0]: r for r in rows}
-    return [
+    primary = [
         Leased(i, by_id[i][1], _aware(by_id[i][2]), by_id[i][3], by_id[i][4], by_id[i][5],
                list(why[i].top) if i in why else [])
         for i in got
         if i in by_id
     ]  # fmt: skip
+    # Served in the order chosen: held leases, second opinions, new images. A second opinion comes
+    # without the model's prediction: the person's own opinion is wanted.
+    second = [Leased(i, opinion_paths[i], expires, None, OPINION_STRATEGY, None, []) for i in opinions]
+    return primary[: len(held)] + second + primary[len(held) :]
 
 
 def _chosen_by(entry: QueueEntry | None, ranking_strategy: str | None) -> str | None:
@@ -212,13 +230,28 @@ def annotate(
             known = ", ".join(session.scalars(offered))
             why = "unknown class" if cls is None else "class is retired:"
             raise LabelwiseError(f"label: {why} {label!r}; the classes are: {known}")
+        opinion = record_opinion(session, image, cls, user, now)  # overlap: a second opinion asked of them
+        if opinion is not None:
+            if preselected is not None:
+                opinion.preselected, opinion.preselect_accepted = preselected, preselected == label
+            session.flush()
+            return opinion.id
         # Make sure a lease row exists and lock it: concurrent labels of one image queue up here.
-        session.execute(
-            _insert_ignore(session)
-            .values(image_id=image_id, user_id=user.id, expires_at=now, done=True)
-            .on_conflict_do_nothing()
-        )
-        lease = session.get(Lease, image_id, with_for_update=True, populate_existing=True)
+        # Up to three rounds: when the row found was an expired lease that somebody else's lease_next
+        # deleted and replaced while we waited for its lock, the locking read finds nothing (PostgreSQL,
+        # read committed), and the second round sees the new row.
+        lease = None
+        for _ in range(3):
+            session.execute(
+                _insert_ignore(session)
+                .values(image_id=image_id, user_id=user.id, expires_at=now, done=True)
+                .on_conflict_do_nothing()
+            )
+            lease = session.get(Lease, image_id, with_for_update=True, populate_existing=True)
+            if lease is not None:
+                break
+        if lease is None:
+            raise ConflictError(f"image_id: image {image_id} is being leased by others; try again")
         if not lease.done and lease.user_id != user.id and _aware(lease.expires_at) > now:
             holder = session.get(User, lease.user_id)
             raise ConflictError(
@@ -268,7 +301,8 @@ def renew(project: Project, user: User, image_ids: list[int], lease_minutes: flo
         ).all()
         for lease in leases:
             lease.expires_at = now + timedelta(minutes=lease_minutes)
-        return sorted(lease.image_id for lease in leases)
+        opinions = renew_opinions(session, user.id, image_ids, now + timedelta(minutes=lease_minutes))
+        return sorted([lease.image_id for lease in leases] + opinions)
 
 
 @retry_transaction
@@ -290,6 +324,8 @@ def undo(project: Project, user: User, annotation_id: int, lease_minutes: float)
         annotation.superseded = True
         annotation.deleted_at, annotation.deleted_by = utcnow(), user.id
         session.flush()
+        if annotation.opinion:  # a second opinion: its author is asked for it again
+            reopen_opinion(session, annotation, lease_minutes)
         if was_current:
             previous = session.scalar(
                 select(Annotation)
@@ -315,6 +351,7 @@ def skip(project: Project, user: User, image_id: int) -> None:
             raise NotFoundError(f"image_id: no image {image_id}")
         session.add(Skip(image_id=image_id, user_id=user.id))
         session.execute(delete(Lease).where(Lease.image_id == image_id, Lease.user_id == user.id))
+        release_opinion(session, user.id, image_id)
 
 
 def label_count(project: Project) -> int:
@@ -330,7 +367,8 @@ def recent_labels(project: Project, user: User, limit: int = 20) -> list[dict]:
             select(Annotation.id, Annotation.image_id, Image.path, LabelClass.name)
             .join(Image, Image.id == Annotation.image_id)
             .join(LabelClass, LabelClass.id == Annotation.class_id)
-            .where(Annotation.user_id == user.id, Annotation.source == "server", Annotation.superseded.is_(False))
+            .where(Annotation.user_id == user.id, Annotation.source == "server", Annotation.deleted_at.is_(None))
+            .where(Annotation.superseded.is_(False) | Annotation.opinion.is_(True))  # second opinions are undoable
             .order_by(Annotation.id.desc())
             .limit(limit)
         ).all()

@@ -30,6 +30,9 @@ DEFAULTS: dict[str, Any] = {
     # The annotate page pre-selects the model's top class at or above this probability (Enter
     # accepts it); None turns pre-selection off.
     "preselect_threshold": 0.6,
+    # Share of the images labeled by more than one person (project/overlap.py), and by how many.
+    "overlap": 0.0,
+    "labels_per_overlap_image": 2,
 }
 
 
@@ -73,6 +76,8 @@ def _check(key: str, value: Any) -> Any:
         "stop_kappa": lambda: number(float, 0.0, 1.0),
         "audit_fraction": lambda: number(float, 0.0, 1.0),
         "preselect_threshold": lambda: number(float, 0.0, 1.0, optional=True),
+        "overlap": lambda: number(float, 0.0, 1.0),
+        "labels_per_overlap_image": lambda: number(int, 2, 10),
     }
     if key not in checks:
         raise LabelwiseError(f"settings.{key}: unknown setting; known: {', '.join(DEFAULTS)}")

@@ -6,7 +6,7 @@ Route functions only translate; the work is in :mod:`labelwise.project.review`.
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from labelwise.project.classes import active_class_names
 from labelwise.project.review import likely_mislabeled, review_history, review_label
+from labelwise.project.votes import disputed_images
 from labelwise.server.deps import Admin, CurrentUser
 from labelwise.server.pages import _page
 from labelwise.server.schemas import ERROR_RESPONSES, MAX_ID
@@ -49,6 +50,26 @@ class ReviewRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     label: str | None = Field(None, min_length=1, max_length=255, description="the new class; omitted: confirm")
     given_p: float | None = Field(None, ge=0.0, le=1.0, description="the finder's p(label) when reviewed")
+    reason: Literal["likely-mislabeled", "disputed"] = Field(
+        "likely-mislabeled", description="which list the image was reviewed from"
+    )
+
+
+class Vote(BaseModel):
+    by: str
+    label: str
+
+
+class DisputedItem(BaseModel):
+    image_id: int
+    path: str
+    label: str = Field(description="the image's current label (the first person's)")
+    votes: list[Vote]
+    tied: list[str] = Field(description="the classes with the most votes")
+
+
+class DisputedResponse(BaseModel):
+    items: list[DisputedItem]
 
 
 class ReviewRow(BaseModel):
@@ -77,10 +98,16 @@ def suspects(request: Request, user: Admin, n: Annotated[int, Query(ge=1, le=500
     return SuspectsResponse(**{**asdict(report), "items": [asdict(i) for i in report.items]})
 
 
+@router.get("/api/review/disputed", response_model=DisputedResponse)
+def disputed(request: Request, user: Admin, n: Annotated[int, Query(ge=1, le=1000)] = 200) -> DisputedResponse:
+    """Overlap images whose votes tie: left out of training until a reviewer confirms or changes the label."""
+    return DisputedResponse(items=[DisputedItem(**d) for d in disputed_images(request.app.state.project, n)])
+
+
 @router.post("/api/review/{image_id}", status_code=201, response_model=ReviewRow, response_model_by_alias=True)
 def review(image_id: ImageId, body: ReviewRequest, request: Request, user: Admin) -> ReviewRow:
     row = review_label(request.app.state.project, image_id, reviewer=user.name, new_class=body.label,
-                       user_id=user.id, given_p=body.given_p)  # fmt: skip
+                       user_id=user.id, given_p=body.given_p, reason=body.reason)  # fmt: skip
     if row["action"] == "change":
         request.app.state.retrainer.request()  # train on the corrected label
     return ReviewRow(**row)

@@ -21,8 +21,9 @@ from labelwise.project.project import Project
 from labelwise.project.settings import get_settings, settings_history
 from labelwise.project.status import project_status
 from labelwise.project.training import load_history, stopping_status
+from labelwise.project.votes import agreement_status
 from labelwise.server.worker import Retrainer
-from labelwise.store.models import Annotation, Image, LabelClass, ModelVersion, SettingChange
+from labelwise.store.models import Annotation, Image, LabelClass, LabelReview, ModelVersion, SettingChange
 
 MAX_AGE_S = 30.0
 _cache: dict[str, tuple[tuple, float, dict[str, Any]]] = {}
@@ -40,6 +41,12 @@ def _state_key(project: Project) -> tuple:
                 select(func.max(Image.id)).scalar_subquery(),
                 select(func.count()).select_from(LabelClass).scalar_subquery(),
                 select(func.max(SettingChange.id)).scalar_subquery(),
+                # Agreement (overlap): an undone second opinion or a confirmed dispute changes no count above.
+                select(func.count())
+                .select_from(Annotation)
+                .where(Annotation.deleted_at.is_not(None))
+                .scalar_subquery(),
+                select(func.max(LabelReview.id)).scalar_subquery(),
             )
         ).one()
     return (*row, len(project.store), tuple(project.class_names()))  # names: a rename keeps the count
@@ -108,6 +115,8 @@ def _compute_status(project: Project, retrainer: Retrainer) -> dict[str, Any]:
         ],
         "stopping": stopping_status(settings, load_history(project), estimate, labeled_now=info["labeled"]),
         "preselection": preselection_stats(project),
+        # Overlap images: kappa with the images it rests on, each person's agreement with the majority.
+        "agreement": agreement_status(project),
         "settings": settings,
         "settings_history": settings_history(project, limit=20),
     }  # fmt: skip

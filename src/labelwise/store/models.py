@@ -126,6 +126,11 @@ class Annotation(Base):
     # whether the label is that class: the acceptance rate and the later corrections read these.
     preselected: Mapped[str | None] = mapped_column(String(255))
     preselect_accepted: Mapped[bool | None] = mapped_column(Boolean)
+    # A second opinion on an overlap image (project/overlap.py): one more person's label, stored
+    # beside the image's label instead of replacing it. It is never the image's current label, so
+    # it is written with superseded=True and every reader of current labels is unchanged; the
+    # majority of the opinions and the current label is what training uses.
+    opinion: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ImportedPrediction(Base):
@@ -220,6 +225,22 @@ class Lease(Base):
     audit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     predicted: Mapped[str | None] = mapped_column(String(255))  # the serving model's top class
     predicted_p: Mapped[float | None] = mapped_column(Float)
+
+
+class OpinionLease(Base):
+    """A second opinion of an overlap image handed to one person (project/overlap.py).
+
+    The primary key (image, person) is the database's guarantee that nobody is asked twice for the
+    same image; the row stays, marked ``done``, once they labeled it. Expiry and renewal work as for
+    :class:`Lease`.
+    """
+
+    __tablename__ = "opinion_leases"
+
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Skip(Base):

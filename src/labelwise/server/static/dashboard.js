@@ -23,6 +23,8 @@ if (form && !form.classList.contains("readonly")) {
       stop_label_budget: numberOrNull(f.stop_label_budget.value),
       stop_target_accuracy: numberOrNull(f.stop_target_accuracy.value),
       preselect_threshold: numberOrNull(f.preselect_threshold.value),
+      overlap: Number(f.overlap.value),
+      labels_per_overlap_image: Number(f.labels_per_overlap_image.value),
     };
     const r = await api("PUT", "/api/settings", body);
     document.getElementById("settings-msg").textContent = r.ok ? "saved" : r.body.detail;

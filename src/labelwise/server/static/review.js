@@ -73,5 +73,54 @@ async function loadHistory() {
   }
 }
 
+// Disputed images (overlap votes tied): one button per tied class; "Keep" confirms the current label.
+async function decideDispute(item, tr, label) {
+  const body = label === item.label ? { reason: "disputed" } : { label, reason: "disputed" };
+  const r = await api("POST", `/api/review/${item.image_id}`, body);
+  if (!r.ok) { alert(r.body.detail); return; }
+  tr.classList.add("reviewed");
+  tr.lastChild.textContent = r.body.action === "change" ? `changed to ${r.body.to}` : `kept ${r.body.to}`;
+  loadHistory();
+}
+
+async function loadDisputed() {
+  const r = await api("GET", "/api/review/disputed");
+  const note = document.getElementById("disputed-summary");
+  const body = document.querySelector("#disputed tbody");
+  if (!r.ok) { note.textContent = r.body.detail; return; }
+  note.textContent = r.body.items.length ? `${r.body.items.length} disputed images.` : "No disputed image.";
+  body.innerHTML = "";
+  for (const item of r.body.items) {
+    const tr = document.createElement("tr");
+    tr.dataset.imageId = item.image_id;
+    const img = document.createElement("img");
+    img.src = `/api/images/${item.image_id}/thumb`;
+    img.alt = item.path;
+    img.title = item.path;
+    img.className = "review-thumb";
+    cell(tr, img);
+    cell(tr, item.votes.map((v) => `${v.by}: ${v.label}`).join(", "));
+    const actions = document.createElement("div");
+    for (const label of item.tied) {
+      const b = document.createElement("button");
+      b.textContent = label === item.label ? `Keep ${label}` : `Make it ${label}`;
+      b.className = label === item.label ? "confirm" : "change";
+      b.onclick = () => decideDispute(item, tr, label);
+      actions.append(b, " ");
+    }
+    const select = document.createElement("select");
+    select.innerHTML = options.innerHTML;
+    select.value = item.label;
+    const other = document.createElement("button");
+    other.textContent = "Set";
+    other.className = "change";
+    other.onclick = () => decideDispute(item, tr, select.value);
+    actions.append(select, " ", other);
+    cell(tr, actions);
+    body.append(tr);
+  }
+}
+
+loadDisputed();
 loadSuspects();
 loadHistory();

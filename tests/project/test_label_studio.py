@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from datetime import timedelta
 
 import httpx
@@ -213,6 +214,27 @@ def test_sync_mirrors_the_project_and_label_studio_serves_labelwise_ranking(labe
             ).all()
         assert sorted(live) == sorted(f"task-{t}.png" for t in first if t not in (relabel_task, deleted_task))
         project.close()
+
+
+def test_tasks_are_listed_a_page_at_a_time_and_only_those_changed(label_studio, own_ls_project):
+    pid, truth, broken_task = own_ls_project
+    client = LabelStudioClient(label_studio.url, label_studio.legacy_token)
+    listing = label_studio_tasks.list_tasks(client, pid, page_size=7)  # 31 tasks: 5 pages, the last one short
+    assert sorted(t["id"] for t in listing.tasks) == sorted([*truth, broken_task])
+    assert listing.consistent and listing.started is not None
+    assert label_studio_tasks.task_count(client, pid) == len(truth) + 1
+    # Nothing changed after the listing began (plus a second: the server's clock counts whole seconds).
+    later = listing.started + timedelta(seconds=1)
+    time.sleep(1.1)
+    assert label_studio_tasks.list_tasks(client, pid, since=later, page_size=7).tasks == []
+    task_id, name = next(iter(truth.items()))
+    with label_studio.api() as api:
+        _annotate(api, task_id, name)
+    changed = label_studio_tasks.list_tasks(client, pid, since=later, page_size=7).tasks
+    assert [t["id"] for t in changed] == [task_id]
+    bodies = label_studio_tasks.annotations_of(client, pid, [task_id])
+    assert [choice_of(a) for a in bodies[task_id]] == [name]
+    client.close()
 
 
 def test_a_wrong_token_is_a_clear_error(label_studio, ls_project, tmp_path):

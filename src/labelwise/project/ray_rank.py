@@ -118,7 +118,8 @@ def rank_for_worker(
         f"no audit images (as suggest --ray)" + (f"; {found.note}" if found.note else "")
     )
     log.info(note)
-    ranking = Ranking(version, found.strategy, entries, head="logistic", head_reason=note, note=note)
+    why = "ranked on Ray: the logistic head, as suggest --ray (the head setting applies on one machine only)"
+    ranking = Ranking(version, found.strategy, entries, head="logistic", head_reason=why, note=note)
     ranking.save(ranking_path(project))
     return ranking
 

@@ -1,9 +1,9 @@
 """Read and embed the files of an ingest on a Ray cluster: the same functions, another executor.
 
 The driver (``labelwise init``/``add``) keeps the scan, the duplicates, the embedding store and the
-database (:mod:`labelwise.project.ingest`). Only what costs CPU moves: Ray Data tasks run
-:func:`labelwise.ingest.pipeline.read_file` (read, hash, decode, validate, resize) on each file,
-and an actor pool runs the backbone (one onnxruntime session per actor). Results come back in
+database (:mod:`labelwise.project.ingest`). Only what costs CPU moves: an actor pool runs
+:func:`labelwise.ingest.pipeline.read_file` (read, hash, decode, validate, resize) on each file and
+then the backbone (one onnxruntime session per actor) on the decoded pictures. Results come back in
 input order, so the driver's batches, duplicates and broken files are those of the local path.
 
 The files must be readable by every node under the same absolute path (a shared file system).
@@ -87,7 +87,7 @@ def _read_on_ray(
             compute=ActorPoolStrategy(size=actors), num_cpus=actor_cpus, num_gpus=actor_gpus,
             fn_constructor_kwargs={"backbone": backbone.name, "threads": threads, "gpu": actor_gpus > 0},
         )  # fmt: skip
-    # A node lost mid-ingest: Ray retries its read tasks elsewhere (a task's system failures are
+    # A node lost mid-ingest: Ray retries the two-stage form's read tasks elsewhere (a task's system failures are
     # retried 3 times) and Ray Data restarts its actors and resubmits their calls (unlimited).
     for batch in embedded.iter_batches(batch_size=None, batch_format="numpy"):
         for j in range(len(batch["i"])):

@@ -75,6 +75,21 @@ def test_model_version_names_are_kept_by_a_mirror_and_differ_between_mirrors(tmp
     assert _State(tmp_path / "a.json").version_name(2) == name.replace("-v1-", "-v2-")  # kept across passes
 
 
+def test_the_next_pass_starts_before_this_one_began_and_never_past_an_inconsistent_listing():
+    from datetime import UTC, datetime
+
+    from labelwise.project.label_studio_tasks import MARGIN, Listing, next_watermark
+
+    before, began = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
+    tasks = [{"id": 1, "updated_at": "2026-01-01T10:00:00.5Z"}, {"id": 2, "updated_at": "2026-01-01T12:00:00Z"}]
+    assert next_watermark(Listing(tasks, True, began), before) == began - MARGIN
+    # The set changed while it was paged: a task may have slid between two pages, so do not move on.
+    assert next_watermark(Listing(tasks, False, began), before) == before
+    # No Date header: the newest task seen, less the margin; nothing seen: where it was.
+    assert next_watermark(Listing(tasks, True, None), before) == datetime(2026, 1, 1, 12, tzinfo=UTC) - MARGIN
+    assert next_watermark(Listing([], True, None), before) == before
+
+
 # -- end to end against a real Label Studio ---------------------------------------------------------
 @pytest.fixture(scope="module")
 def label_studio(tmp_path_factory):

@@ -110,11 +110,17 @@ def annotations_of(client: LabelStudioClient, ls_project: int, ids: list[int]) -
 
 
 def next_watermark(listing: Listing, previous: datetime | None) -> datetime | None:
-    """Where the next pass starts listing: ``MARGIN`` before this listing began by the server's clock;
-    the previous mark when this listing was inconsistent or the server sent no clock."""
-    if not listing.consistent or listing.started is None:
+    """Where the next pass starts listing: ``MARGIN`` before this listing began by the server's clock.
+
+    The previous mark when this listing was inconsistent. A server that sends no ``Date`` header: the
+    newest ``updated_at`` listed, less ``MARGIN`` (the previous mark when nothing was listed).
+    """
+    if not listing.consistent:
         return previous
-    return listing.started - MARGIN
+    if listing.started is not None:
+        return listing.started - MARGIN
+    seen = [t for t in (parse_time(task.get("updated_at")) for task in listing.tasks) if t is not None]
+    return max(seen) - MARGIN if seen else previous
 
 
 def parse_time(text: str | None) -> datetime | None:

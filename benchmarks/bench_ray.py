@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument("--png", type=int, default=300)
     parser.add_argument("--jpeg", type=int, default=300)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--fixed-cost", action="store_true", help="only: 16 images then the folder, local and on Ray")
     parser.add_argument("--two-stage", action="store_true", help="also the earlier two-stage Ray form (baseline)")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
@@ -87,6 +88,9 @@ def main() -> None:
         n = args.png + args.jpeg
         # Warm the backbone's one-time export (lite0: torch -> ONNX, cached) outside the timings.
         timed_ingest(work, write_folder(work / "warm", 8, 8), args.backbone, "warm", None)
+        if args.fixed_cost:
+            fixed_cost(work, images, args.backbone)
+            return
         summary = []
         for run in range(1, args.runs + 1):
             load_before = _load()
@@ -117,6 +121,30 @@ def main() -> None:
               f"met in {sum(x >= 0.8 for x in one_node)} of {len(one_node)} runs)")  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def fixed_cost(work: Path, images: Path, backbone: str) -> None:
+    """What a Ray ingest costs whatever its size: 16 images twice on one fresh 1-node cluster (the
+    second call finds its worker processes started), then the whole folder; the local path alike."""
+    import ray
+
+    from labelwise.project.ray_cluster import connect
+
+    small = write_folder(work / "small", 8, 8)
+    print(f"load average {_load()}")
+    print(f"local, 16 images: {timed_ingest(work, small, backbone, 'l16', None)[0]:.1f} s")
+    print(f"local, whole folder: {timed_ingest(work, images, backbone, 'lall', None)[0]:.1f} s")
+    cluster = start_cluster(workers=0, cpus=os.cpu_count() or 1)
+    try:
+        os.environ.update(cluster.auth)
+        connect(cluster.address)
+        for name, folder in (("16 images, first", small), ("16 images, again", small), ("whole folder", images)):
+            seconds = timed_ingest(work, folder, backbone, name.replace(" ", "").replace(",", ""), cluster.address)[0]
+            print(f"Ray 1 node, {name}: {seconds:.1f} s", flush=True)
+    finally:
+        ray.shutdown()
+        cluster.stop()
+    print(f"load average {_load()}")
 
 
 def _load() -> str:

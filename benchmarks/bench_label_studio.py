@@ -32,6 +32,7 @@ from labelwise.loop.datasets import FASHION_MNIST_CLASSES, fashion_mnist_arrays
 from labelwise.project import Project
 from labelwise.project.label_studio import sync_once
 from labelwise.project.label_studio_api import LabelStudioClient
+from labelwise.project.label_studio_tasks import list_tasks
 from labelwise.project.training import predictions_path
 from tests.label_studio_server import LabelStudio, choice_result, classification_config, start_label_studio, stop
 
@@ -57,11 +58,15 @@ def make_project(api: httpx.Client, title: str, sampling: str, x: np.ndarray, st
         ]
         answer = api.post(f"/api/projects/{pid}/import", files=files)
         answer.raise_for_status()
-    everything = {"exportType": "JSON", "download_all_tasks": "true"}
-    # Label Studio exports 10,000 tasks in minutes on a loaded machine: longer than the client's 120 s.
-    tasks = api.get(f"/api/projects/{pid}/export", params=everything, timeout=900).json()
-    index = {t["id"]: int(t["data"]["image"].rsplit("img", 1)[1][:6]) - start for t in tasks}
-    return pid, index
+    return pid, task_index(api, pid, start)
+
+
+def task_index(api: httpx.Client, pid: int, start: int = 0) -> dict[int, int]:
+    """Task id -> index into the uploaded array, from the image's file name (``img<index>.png``)."""
+    client = LabelStudioClient(str(api.base_url), api.headers["Authorization"].split()[-1])
+    tasks = list_tasks(client, pid).tasks  # paged: Label Studio's export of 10,000 tasks outlasts a client's wait
+    client.close()
+    return {t["id"]: int(t["data"]["image"].rsplit("img", 1)[1][:6]) - start for t in tasks}
 
 
 def pool_accuracy(folder: Path, index: dict, truth: np.ndarray, labeled: set[int]) -> float:
@@ -140,6 +145,51 @@ def latency(ls, api, pid, folder, index, y) -> float:
     return seconds
 
 
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def big_sync(ls, api, args, x_train, y_train, work: Path) -> None:
+    """A ``--big``-task project: the first pass, two quiet passes, a pass after 10 new labels, and, as the
+    baseline of the same run, one call of Label Studio's full export (what every pass read before)."""
+    if args.big_project:
+        pid = args.big_project
+    else:
+        t = time.perf_counter()
+        pid, _ = make_project(api, "bench big", "Sequential sampling", x_train[: args.big], 0)
+        print(f"uploaded {args.big} tasks in {time.perf_counter() - t:.0f} s", flush=True)
+    index = task_index(api, pid)
+    client = LabelStudioClient(ls.url, ls.legacy_token)
+    times: dict[str, tuple[float, str]] = {}  # what -> (seconds, load average right after)
+
+    def timed(name: str, **kwargs) -> None:
+        t = time.perf_counter()
+        report = sync_once(work / "big", client, pid, **kwargs)
+        times[name] = (time.perf_counter() - t, load_average())
+        print(f"  {name}: {report.summary} (load {times[name][1]})", flush=True)
+
+    timed("first pass", backbone="squeezenet")
+    timed("quiet pass")
+    timed("quiet pass again")
+    for _ in range(10):
+        task = api.get(f"/api/projects/{pid}/next").json()
+        result = choice_result(CLASSES[y_train[index[task["id"]]]])
+        api.post(f"/api/tasks/{task['id']}/annotations", json={"result": result})
+    timed("pass after 10 new labels")
+    client.close()
+    t = time.perf_counter()
+    try:
+        everything = {"exportType": "JSON", "download_all_tasks": "true"}
+        exported = len(api.get(f"/api/projects/{pid}/export", params=everything, timeout=1800).json())
+        name = f"baseline: Label Studio's full export, one call ({exported} tasks)"
+    except httpx.HTTPError as exc:
+        name = f"baseline: Label Studio's full export failed: {exc}"
+    times[name] = (time.perf_counter() - t, load_average())
+    print(f"\nsync of {len(index)} tasks")
+    for name, (seconds, load) in times.items():
+        print(f"  {name}: {seconds:.1f} s  (load average {load})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=1000)
@@ -147,6 +197,7 @@ def main() -> None:
     parser.add_argument("--arms", default="sequential,random,labelwise", help="label-efficiency arms ('': none)")
     parser.add_argument("--url", help="a running Label Studio (default: start one)")
     parser.add_argument("--token", help="its legacy token, with --url")
+    parser.add_argument("--big-project", type=int, help="an existing project of the --big images on --url (no upload)")
     args = parser.parse_args()
     x_train, y_train, _, _ = fashion_mnist_arrays()
     work = Path(tempfile.mkdtemp(prefix="bench-ls-"))
@@ -168,15 +219,7 @@ def main() -> None:
             for k in CHECKPOINTS:
                 print(f"{k:>6}  " + "  ".join(f"{results[n][k]:>10.3f}" for n in results))
         if args.big:
-            pid, _ = make_project(api, "bench big", "Sequential sampling", x_train[: args.big], 0)
-            client = LabelStudioClient(ls.url, ls.legacy_token)
-            t = time.perf_counter()
-            sync_once(work / "big", client, pid, backbone="squeezenet")
-            first = time.perf_counter() - t
-            t = time.perf_counter()
-            sync_once(work / "big", client, pid)
-            again = time.perf_counter() - t
-            print(f"\nsync of {args.big} tasks: first pass {first:.1f} s, a pass with nothing changed {again:.2f} s")
+            big_sync(ls, api, args, x_train, y_train, work)
     finally:
         if ls.process is not None:
             stop(ls.process)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
+from datetime import timedelta
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from labelwise.project import Project
-from labelwise.project.label_studio import choice_of, latest_annotation, sync_once
+from labelwise.project import Project, label_studio_tasks
+from labelwise.project.label_studio import annotator_email, choice_of, latest_annotation, sync_once
 from labelwise.project.label_studio_api import LabelStudioClient, LabelStudioError, parse_label_config
 from labelwise.project.training import Ranking, ranking_path
 from labelwise.store.models import Annotation, Image, LabelClass
@@ -71,6 +73,21 @@ def test_model_version_names_are_kept_by_a_mirror_and_differ_between_mirrors(tmp
     assert re.fullmatch(r"labelwise-v1-[0-9a-f]{6}", name)
     assert other.version_name(1) != name  # a mirror made again writes under names of its own
     assert _State(tmp_path / "a.json").version_name(2) == name.replace("-v1-", "-v2-")  # kept across passes
+
+
+def test_the_next_pass_starts_before_this_one_began_and_never_past_an_inconsistent_listing():
+    from datetime import UTC, datetime
+
+    from labelwise.project.label_studio_tasks import MARGIN, Listing, next_watermark
+
+    before, began = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)
+    tasks = [{"id": 1, "updated_at": "2026-01-01T10:00:00.5Z"}, {"id": 2, "updated_at": "2026-01-01T12:00:00Z"}]
+    assert next_watermark(Listing(tasks, True, began), before) == began - MARGIN
+    # The set changed while it was paged: a task may have slid between two pages, so do not move on.
+    assert next_watermark(Listing(tasks, False, began), before) == before
+    # No Date header: the newest task seen, less the margin; nothing seen: where it was.
+    assert next_watermark(Listing(tasks, True, None), before) == datetime(2026, 1, 1, 12, tzinfo=UTC) - MARGIN
+    assert next_watermark(Listing([], True, None), before) == before
 
 
 # -- end to end against a real Label Studio ---------------------------------------------------------
@@ -195,7 +212,44 @@ def test_sync_mirrors_the_project_and_label_studio_serves_labelwise_ranking(labe
         assert (f"task-{deleted_task}.png", first[deleted_task], True) in history
         assert not any(p == f"task-{deleted_task}.png" and not s for p, _, s in history)
         assert api.get(f"/api/projects/{pid}").json()["model_version"] == report.model_version
+
+        # Tasks deleted in Label Studio, one labeled and one not: the task count no longer matches the
+        # mirror's, a full listing finds them gone; the label is superseded and neither gets a prediction.
+        unlabeled_task = next(t for t in truth if t not in first)
+        for task_id in (relabel_task, unlabeled_task):
+            assert api.delete(f"/api/tasks/{task_id}").status_code == 204
+        client = LabelStudioClient(label_studio.url, label_studio.legacy_token)
+        report = sync_once(folder, client, pid, force_train=True)
+        client.close()
+        assert (report.tasks, report.labels_changed, report.labels_removed) == (29, 0, 1)
+        assert report.predictions == 26  # 28 pictures left, 2 of them labeled
+        with project.sessions() as session:
+            live = session.scalars(
+                select(Image.path).join(Annotation, Annotation.image_id == Image.id).where(~Annotation.superseded)
+            ).all()
+        assert sorted(live) == sorted(f"task-{t}.png" for t in first if t not in (relabel_task, deleted_task))
         project.close()
+
+
+def test_tasks_are_listed_a_page_at_a_time_and_only_those_changed(label_studio, own_ls_project):
+    pid, truth, broken_task = own_ls_project
+    client = LabelStudioClient(label_studio.url, label_studio.legacy_token)
+    listing = label_studio_tasks.list_tasks(client, pid, page_size=7)  # 31 tasks: 5 pages, the last one short
+    assert sorted(t["id"] for t in listing.tasks) == sorted([*truth, broken_task])
+    assert listing.consistent and listing.started is not None
+    assert label_studio_tasks.task_count(client, pid) == len(truth) + 1
+    # Nothing changed after the listing began (plus a second: the server's clock counts whole seconds).
+    later = listing.started + timedelta(seconds=1)
+    time.sleep(1.1)
+    assert label_studio_tasks.list_tasks(client, pid, since=later, page_size=7).tasks == []
+    task_id, name = next(iter(truth.items()))
+    with label_studio.api() as api:
+        _annotate(api, task_id, name)
+    changed = label_studio_tasks.list_tasks(client, pid, since=later, page_size=7).tasks
+    assert [t["id"] for t in changed] == [task_id]
+    bodies = label_studio_tasks.annotations_of(client, pid, [task_id])
+    assert [choice_of(a) for a in bodies[task_id]] == [name]
+    client.close()
 
 
 def test_a_wrong_token_is_a_clear_error(label_studio, ls_project, tmp_path):
@@ -217,8 +271,10 @@ def test_an_annotation_naming_an_unknown_class_adds_the_class_and_says_so(tmp_pa
         image_id = session.scalar(select(Image.id).limit(1))
     config = parse_label_config(classification_config(["Bag", "Coat"]))
     task = {"id": 9, "annotations": [{"id": 1, "completed_by": 4, "result": choice_result("Hoodie")}]}
+    annotation = latest_annotation(task)
+    labels = {"9": [choice_of(annotation, config), annotator_email(annotation, {4: "hal@example.com"})]}
     report = SyncReport()
-    _import_annotations(project, config, [task], {9: image_id}, {4: "hal@example.com"}, report)
+    _import_annotations(project, labels, {9: image_id}, report)
     assert report.classes_added == ["Hoodie"] and "classes added: Hoodie" in report.summary
     assert project.class_names() == ["Bag", "Coat", "Hoodie"]
     with project.sessions() as session:
@@ -250,7 +306,11 @@ def _flaky_client(label_studio, transport: httpx.BaseTransport, retries: int) ->
     return client
 
 
-def test_label_studio_going_away_mid_sync_loses_nothing_and_doubles_nothing(label_studio, own_ls_project, tmp_path):
+def test_label_studio_going_away_mid_sync_loses_nothing_and_doubles_nothing(
+    label_studio, own_ls_project, tmp_path, monkeypatch
+):
+    # No safety margin before the last listing, so that the quiet pass below must list nothing at all.
+    monkeypatch.setattr(label_studio_tasks, "MARGIN", timedelta(0))
     pid, truth, broken_task = own_ls_project
     folder = tmp_path / "mirror"
     with label_studio.api() as api:
@@ -281,8 +341,13 @@ def test_label_studio_going_away_mid_sync_loses_nothing_and_doubles_nothing(labe
     assert len(live) == len(set(live)) == len(annotated) > 0
     mine = [p["task"] for p in predictions if p["model_version"] == report.model_version]
     assert len(mine) == len(set(mine)) == len(truth) - len(annotated)
-    quiet = sync_once(folder, LabelStudioClient(label_studio.url, label_studio.legacy_token), pid)
+    quiet_client = LabelStudioClient(label_studio.url, label_studio.legacy_token)
+    calls = []
+    quiet_client._http.event_hooks["request"].append(lambda r: calls.append(r.url.path))
+    quiet = sync_once(folder, quiet_client, pid)
     assert (quiet.fetched, quiet.labels_changed, quiet.labels_removed, quiet.retrained) == (0, 0, 0, False)
+    # The quiet pass read no export and no annotation bodies, only the light list of changed tasks and the count.
+    assert quiet.changed == 0 and calls == [f"/api/projects/{pid}", "/api/tasks", "/api/tasks"]
 
     # The mirror folder made again restarts labelwise's version count: its predictions must not land
     # under the first mirror's name, where Label Studio's queue would mix the two rankings.

@@ -112,6 +112,48 @@ def test_set_strategies_are_refused_with_ray_by_name(labeled_project, cluster):
             suggest(labeled_project, 5, strategy=name, ray=cluster.address)
 
 
+def test_the_servers_worker_ranks_on_ray_with_ray_address_and_says_when_it_cannot(labeled_project, cluster):
+    from labelwise.project.settings import update_settings
+    from labelwise.project.training import Ranking, ranking_path
+    from labelwise.server.worker import Retrainer
+
+    project = labeled_project
+    project.config.extra["ray_address"] = cluster.address
+    project.save_config()
+    retrainer = Retrainer(project.folder)
+    try:
+        # A per-image strategy: the training process scores the pool in shards on the cluster, and
+        # serves exactly `suggest`'s ranking (the local one, which test_ranking_with_ray... equals).
+        update_settings(project, {"strategy": "margin", "queue_size": 30, "explore": 0.2}, user="test")
+        retrainer.train_now()
+        assert retrainer.last_error is None
+        ranking = Ranking.load(ranking_path(project))
+        assert ranking.note.startswith(f"ranked on Ray ({cluster.address})")
+        local = suggest(project, 30, strategy="margin", explore=0.2, seed=0)
+        with project.sessions() as session:
+            from sqlalchemy import select
+
+            from labelwise.store.models import Image as Row
+
+            paths = dict(session.execute(select(Row.id, Row.path)).all())
+        assert [paths[e.image_id] for e in ranking.entries] == [i.path for i in local.items]
+        assert [e.top[0][0] for e in ranking.entries] == [i.predicted for i in local.items]
+        assert [e.batch for e in ranking.entries] == [k // 10 + 1 for k in range(30)]  # retrain_every 10, 1 person
+
+        # A set strategy does not shard: ranked on the server's machine, and the ranking says so.
+        update_settings(project, {"strategy": "typiclust"}, user="test")
+        retrainer.train_now()
+        assert retrainer.last_error is None
+        ranking = Ranking.load(ranking_path(project))
+        assert "'typiclust' chooses its batch over the whole pool" in ranking.note and "margin" in ranking.note
+        assert ranking.strategy.startswith("typiclust") and len(ranking.entries) == 30
+    finally:
+        retrainer.stop()
+        del project.config.extra["ray_address"]
+        project.save_config()
+        update_settings(project, {"strategy": "auto", "queue_size": 200, "explore": 0.0}, user="test")
+
+
 # Last: it leaves the cluster with one node.
 def test_a_worker_node_killed_mid_ingest_loses_nothing_and_embeds_nothing_twice(tmp_path, cluster):
     from labelwise.project.ray_ingest import ray_reader

@@ -56,3 +56,22 @@ def test_backbone_actors_fit_their_nodes():
     assert embed_pool_size(Cluster(cpus=24, gpus=0, nodes=2), [16.0, 8.0]) == (24, 0.75, 0.0, 1)
     # GPUs: one actor per GPU
     assert embed_pool_size(Cluster(cpus=32, gpus=4, nodes=2), [16.0, 16.0]) == (4, 1.0, 1.0, 1)
+
+
+def test_ray_address_is_read_from_labelwise_toml_and_a_wrong_type_is_refused_naming_the_file(tmp_path):
+    from labelwise.errors import LabelwiseError
+    from labelwise.project import Project
+    from labelwise.project.ray_rank import ray_address
+
+    (tmp_path / "images").mkdir()
+    project = Project.create(tmp_path / "proj", tmp_path / "images", backbone="squeezenet")
+    assert ray_address(project) is None  # absent: the server's worker ranks on its own machine
+    for value, expected in (("", None), ("ray://head:10001", "ray://head:10001")):
+        project.config.extra["ray_address"] = value
+        project.save_config()
+        assert ray_address(Project(tmp_path / "proj")) == expected
+    project.config.extra["ray_address"] = 6379
+    project.save_config()
+    with pytest.raises(LabelwiseError, match=r"labelwise\.toml: ray_address must be a string.*6379"):
+        ray_address(Project(tmp_path / "proj"))
+    project.close()

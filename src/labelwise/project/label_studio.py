@@ -1,6 +1,7 @@
 """Mirror a Label Studio classification project and drive its queue with labelwise's ranking.
 
-One pass: read the project's labeling config (class names), fetch every new task's image into the
+One pass: read the project's labeling config (class names), list the tasks changed since the last
+pass (:mod:`labelwise.project.label_studio_tasks`; every task on the first), fetch every new task's image into the
 project's images folder and ingest it, import the annotations as labels (provenance
 ``label-studio:<email>``; relabels and deletions supersede, so history is kept), retrain when the
 schedule says so, and write predictions of ``model_version = labelwise-v<N>-<mirror id>`` whose ``score``
@@ -16,6 +17,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -29,6 +31,14 @@ from labelwise.project.label_studio_api import (
     LabelStudioClient,
     LabelStudioError,
     parse_label_config,
+)
+from labelwise.project.label_studio_tasks import (
+    Listing,
+    annotations_of,
+    list_tasks,
+    next_watermark,
+    parse_time,
+    task_count,
 )
 from labelwise.project.labels import add_annotation
 from labelwise.project.project import CONFIG_NAME, Project
@@ -49,6 +59,7 @@ class SyncReport:
     fetched: int = 0
     labels_changed: int = 0
     labels_removed: int = 0
+    changed: int = 0  # tasks new or changed since the last pass (all of them on a first pass)
     classes_added: list[str] = field(default_factory=list)
     skipped: list[tuple[int, str]] = field(default_factory=list)  # (task id, why)
     retrained: bool = False
@@ -59,7 +70,8 @@ class SyncReport:
     @property
     def summary(self) -> str:
         text = (
-            f"{self.tasks} tasks, {self.fetched} images fetched, {self.labels_changed} labels new or changed, "
+            f"{self.tasks} tasks ({self.changed} new or changed), {self.fetched} images fetched, "
+            f"{self.labels_changed} labels new or changed, "
             f"{self.labels_removed} removed, {len(self.skipped)} skipped"
         )
         if self.classes_added:
@@ -116,10 +128,17 @@ class _State:
         # same Label Studio project) restarts labelwise's version count, and without it would write
         # predictions under names that Label Studio already holds from the other mirror.
         self.mirror_id: str | None = data.get("mirror_id")
+        # The mirror of Label Studio's annotations: task id -> [class, annotator], the newest usable
+        # annotation of each task. A pass reads only changed tasks; labels are reconciled from all of these.
+        self.labels: dict[str, list[str]] = data.get("labels", {})
+        self.seen: set[int] = set(data.get("seen", []))  # every task id the project held at the last listing
+        self.watermark: datetime | None = parse_time(data.get("watermark"))  # None: list every task
 
     def save(self) -> None:
         data = {"tasks": self.tasks, "failed": self.failed, "labels_at_training": self.labels_at_training,
-                "model_version": self.model_version, "mirror_id": self.mirror_id}  # fmt: skip
+                "model_version": self.model_version, "mirror_id": self.mirror_id, "labels": self.labels,
+                "seen": sorted(self.seen),
+                "watermark": self.watermark.isoformat() if self.watermark else None}  # fmt: skip
         atomic_write(self.path, lambda file: file.write(json.dumps(data).encode()))
 
     def version_name(self, version: int) -> str:
@@ -137,13 +156,39 @@ def open_or_create(folder: Path, backbone: str) -> Project:
     return Project.create(folder, folder / IMAGES_FOLDER, backbone=backbone)
 
 
-def fetch_tasks(client: LabelStudioClient, ls_project: int) -> list[dict[str, Any]]:
-    """Every task with its annotations, in one export call (cheap for Label Studio, even at 10,000 tasks)."""
-    tasks = client.call("GET", f"/api/projects/{ls_project}/export",
-                        params={"exportType": "JSON", "download_all_tasks": "true"})  # fmt: skip
-    if not isinstance(tasks, list):
-        raise LabelStudioError(f"{client.url}: the export of project {ls_project} is not a task list")
-    return tasks
+def changed_tasks(client: LabelStudioClient, ls_project: int, state: _State, emails: dict[int, str]) -> Listing:
+    """The tasks created or changed since the last pass, with their annotations read into ``state.labels``.
+
+    A full listing (light rows, paged) when the mirror has none yet, or when the project's task count
+    differs from what the mirror knows (a task deleted, or one missed): deleted tasks leave ``seen``,
+    and their labels ``state.labels``, so the label is superseded like a deleted annotation.
+    """
+    listing = list_tasks(client, ls_project, state.watermark)
+    full = state.watermark is None
+    if not full:
+        known = state.seen | {t["id"] for t in listing.tasks}
+        if task_count(client, ls_project) != len(known):
+            listing, full = list_tasks(client, ls_project, None), True
+    if full:
+        listed = {t["id"] for t in listing.tasks}
+        for gone in state.seen - listed:
+            state.labels.pop(str(gone), None)
+        state.seen = listed
+    else:
+        state.seen |= {t["id"] for t in listing.tasks}
+    annotated = [t["id"] for t in listing.tasks if t.get("annotations_ids") or t.get("total_annotations")
+                 or t.get("cancelled_annotations")]  # fmt: skip
+    bodies = annotations_of(client, ls_project, annotated) if annotated else {}
+    if any(not isinstance(a.get("completed_by"), dict) for anns in bodies.values() for a in anns) and not emails:
+        users = client.call("GET", "/api/users/")
+        emails.update({u["id"]: u.get("email") or u.get("username") for u in users})
+    for task in listing.tasks:
+        annotation = latest_annotation({"annotations": bodies.get(task["id"], [])})
+        if annotation is None:
+            state.labels.pop(str(task["id"]), None)
+        else:
+            state.labels[str(task["id"])] = [choice_of(annotation), annotator_email(annotation, emails)]
+    return listing
 
 
 def _fetch_images(client: LabelStudioClient, project: Project, config: ClassificationConfig,
@@ -197,15 +242,14 @@ def _images_by_task(project: Project, state: _State, report: SyncReport) -> dict
     return out
 
 
-def _import_annotations(project: Project, config: ClassificationConfig, tasks: list[dict[str, Any]],
-                        images: dict[int, int], emails: dict[int, str], report: SyncReport) -> None:  # fmt: skip
+def _import_annotations(project: Project, labels: dict[str, list[str]], images: dict[int, int],
+                        report: SyncReport) -> None:  # fmt: skip
+    """Make labelwise's current labels those of ``labels`` (task id -> [class, annotator]) for the mirrored images."""
     wanted: dict[int, tuple[str, str]] = {}  # image id -> (class, annotator)
-    for task in tasks:
-        image_id = images.get(task["id"])
-        annotation = latest_annotation(task)
-        if image_id is None or annotation is None:
-            continue
-        wanted[image_id] = (choice_of(annotation), f"{SOURCE}:{annotator_email(annotation, emails)}")
+    for key, (name, email) in sorted(labels.items(), key=lambda kv: int(kv[0])):
+        image_id = images.get(int(key))
+        if image_id is not None:
+            wanted[image_id] = (name, f"{SOURCE}:{email}")
     report.classes_added = project.add_classes(sorted({c for c, _ in wanted.values()} - set(project.class_names())))
     with project.sessions.begin() as session:
         classes = {c.name: c for c in session.scalars(select(LabelClass))}
@@ -291,21 +335,21 @@ def sync_once(folder: Path, client: LabelStudioClient, ls_project: int, *, backb
     try:
         report.classes_added = project.add_classes(config.classes)
         state = _State(project.folder / STATE_NAME)
-        tasks = fetch_tasks(client, ls_project)
-        report.tasks = len(tasks)
+        previous_mark = state.watermark
+        listing = changed_tasks(client, ls_project, state, {})
+        report.tasks, report.changed = len(state.seen), len(listing.tasks)
         try:
-            _fetch_images(client, project, config, tasks, state, report)
+            _fetch_images(client, project, config, listing.tasks, state, report)
         finally:
             state.save()
         if report.fetched:
             ingest_folder(project)
         images = _images_by_task(project, state, report)
-        emails = {}
-        if any(not isinstance(a.get("completed_by"), dict) for t in tasks for a in t.get("annotations") or []):
-            users = client.call("GET", "/api/users/")
-            emails = {u["id"]: u.get("email") or u.get("username") for u in users}
         added_before = set(report.classes_added)
-        _import_annotations(project, config, tasks, images, emails, report)
+        _import_annotations(project, state.labels, images, report)
+        # Everything the listing showed is in the database now: the next pass lists only what changes after it.
+        state.watermark = next_watermark(listing, previous_mark)
+        state.save()
         report.classes_added = sorted(added_before | set(report.classes_added))
         n_labels = _count_labels(project)
         settings = get_settings(project)
@@ -313,15 +357,14 @@ def sync_once(folder: Path, client: LabelStudioClient, ls_project: int, *, backb
         if force_train and n_labels != state.labels_at_training:
             due = True
         if due and images:
-            annotators = len({a.get("completed_by") and str(a.get("completed_by")) for t in tasks
-                              for a in t.get("annotations") or []}) or 1  # fmt: skip
+            annotators = len({email for _, email in state.labels.values()}) or 1
             n_images = len(set(images.values()))
             limit = n_images if n_images <= SMALL_POOL else 2 * settings["retrain_every"] * annotators
             ranking, _ = train_and_rank(project, {**settings, "queue_size": max(limit, settings["queue_size"])})
             tasks_by_image: dict[int, list[int]] = {}
-            labeled = set(_wanted_images(tasks, images))
+            labeled = {images[int(k)] for k in state.labels if int(k) in images}
             for task_id, image_id in images.items():
-                if image_id not in labeled:
+                if image_id not in labeled and task_id in state.seen:  # not a task deleted in Label Studio
                     tasks_by_image.setdefault(image_id, []).append(task_id)
             version = state.version_name(ranking.version)
             if drive_queue:  # False: mirror and retrain only (a benchmark's baseline arms)
@@ -338,10 +381,6 @@ def sync_once(folder: Path, client: LabelStudioClient, ls_project: int, *, backb
     if on_log:
         on_log(report.summary)
     return report
-
-
-def _wanted_images(tasks: list[dict[str, Any]], images: dict[int, int]) -> dict[int, str]:
-    return {images[t["id"]]: "" for t in tasks if t["id"] in images and latest_annotation(t) is not None}
 
 
 def sync_forever(folder: Path, client: LabelStudioClient, ls_project: int, every: float, *, backbone: str = "lite0",

@@ -1,9 +1,9 @@
 """Read and embed the files of an ingest on a Ray cluster: the same functions, another executor.
 
 The driver (``labelwise init``/``add``) keeps the scan, the duplicates, the embedding store and the
-database (:mod:`labelwise.project.ingest`). Only what costs CPU moves: Ray Data tasks run
-:func:`labelwise.ingest.pipeline.read_file` (read, hash, decode, validate, resize) on each file,
-and an actor pool runs the backbone (one onnxruntime session per actor). Results come back in
+database (:mod:`labelwise.project.ingest`). Only what costs CPU moves: an actor pool runs
+:func:`labelwise.ingest.pipeline.read_file` (read, hash, decode, validate, resize) on each file and
+then the backbone (one onnxruntime session per actor) on the decoded pictures. Results come back in
 input order, so the driver's batches, duplicates and broken files are those of the local path.
 
 The files must be readable by every node under the same absolute path (a shared file system).
@@ -34,20 +34,25 @@ EMBED_BATCH = 32  # pictures per backbone call
 BLOCK = 64  # files per Ray Data block of the input
 
 
-def ray_reader(address: str) -> Reader:
-    """A :data:`~labelwise.project.ingest.Reader` that runs on the Ray cluster at ``address``."""
+def ray_reader(address: str, *, fused: bool = True) -> Reader:
+    """A :data:`~labelwise.project.ingest.Reader` that runs on the Ray cluster at ``address``.
+
+    fused: each backbone actor also reads and decodes its files (one stage; the default). False: read
+    tasks, then the actors (two stages; the decoded pixels, 150 KB an image, go through the object
+    store between them), as before; kept for ``benchmarks/bench_ray.py`` to compare the two.
+    """
     ray = connect(address)
 
     def read(todo: list[FoundFile], backbone: Backbone, store: EmbeddingStore, max_pixels: int) -> Iterator[ReadFile]:
         if not todo:
             return iter(())
-        return _read_on_ray(ray, todo, backbone, frozenset(store.keys()), max_pixels)
+        return _read_on_ray(ray, todo, backbone, frozenset(store.keys()), max_pixels, fused)
 
     return read
 
 
 def _read_on_ray(
-    ray, todo: list[FoundFile], backbone: Backbone, known: frozenset[str], max_pixels: int
+    ray, todo: list[FoundFile], backbone: Backbone, known: frozenset[str], max_pixels: int, fused: bool = True
 ) -> Iterator[ReadFile]:
     from ray.data import ActorPoolStrategy, DataContext
 
@@ -61,16 +66,28 @@ def _read_on_ray(
     # spread over every node too.
     blocks = max(math.ceil(len(rows) / BLOCK), min(len(rows), 4 * max(1, int(cluster.cpus))))
     dataset = ray.data.from_items(rows, override_num_blocks=blocks)
-    read = dataset.map_batches(
-        read_batch, batch_size=READ_BATCH, num_cpus=READ_SHARE, batch_format="numpy",
-        fn_kwargs={"backbone": backbone.name, "known": known, "max_pixels": max_pixels},
-    )  # fmt: skip
-    embedded = read.map_batches(
-        Embedder, batch_size=EMBED_BATCH, batch_format="numpy",
-        compute=ActorPoolStrategy(size=actors), num_cpus=actor_cpus, num_gpus=actor_gpus,
-        fn_constructor_kwargs={"backbone": backbone.name, "threads": threads, "gpu": actor_gpus > 0},
-    )  # fmt: skip
-    # A node lost mid-ingest: Ray retries its read tasks elsewhere (a task's system failures are
+    if fused:
+        # One stage: an actor reads, decodes and embeds its files, with the whole CPU. The two-stage
+        # form below gave the read tasks a quarter of each CPU and moved every decoded picture through
+        # the object store to an actor; on one node that cost more than it overlapped.
+        embedded = dataset.map_batches(
+            ReadAndEmbed, batch_size=EMBED_BATCH, batch_format="numpy",
+            compute=ActorPoolStrategy(size=actors), num_cpus=1.0 if actor_gpus == 0 else actor_cpus,
+            num_gpus=actor_gpus,
+            fn_constructor_kwargs={"backbone": backbone.name, "threads": threads, "gpu": actor_gpus > 0,
+                                   "known": known, "max_pixels": max_pixels},
+        )  # fmt: skip
+    else:
+        read = dataset.map_batches(
+            read_batch, batch_size=READ_BATCH, num_cpus=READ_SHARE, batch_format="numpy",
+            fn_kwargs={"backbone": backbone.name, "known": known, "max_pixels": max_pixels},
+        )  # fmt: skip
+        embedded = read.map_batches(
+            Embedder, batch_size=EMBED_BATCH, batch_format="numpy",
+            compute=ActorPoolStrategy(size=actors), num_cpus=actor_cpus, num_gpus=actor_gpus,
+            fn_constructor_kwargs={"backbone": backbone.name, "threads": threads, "gpu": actor_gpus > 0},
+        )  # fmt: skip
+    # A node lost mid-ingest: Ray retries the two-stage form's read tasks elsewhere (a task's system failures are
     # retried 3 times) and Ray Data restarts its actors and resubmits their calls (unlimited).
     for batch in embedded.iter_batches(batch_size=None, batch_format="numpy"):
         for j in range(len(batch["i"])):
@@ -159,3 +176,15 @@ class Embedder:
         batch["embedding"] = embedding
         batch["embedded"] = np.asarray(batch.pop("decoded"), dtype=bool)
         return batch
+
+
+class ReadAndEmbed(Embedder):
+    """Ray actor: :func:`read_batch` and the backbone in one call, so decoded pixels never leave the actor."""
+
+    def __init__(self, backbone: str, threads: int, gpu: bool, known: frozenset[str], max_pixels: int) -> None:
+        super().__init__(backbone, threads, gpu)
+        self.known, self.max_pixels = known, max_pixels
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        read = read_batch(batch, backbone=self.backbone.name, known=self.known, max_pixels=self.max_pixels)
+        return super().__call__(read)

@@ -13,12 +13,19 @@ needs no model). Set strategies (typiclust, probcover, kcenter, badge, cluster-m
 choose a batch by clustering or covering the whole pool at once: they are refused with --ray.
 What still needs the whole pool on the driver: the PCA projection, fitted once per pool size
 (then reused from ``models/pca.npz``) exactly as the local path fits it.
+
+The server's worker ranks here too when ``labelwise.toml`` sets ``ray_address`` (:func:`rank_for_worker`),
+with the same rule: per-image strategies shard, a set strategy is ranked on the worker's machine and
+the ranking says so (``Ranking.note``, on the dashboard and in the log).
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -29,10 +36,12 @@ from labelwise.errors import LabelwiseError
 from labelwise.learn.committee import BootstrapCommittee
 from labelwise.loop import ActiveLoop
 from labelwise.project.labels import current_labels
+from labelwise.project.pool import PoolCache
 from labelwise.project.project import Project
 from labelwise.project.ray_cluster import cluster_now, connect
 from labelwise.project.suggest import Suggestion, Suggestions, check_classes
-from labelwise.store.models import STATUS_OK, Image
+from labelwise.project.training import QueueEntry, Ranking, batch_size, ranking_path, train_and_rank
+from labelwise.store.models import STATUS_OK, Image, ModelVersion
 from labelwise.strategies import PoolView, Strategy, get_strategy, strategy_names
 from labelwise.strategies.selection import add_explorers, candidate_subset, check_batch_controls, selectable_indices
 
@@ -43,6 +52,76 @@ ROWWISE = frozenset({"probs", "samples"})
 def shardable(strategy: Strategy) -> bool:
     """A score per image that depends only on that image's predictions (or none): shards agree."""
     return strategy.score is not None and strategy.needs <= ROWWISE
+
+
+log = logging.getLogger("labelwise.worker")
+
+
+def ray_address(project: Project) -> str | None:
+    """``ray_address`` in ``labelwise.toml``: where the server's worker ranks (None: on its own machine)."""
+    address = project.config.extra.get("ray_address")
+    if address is None or address == "":
+        return None
+    if not isinstance(address, str):
+        raise LabelwiseError(
+            f"{project.folder / 'labelwise.toml'}: ray_address must be a string (local, auto, host:port or "
+            f"ray://host:10001), not {address!r}"
+        )
+    return address
+
+
+def rank_for_worker(
+    project: Project, settings: dict[str, Any], address: str, pool_cache: PoolCache | None = None
+) -> Ranking:
+    """The server's worker's retrain with ``ray_address`` set: the ranking of ``suggest --ray``.
+
+    A per-image strategy: the head is trained on the driver and the pool scored in shards on the
+    cluster; the queue is the first ``queue_size`` of that ranking (the same images, in the same
+    order, as ``labelwise suggest --ray`` and the local ``suggest``), cut into batches of
+    ``retrain_every`` per annotator. As with ``suggest``, the head is the logistic one and no audit
+    images are drawn: the ranking's note says so. A set strategy does not shard: the retrain runs on
+    this machine as without ``ray_address``, and the note says why.
+    """
+    chosen = get_strategy(settings["strategy"])
+    if not shardable(chosen):
+        per_image = [name for name in strategy_names() if shardable(get_strategy(name))]
+        note = (
+            f"ray_address {address}: strategy {chosen.name!r} chooses its batch over the whole pool at once and "
+            f"does not shard, so this model was ranked on the server's machine; per-image strategies rank on "
+            f"Ray: {', '.join(per_image)}"
+        )
+        log.warning(note)
+        ranking, _ = train_and_rank(project, settings, pool_cache=pool_cache)
+        ranking.note = note
+        ranking.save(ranking_path(project))
+        return ranking
+    start = time.perf_counter()
+    with project.sessions() as session:
+        ids = dict(session.execute(select(Image.path, Image.id)).all())
+    found = suggest_on_ray(project, int(settings["queue_size"]), strategy=chosen.name,
+                           candidates=settings["candidates"], explore=settings["explore"], seed=0,
+                           address=address)  # fmt: skip
+    per_batch = batch_size(project, settings)
+    entries = [
+        QueueEntry(ids[item.path], item.score, [] if item.predicted is None else [(item.predicted, item.probability)],
+                   batch=k // per_batch + 1, strategy=found.strategy)
+        for k, item in enumerate(found.items)
+    ]  # fmt: skip
+    with project.sessions.begin() as session:
+        row = ModelVersion(status="ok", n_labels=found.n_labeled, strategy=found.strategy,
+                           seconds=time.perf_counter() - start)  # fmt: skip
+        session.add(row)
+        session.flush()
+        version = row.id
+    note = (
+        f"ranked on Ray ({address}): the pool scored in shards on the cluster; logistic head, "
+        f"no audit images (as suggest --ray)" + (f"; {found.note}" if found.note else "")
+    )
+    log.info(note)
+    why = "ranked on Ray: the logistic head, as suggest --ray (the head setting applies on one machine only)"
+    ranking = Ranking(version, found.strategy, entries, head="logistic", head_reason=why, note=note)
+    ranking.save(ranking_path(project))
+    return ranking
 
 
 def suggest_on_ray(

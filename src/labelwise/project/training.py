@@ -61,6 +61,7 @@ class Ranking:
     created_at: float = field(default_factory=time.time)
     head: str | None = None  # the head whose probabilities ranked the pool; None in rankings saved before
     head_reason: str | None = None  # why it serves (auto: the cross-validation that chose it)
+    note: str | None = None  # where it was ranked when ray_address is set (project/ray_rank.py), else None
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,7 +79,7 @@ class Ranking:
             for e in data["entries"]
         ]  # fmt: skip
         return cls(data["version"], data["strategy"], entries, data["created_at"], data.get("head"),
-                   data.get("head_reason"))  # fmt: skip
+                   data.get("head_reason"), data.get("note"))  # fmt: skip
 
 
 def ranking_path(project: Project) -> Path:

@@ -106,6 +106,8 @@ def _compute_status(project: Project, retrainer: Retrainer) -> dict[str, Any]:
         # Which head's probabilities rank the served queue, and why (auto: what cross-validation chose).
         "serving_head": None if ranking is None else ranking.head,
         "serving_head_reason": None if ranking is None else ranking.head_reason,
+        # With ray_address in labelwise.toml: whether the ranking was scored on Ray, or why not (a set strategy).
+        "ranking_note": None if ranking is None else ranking.note,
         "training": retrainer.training,
         "training_error": None if failed is None else {"version": failed.id, "error": failed.error},
         "learning_curve": [

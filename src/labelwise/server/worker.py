@@ -24,6 +24,7 @@ from sqlalchemy import select
 from labelwise.project import Project
 from labelwise.project.pool import PoolCache
 from labelwise.project.queue import label_count
+from labelwise.project.ray_rank import rank_for_worker, ray_address
 from labelwise.project.settings import get_settings
 from labelwise.project.training import Ranking, ranking_path, record_failure, train_and_rank
 from labelwise.store.models import ModelVersion
@@ -54,6 +55,9 @@ def _train_in_child(folder: str, settings: dict) -> Ranking:
     """Runs in the training process: its own connections, its own interpreter lock."""
     project = Project(folder)
     try:
+        address = ray_address(project)
+        if address is not None:  # labelwise.toml's ray_address: rank on the cluster (or say why not)
+            return rank_for_worker(project, settings, address, pool_cache=_POOLS.setdefault(folder, PoolCache()))
         return train_and_rank(project, settings, pool_cache=_POOLS.setdefault(folder, PoolCache()))[0]
     finally:
         project.close()

@@ -27,7 +27,40 @@ from pathlib import Path
 
 import numpy as np
 
-from labelwise.loop.audit import accuracy_estimate, audit_count
+from labelwise.loop.audit import (
+    Z95,
+    AccuracyEstimate,
+    _learning_curve_x,
+    _logistic_fit,
+    accuracy_estimate,
+    audit_count,
+    audit_estimate,
+)
+
+
+def falling_variant(kind: str):
+    """The product's estimator (``window``), or one that treats a falling trend differently, for
+    comparison only: ``keep`` reads the falling fit anyway; ``pooled`` uses every audit label."""
+    if kind == "window":
+        return accuracy_estimate
+
+    def estimate(served, predicted, true, newest, **_) -> AccuracyEstimate:
+        correct = (np.asarray(predicted) == np.asarray(true)).astype(float)
+        x = _learning_curve_x(served)
+        fit = None
+        if correct.size >= 10 and 0 < correct.sum() < correct.size and np.unique(x).size >= 2:
+            fit = _logistic_fit(x, correct)
+        if fit is None or fit[0][1] >= 0:
+            return accuracy_estimate(served, predicted, true, newest)
+        if kind == "pooled":
+            return audit_estimate(predicted, true)
+        coef, cov = fit
+        at = np.array([1.0, float(_learning_curve_x(newest))])
+        logit, se = float(at @ coef), float(np.sqrt(max(at @ cov @ at, 0.0)))
+        value, low, high = (float(1 / (1 + np.exp(-t))) for t in (logit, logit - Z95 * se, logit + Z95 * se))
+        return AccuracyEstimate(value, low, high, int(correct.size), (), "falling trend kept")
+
+    return estimate
 
 
 def read_streams(path: Path) -> dict[tuple[str, str], list[dict]]:
@@ -64,7 +97,7 @@ def stream_rounds(rows: list[dict], per_batch: int) -> tuple[np.ndarray, np.ndar
 
 def redraw_stream(
     n: np.ndarray, accuracy: np.ndarray, served_round: np.ndarray, per_batch: int, rng: np.random.Generator,
-    min_audit: int,
+    min_audit: int, estimator=accuracy_estimate,
 ) -> list[tuple[float, float, float, float, bool]]:  # fmt: skip
     """One fresh audit sample for a stream: per round with an estimate and at least ``min_audit``
     audit labels, (estimate, low, high, truth, whether the trend was used)."""
@@ -74,7 +107,7 @@ def redraw_stream(
         k = int(np.sum(served_round < r))
         if k < min_audit:
             continue
-        est = accuracy_estimate(n[served_round[:k]], right[:k], np.ones(k, dtype=int), int(n[r]))
+        est = estimator(n[served_round[:k]], right[:k], np.ones(k, dtype=int), int(n[r]))
         if est.measured:
             out.append((est.value, est.low, est.high, accuracy[r], "trend" in est.reason))
     return out
@@ -98,6 +131,8 @@ def main() -> None:
     parser.add_argument("--min-audit", type=int, default=30)
     parser.add_argument("--redraws", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--falling", choices=["window", "keep", "pooled"], default="window",
+                        help="on a falling trend: the product's window, keep the fit, or pool all labels")  # fmt: skip
     args = parser.parse_args()
     per_batch = audit_count(args.audit_fraction, args.batch)
     streams = read_honest_rows(args.curves) if args.curves.is_dir() else read_streams(args.curves)
@@ -116,7 +151,8 @@ def main() -> None:
         draw = []
         for rows in streams.values():
             n, accuracy, served_round = stream_rounds(rows, per_batch)
-            draw += redraw_stream(n, accuracy, served_round, per_batch, rng, args.min_audit)
+            draw += redraw_stream(n, accuracy, served_round, per_batch, rng, args.min_audit,
+                                  falling_variant(args.falling))  # fmt: skip
         pooled += draw
         trend += [d for d in draw if d[4]]
         window += [d for d in draw if not d[4]]

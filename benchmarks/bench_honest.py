@@ -1,7 +1,7 @@
 """Honest numbers (issue 19): the dashboard's audit estimate against the model's true accuracy.
 
-End to end through a real ``labelwise serve``: a pool of Fashion-MNIST test pictures (as the demo
-builds it), default settings (auto strategy, retrain every 10 labels, audit_fraction 0.05), one
+End to end through a real ``labelwise serve``: a pool of 10,000 Fashion-MNIST pictures (run 0: the
+demo's own pool), default settings (auto strategy, retrain every 10 labels, audit_fraction 0.05), one
 scripted annotator labeling with the true class. After every retrain_every labels the annotator
 waits for the new model version (annotators are slower than a retrain; this makes each version's
 figures well defined), then records, for that version:
@@ -12,9 +12,12 @@ figures well defined), then records, for that version:
 - true: the same head on the same labels, scored on every still-unlabeled pool image (the
   version's predictions of the whole pool, which the server saves for the image grid).
 
-Runs use disjoint pools (run r: test pictures r*pool .. (r+1)*pool - 1), so they are independent.
-Prints the per-version table, coverage and bias after 30 audit labels, and where a target-accuracy
-criterion would stop against where the true accuracy crosses it.
+Runs use disjoint pools (:func:`pool_pictures`), so they are independent; each pool is embedded
+once (``--out``/pools) and copied fresh per run. Runs may go side by side (``--first-run R --runs 1``
+in separate processes, same ``--out``); ``--summarize-only`` then reads every run's rows. Prints the
+per-version table, coverage and bias after ``--min-audit`` audit labels, the confidence-based
+estimators beside the audit estimate, where a target-accuracy criterion would stop against where the
+true accuracy crosses it, and how many audit labels a stop 10 labels after the crossing would need.
 """
 
 from __future__ import annotations

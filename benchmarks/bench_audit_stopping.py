@@ -5,7 +5,8 @@ The true accuracy follows a learning curve like the demo's (``--curve``: 0.87 - 
 audit label is right with the true accuracy of the version that served it. The criterion is the
 product's (lower end of the 95% interval of :func:`labelwise.loop.audit.accuracy_estimate`); also
 shown: stopping on the estimate itself once it rests on ``--min-audit`` labels, and how often that
-stops where the truth is still below the target (it overstates).
+stops where the truth is still below the target (it overstates); and the audit labels any interval
+would need for its lower end to reach the target within ``--within`` labels of the crossing.
 """
 
 from __future__ import annotations
@@ -19,6 +20,17 @@ from labelwise.loop.audit import accuracy_estimate, audit_count
 
 def true_accuracy(n: np.ndarray | int) -> np.ndarray:
     return 0.87 - 0.5 * (np.asarray(n, dtype=float) / 10.0) ** -0.6
+
+
+def labels_needed(target: float, crossing: int, within: int) -> float:
+    """Audit labels (all served by the version at ``crossing + within``) for the lower end of a 95%
+    interval to reach ``target`` there in the median case: the half-width ``z sqrt(p (1 - p) / m)``
+    must fit in the curve's rise above the target, ``p - target`` with ``p`` the true accuracy at
+    ``crossing + within``. A bound, not a rule: older versions' labels count for less, and an
+    estimator that adds the pool's confidences (a control variate) divides ``m`` by
+    ``var(right) / var(right - confidence)``, which was about 1 on the demo (docs/honest.md)."""
+    p = float(true_accuracy(crossing + within))
+    return (1.959964 / (p - target)) ** 2 * p * (1 - p)
 
 
 def first_stop(served: np.ndarray, right: np.ndarray, target: float, max_labels: int, batch: int,
@@ -48,7 +60,14 @@ def main() -> None:
     parser.add_argument("--max-labels", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=10, help="retrain_every")
     parser.add_argument("--min-audit", type=int, default=30)
+    parser.add_argument("--within", type=int, default=10, help="labels after the crossing, for the bound")
     args = parser.parse_args()
+    for target in [float(t) for t in args.targets.split(",")]:
+        crossing = int(np.argmax(true_accuracy(np.arange(1, args.max_labels + 1)) >= target)) + 1
+        needed = labels_needed(target, crossing, args.within)
+        print(f"target {target}: the truth crosses at {crossing} labels; for the lower end to reach it by "
+              f"{crossing + args.within} an interval needs about {needed:,.0f} audit labels; one per "
+              f"{args.batch} labels gives {crossing // args.batch} by then")  # fmt: skip
     grid = np.arange(1, args.max_labels + 1)
     print("| audit_fraction | target | true crossing | lower end reaches it (median [10%-90%]) "
           "| estimate >= target with >= min audit (median) | that one stops below the truth |")  # fmt: skip

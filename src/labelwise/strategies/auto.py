@@ -26,14 +26,17 @@ long (a hard binary pair is never covered), so the typical phase also ends at th
 from __future__ import annotations
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
 
 from labelwise.strategies.diversity import purity_radius, typiclust_select
-from labelwise.strategies.geometry import min_sq_distance
+from labelwise.strategies.geometry import min_sq_distance, sq_distances
 from labelwise.strategies.hybrid import cluster_margin_select
 from labelwise.strategies.registry import PoolView
-from labelwise.strategies.selection import Selection, add_explorers
+from labelwise.strategies.selection import Selection, add_explorers, top_k
+from labelwise.strategies.uncertainty import margin
 
 EXPLORE = 0.1
+HIGH_BUDGET = "margin-per-cluster"  # the high-budget phase; "margin" and "cluster-margin" kept for comparison
 # Upper bound on the typical phase: in 64+ dimensions coverage grows slowly (Fashion-MNIST pixels: 0.14 at 200
 # labels) and a hard binary pair never gets covered, while margin already wins there from about 50 labels.
 MAX_TYPICAL_LABELS_PER_CLASS = 20
@@ -41,6 +44,19 @@ SWITCH_COVERAGE = 0.5  # a majority of the pool covered by labeled balls; a frac
 COVERAGE_SAMPLE = 4_000  # pool points the coverage is measured on: the purity radius is quadratic in it
 _DIRECTION_SEED = 0  # fixed, so the coverage sample is the same every round for the same pool
 _KEY_CHUNK = 65_536
+REGIME_FOLDS = 5  # held-out folds of the labels for the regime test
+TYPICALITY_K = 20  # neighbours of TypiClust's typicality (Hacohen et al. 2022 use 20)
+REGIME_Z = 1.645  # one-sided 5% test: the labels must show that atypical examples teach more
+_PROB_FLOOR = 1e-3  # a class a half-set never saw still gets this probability: a finite log-loss
+
+
+def _key(X: np.ndarray) -> np.ndarray:
+    """One number per row from its content (dot product with a fixed random direction): pool-order invariant."""
+    direction = np.random.default_rng(_DIRECTION_SEED).standard_normal(X.shape[1])
+    key = np.empty(X.shape[0])
+    for start in range(0, X.shape[0], _KEY_CHUNK):  # float64 in chunks: exact enough, without a float64 copy
+        key[start : start + _KEY_CHUNK] = np.asarray(X[start : start + _KEY_CHUNK], dtype=np.float64) @ direction
+    return key
 
 
 def _sample(X: np.ndarray) -> np.ndarray:
@@ -54,11 +70,7 @@ def _sample(X: np.ndarray) -> np.ndarray:
     n = X.shape[0]
     if n <= COVERAGE_SAMPLE:
         return np.arange(n)
-    direction = np.random.default_rng(_DIRECTION_SEED).standard_normal(X.shape[1])
-    key = np.empty(n)
-    for start in range(0, n, _KEY_CHUNK):  # float64 in chunks: exact enough, without a float64 copy of the pool
-        key[start : start + _KEY_CHUNK] = np.asarray(X[start : start + _KEY_CHUNK], dtype=np.float64) @ direction
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(_key(X), kind="stable")
     return order[np.linspace(0, n - 1, COVERAGE_SAMPLE).astype(int)]
 
 
@@ -76,6 +88,84 @@ def labeled_coverage(view: PoolView) -> float:
     return float(np.mean((near <= delta * delta) | np.asarray(view.labeled, dtype=bool)[sample]))
 
 
+def _fit_proba(X: np.ndarray, y: np.ndarray, Z: np.ndarray, k: int) -> np.ndarray:
+    """Probabilities over ``k`` classes on ``Z`` of the default head's model fitted on ``(X, y)``."""
+    out = np.full((Z.shape[0], k), _PROB_FLOOR)
+    present = np.unique(y)
+    if present.size == 1:
+        out[:, present[0]] = 1.0
+    else:  # the default head's estimator (learn.heads.default_estimator): the model the labels will train
+        model = LogisticRegression(C=1.0, max_iter=200, tol=1e-3).fit(X, y)
+        out[:, model.classes_] = np.maximum(model.predict_proba(Z), _PROB_FLOOR)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def label_typicality(view: PoolView, labeled: np.ndarray) -> np.ndarray:
+    """TypiClust's typicality of labeled items: 1 / mean distance to their nearest pool items (a sample)."""
+    X = np.asarray(view.embeddings, dtype=np.float32)
+    ref = X[_sample(X)]
+    k = min(TYPICALITY_K, ref.shape[0] - 1)
+    if k < 1:
+        return np.ones(labeled.size)
+    d = np.sqrt(sq_distances(X[labeled], ref))
+    nearest = np.partition(d, k, axis=1)[:, : k + 1]  # k + 1: the item itself may be in the sample
+    return 1.0 / (np.sort(nearest, axis=1)[:, 1:].mean(axis=1) + 1e-12)
+
+
+def regime_statistic(view: PoolView) -> float | None:
+    """The regime test: do the labels' typical halves predict held-out labels better than their atypical ones?
+
+    SelectAL's question (Hacohen & Weinshall 2024), answered on the labels already given: the labels are
+    split into ``REGIME_FOLDS`` folds; in each, every class's training labels are halved by typicality,
+    and a model trained on the typical halves and one trained on the atypical halves (the same size) are
+    scored by log-loss on the fold's held-out labels. While typical examples teach more, the budget is
+    low and TypiClust's picks pay; once the atypical ones (near the boundaries, where margin sampling
+    looks) teach more, the budget is high. ``None`` when there are too few labels to ask (fewer than two
+    classes, or fewer than two labels per class on average).
+    """
+    if view.labels is None or view.embeddings is None:
+        return None
+    labels = np.asarray(view.labels)
+    labeled = np.flatnonzero(np.asarray(view.labeled, dtype=bool) & (labels >= 0))
+    y = labels[labeled]
+    k = int(view.n_classes or (y.max() + 1 if y.size else 0))
+    present = np.unique(y)
+    if present.size < 2 or labeled.size < 2 * present.size:
+        return None
+    X = np.asarray(view.embeddings, dtype=np.float32)[labeled]
+    typ = label_typicality(view, labeled)
+    folds = np.argsort(np.argsort(_key(X), kind="stable")) % min(REGIME_FOLDS, labeled.size)
+    rank = np.argsort(np.argsort(_key(X), kind="stable"))
+    folds = rank % min(REGIME_FOLDS, labeled.size)
+    diff = np.zeros(labeled.size)  # per held-out label: log-likelihood after margin's picks minus typicality's
+    for fold in np.unique(folds):
+        train, test = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
+        train = train[np.argsort(rank[train])]
+        # Two replays with the halves swapped: each training label is once "labeled" and once "pool".
+        for base, rest in ((train[::2], train[1::2]), (train[1::2], train[::2])):
+            n_pick = (rest.size + 1) // 2
+            by_typicality = rest[np.argsort(-typ[rest], kind="stable")[:n_pick]]
+            base_proba = _fit_proba(X[base], y[base], X[rest], k)
+            by_margin = rest[np.argsort(margin(base_proba), kind="stable")[::-1][:n_pick]]
+            typical, uncertain = (
+                _fit_proba(X[part], y[part], X[test], k)[np.arange(test.size), y[test]]
+                for part in (np.concatenate([base, by_typicality]), np.concatenate([base, by_margin]))
+            )
+            diff[test] += (np.log(uncertain) - np.log(typical)) / 2
+    sd = diff.std(ddof=1)
+    return float(diff.mean() / (sd / np.sqrt(diff.size))) if sd > 0 else 0.0
+
+
+def typical_labels_teach_more(view: PoolView) -> bool | None:
+    """``regime_statistic`` as a decision, ``None`` when it cannot be asked.
+
+    A paired one-sided test: the atypical halves must be better beyond noise (t above ``REGIME_Z``); in doubt,
+    stay typical, whose picks are never far behind at a low budget.
+    """
+    t = regime_statistic(view)
+    return None if t is None else bool(t <= REGIME_Z)
+
+
 def auto_phase(view: PoolView) -> str:
     """The strategy ``auto`` uses for this view: ``typiclust`` or ``cluster-margin``."""
     if view.probs is None:
@@ -83,11 +173,45 @@ def auto_phase(view: PoolView) -> str:
     n_classes = view.n_classes or view.probs.shape[1]
     if np.count_nonzero(view.labeled) >= MAX_TYPICAL_LABELS_PER_CLASS * n_classes:
         return "cluster-margin"
-    return "typiclust" if labeled_coverage(view) < SWITCH_COVERAGE else "cluster-margin"
+    if labeled_coverage(view) >= SWITCH_COVERAGE:
+        return "cluster-margin"
+    return "cluster-margin" if typical_labels_teach_more(view) is False else "typiclust"
+
+
+def margin_per_cluster(view: PoolView, n: int, candidates: np.ndarray) -> np.ndarray:
+    """The ``n`` lowest-margin candidates, at most one per pool cluster until every cluster has given one.
+
+    Cluster-Margin's diversity (Citovsky et al. 2021) without its random draw inside a cluster: when the
+    batch is a large share of what is left (a small pool), Cluster-Margin's prefilter keeps nearly every
+    item and its picks become a cluster-stratified random sample; here each cluster still gives its most
+    uncertain item first.
+    """
+    if n <= 0:
+        return np.empty(0, dtype=np.intp)
+    scores = margin(view.probs[candidates])
+    order = np.lexsort((candidates, -scores))  # most uncertain first; ties by index (deterministic)
+    ranked = candidates[order]
+    if view.clusters is None:
+        return ranked[:n]
+    clusters = np.asarray(view.clusters)[ranked]
+    # Each item's depth in its cluster (0 for the cluster's most uncertain); a stable sort keeps the order.
+    by_cluster = np.argsort(clusters, kind="stable")
+    sorted_clusters = clusters[by_cluster]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_clusters)) + 1]
+    group_start = np.repeat(starts, np.diff(np.r_[starts, ranked.size]))
+    depth = np.empty(ranked.size, dtype=np.intp)
+    depth[by_cluster] = np.arange(ranked.size) - group_start
+    return ranked[np.lexsort((np.arange(ranked.size), depth))[:n]]
 
 
 def auto_select(view: PoolView, n: int, rng: np.random.Generator, candidates: np.ndarray) -> Selection:
     if auto_phase(view) == "typiclust":
         return Selection(typiclust_select(view, n, rng, candidates))
-    exploit = cluster_margin_select(view, n - round(EXPLORE * n), rng, candidates)
+    n_exploit = n - round(EXPLORE * n)
+    if HIGH_BUDGET == "margin":
+        exploit = candidates[top_k(margin(view.probs[candidates]), n_exploit, rng)]
+    elif HIGH_BUDGET == "margin-per-cluster":
+        exploit = margin_per_cluster(view, n_exploit, candidates)
+    else:
+        exploit = cluster_margin_select(view, n_exploit, rng, candidates)
     return Selection.of(exploit, add_explorers(exploit, candidates, n, rng)[exploit.size :])

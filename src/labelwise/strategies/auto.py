@@ -1,26 +1,25 @@
-"""``auto``: the default strategy. It switches from TypiClust to Cluster-Margin when the labels cover the pool.
+"""``auto``: the default strategy. TypiClust while typical picks pay, then margin, one image per pool cluster.
 
 The rule, from the literature and from our measurements (docs/heuristics.md):
 
-1. While there is no model, or the labeled set does not yet cover the pool, take TypiClust: with few
-   labels, uncertainty estimates are noise and the most typical image of each uncovered region
+1. While there is no model, or the labels do not yet show that uncertainty pays, take TypiClust: with
+   few labels, uncertainty estimates are noise and the most typical image of each uncovered region
    teaches the most (Hacohen et al. 2022).
-2. Once the labels cover the pool, Cluster-Margin: low-margin images, one per cluster, so the batch
-   is uncertain but not redundant (Citovsky et al. 2021), plus an exploration share of ``EXPLORE``
-   drawn at random, which keeps the model seeing regions its own uncertainty would ignore.
+2. Afterwards, the lowest-margin image of each pool cluster before a second one of any cluster
+   (Cluster-Margin's diversity, Citovsky et al. 2021, with each cluster's most uncertain image instead
+   of a random one), plus an exploration share of ``EXPLORE`` drawn at random.
 
-"Cover" is ProbCover's notion (Yehuda et al. 2022), the point at which they show the low-budget
-regime ends: a labeled image covers the ball of radius delta around it, where delta is the largest
-radius at which ``PURITY`` of the balls hold a single class. We take the classes from the current
-model's predictions (no extra clustering, so the rule is deterministic and pool-order invariant), and
-switch once most of the pool (``SWITCH_COVERAGE``, a majority) lies inside a labeled ball: from then
-on most regions have a label that speaks for them, and what is left to learn is where the classes
-meet. (Full coverage, PURITY, comes far too late: 0.61 on the toy set at 28 random labels, 0.85 on
-digits at 500.) Nothing here depends
-on a data set's size, dimension or number of classes: a 2-D binary toy set is covered after a few
-labels, a 10-class image pool only after hundreds. In high dimensions coverage can stay low for
-long (a hard binary pair is never covered), so the typical phase also ends at the old bound of
-``MAX_TYPICAL_LABELS_PER_CLASS`` labels per class: coverage can only make the switch earlier.
+The switch is decided from the data, by the first of three tests that says so:
+
+- the replay (:func:`regime_statistic`): SelectAL's question (Hacohen & Weinshall 2024) asked of the
+  labels already given: within held-out folds of the labels, would a batch picked by margin or one
+  picked by typicality teach a model more? Switch when margin's picks win beyond noise;
+- coverage (ProbCover, Yehuda et al. 2022): a majority (``SWITCH_COVERAGE``) of the pool lies within the
+  purity radius of a labeled item, classes taken from the model's predictions;
+- a ceiling of ``MAX_TYPICAL_LABELS_PER_CLASS`` labels per class, the old fixed rule, kept as a bound.
+
+Every test reads only the view (labels, embeddings, predictions), so the rule is a pure function: the
+same labels give the same phase in the simulator and on the server, whatever the pool's order.
 """
 
 from __future__ import annotations
@@ -46,7 +45,7 @@ _DIRECTION_SEED = 0  # fixed, so the coverage sample is the same every round for
 _KEY_CHUNK = 65_536
 REGIME_FOLDS = 5  # held-out folds of the labels for the regime test
 TYPICALITY_K = 20  # neighbours of TypiClust's typicality (Hacohen et al. 2022 use 20)
-REGIME_Z = 1.645  # one-sided 5% test: the labels must show that atypical examples teach more
+REGIME_Z = 1.645  # one-sided 5% test: the labels must show that margin's picks teach more, beyond noise
 _PROB_FLOOR = 1e-3  # a class a half-set never saw still gets this probability: a finite log-loss
 
 
@@ -113,15 +112,17 @@ def label_typicality(view: PoolView, labeled: np.ndarray) -> np.ndarray:
 
 
 def regime_statistic(view: PoolView) -> float | None:
-    """The regime test: do the labels' typical halves predict held-out labels better than their atypical ones?
+    """The replay: would a batch picked by margin or one picked by typicality teach more? A t statistic.
 
-    SelectAL's question (Hacohen & Weinshall 2024), answered on the labels already given: the labels are
-    split into ``REGIME_FOLDS`` folds; in each, every class's training labels are halved by typicality,
-    and a model trained on the typical halves and one trained on the atypical halves (the same size) are
-    scored by log-loss on the fold's held-out labels. While typical examples teach more, the budget is
-    low and TypiClust's picks pay; once the atypical ones (near the boundaries, where margin sampling
-    looks) teach more, the budget is high. ``None`` when there are too few labels to ask (fewer than two
-    classes, or fewer than two labels per class on average).
+    SelectAL's question (Hacohen & Weinshall 2024), asked of the labels already given. The labels are split
+    into ``REGIME_FOLDS`` folds (by their embedding values: pool-order invariant). In each fold, the training
+    labels are split in two: a "labeled so far" half and a "pool" half. A model fitted on the first half
+    picks the lowest-margin half of the pool half; typicality (TypiClust's, against the pool) picks as many
+    of the most typical. Both extended label sets train a model, scored by log-likelihood on the fold's
+    held-out labels; then the halves swap roles. Returns the paired t statistic over the held-out labels
+    of (log-likelihood after margin's picks - after typicality's): positive when margin's picks teach more.
+    ``None`` when there are too few labels to ask (no true labels, fewer than two classes, or fewer than
+    two labels per class on average).
     """
     if view.labels is None or view.embeddings is None:
         return None
@@ -134,7 +135,6 @@ def regime_statistic(view: PoolView) -> float | None:
         return None
     X = np.asarray(view.embeddings, dtype=np.float32)[labeled]
     typ = label_typicality(view, labeled)
-    folds = np.argsort(np.argsort(_key(X), kind="stable")) % min(REGIME_FOLDS, labeled.size)
     rank = np.argsort(np.argsort(_key(X), kind="stable"))
     folds = rank % min(REGIME_FOLDS, labeled.size)
     diff = np.zeros(labeled.size)  # per held-out label: log-likelihood after margin's picks minus typicality's
@@ -159,7 +159,7 @@ def regime_statistic(view: PoolView) -> float | None:
 def typical_labels_teach_more(view: PoolView) -> bool | None:
     """``regime_statistic`` as a decision, ``None`` when it cannot be asked.
 
-    A paired one-sided test: the atypical halves must be better beyond noise (t above ``REGIME_Z``); in doubt,
+    A paired one-sided test: margin's picks must teach more beyond noise (t above ``REGIME_Z``); in doubt,
     stay typical, whose picks are never far behind at a low budget.
     """
     t = regime_statistic(view)

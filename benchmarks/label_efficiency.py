@@ -4,7 +4,10 @@ Protocol (issue "Beat random sampling at every budget"): start from 0 labels whe
 allows it (otherwise from a random 10), label in steps of at most --step up to each budget, 5 seeds,
 the default head. Fashion-MNIST on real embeddings, plus the toy set and digits. Prints a table of
 mean accuracy ± sd per strategy per budget, and for each strategy the labels it needs to reach
-random's accuracy at 1,000 and at 2,000 labels; writes summary.json, table.md and curves.png.
+random's accuracy at 1,000 and at 2,000 labels; then mean macro-F1 per budget and the labels until every
+class has a label (median and worst seed), and `auto`'s gap to random and to the best other strategy at
+each budget with the worst one. Writes summary.json (with ``auto_gaps`` and ``labels_until_every_class``),
+table.md, curves.csv and curves.png.
 The same runs are reachable as `labelwise simulate --dataset D --budgets 10,20,...`.
 
 --heads compares heads (issue 14): curves of heads other than the logistic one are named

@@ -210,3 +210,20 @@ def test_margin_per_cluster_takes_each_clusters_most_uncertain_first():
     assert margin_per_cluster(view, 2, np.array([1, 2, 4])).tolist() == [2, 1]  # only the candidates
     no_clusters = PoolView(labeled=view.labeled, probs=probs)
     assert margin_per_cluster(no_clusters, 3, np.arange(5)).tolist() == [0, 3, 2]
+
+
+def test_the_sample_is_reused_for_the_same_pool_only(monkeypatch):
+    import labelwise.strategies.auto as auto
+
+    monkeypatch.setattr(auto, "COVERAGE_SAMPLE", 20)
+    calls = []
+    compute = auto._compute_sample
+    monkeypatch.setattr(auto, "_compute_sample", lambda X: calls.append(1) or compute(X))
+    X, _ = blobs((30, 30, 30))
+    first = auto._sample(X)
+    assert auto._sample(X) is first and len(calls) == 1  # the same pool: computed once
+    other = X.copy()
+    np.testing.assert_array_equal(auto._sample(other), first)  # an equal pool, another array: recomputed
+    assert len(calls) == 2
+    monkeypatch.setattr(auto, "COVERAGE_SAMPLE", 10)
+    assert auto._sample(other).size == 10 and len(calls) == 3  # the sample size is part of the key

@@ -68,9 +68,15 @@ bench: install
 	$(PY) benchmarks/bench_diversity.py
 	$(PY) benchmarks/label_efficiency.py --datasets toy,digits --seeds 5
 
-# The full protocol of docs/heuristics.md: Fashion-MNIST to 2,000 labels, 12 strategies, 5 seeds (about 15 min).
+# The label-efficiency suite of issue 10 (docs/results.md): every strategy on the Fashion-MNIST variants
+# (10k pool, long tail, Shirt vs T-shirt/top, 30% near-duplicates), Fashion-MNIST on Lite0 embeddings
+# (embeds 70,000 images once), digits and the toy set, 5 seeds; then the heads of issue 14 (logistic
+# against head=auto, with auto selection). Hours on 2 shared cores; not part of `make test`.
+SUITE := fmnist-shirt-pair,fmnist-longtail,fmnist-neardup,fmnist-10k,digits,toy
 bench-long: install
-	$(PY) benchmarks/label_efficiency.py --datasets fmnist-10k,fmnist-longtail,fmnist-shirt-pair,fmnist-neardup,fashion-mnist,digits,toy --seeds 5
+	$(PY) benchmarks/label_efficiency.py --datasets $(SUITE),fashion-mnist --seeds 5 --out bench-out/label-efficiency
+	$(PY) benchmarks/label_efficiency.py --datasets $(SUITE) --strategies auto --heads logistic,auto --seeds 5 \
+	  --out bench-out/label-efficiency-heads
 
 # Do the tests catch a wrong algorithm? mutmut over strategies/, loop/stopping.py, loop/active_loop.py,
 # project/queue.py and project/settings.py

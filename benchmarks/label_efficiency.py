@@ -4,7 +4,10 @@ Protocol (issue "Beat random sampling at every budget"): start from 0 labels whe
 allows it (otherwise from a random 10), label in steps of at most --step up to each budget, 5 seeds,
 the default head. Fashion-MNIST on real embeddings, plus the toy set and digits. Prints a table of
 mean accuracy ± sd per strategy per budget, and for each strategy the labels it needs to reach
-random's accuracy at 1,000 and at 2,000 labels; writes summary.json, table.md and curves.png.
+random's accuracy at 1,000 and at 2,000 labels; then mean macro-F1 per budget and the labels until every
+class has a label (median and worst seed), and `auto`'s gap to random and to the best other strategy at
+each budget with the worst one. Writes summary.json (with ``auto_gaps`` and ``labels_until_every_class``),
+table.md, curves.csv and curves.png.
 The same runs are reachable as `labelwise simulate --dataset D --budgets 10,20,...`.
 
 --heads compares heads (issue 14): curves of heads other than the logistic one are named
@@ -131,6 +134,42 @@ def table(summary: dict, budgets: list[int], targets: list[int]) -> str:
     return "\n".join(lines)
 
 
+def f1_table(summary: dict, budgets: list[int], until_all: dict[str, list[int | None]]) -> str:
+    """Mean macro-F1 per strategy per budget, and the labels until every class had one (median and worst
+    seed; "never" when some seed still missed a class at the last budget)."""
+    head = ["strategy", *(str(b) for b in budgets), "labels until every class has one: median (worst seed)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, curve in summary["strategies"].items():
+        f1 = dict(zip(curve["n_labeled"], curve.get("macro_f1", [None] * len(curve["n_labeled"])), strict=True))
+        cells = [name] + ["—" if f1.get(b) is None else f"{f1[b]:.3f}" for b in budgets]
+        firsts = until_all.get(name, [])
+        if firsts and all(f is not None for f in firsts):
+            cells.append(f"{int(np.median(firsts))} ({max(firsts)})")
+        else:
+            cells.append(f"never in {sum(f is None for f in firsts)} of {len(firsts)} seeds")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def worst_gaps(summary: dict, budgets: list[int], curve: str = "auto") -> dict[str, list]:
+    """``curve`` minus random and minus the best other single strategy (hindsight), per budget, in points,
+    and the worst budget of each: [budget, gap, best strategy there]."""
+    curves = summary["strategies"]
+    at = {name: dict(zip(c["n_labeled"], c["mean"], strict=True)) for name, c in curves.items()}
+    others = [n for n in curves if n != curve and "+" not in n]
+    out: dict[str, list] = {"vs_random": [], "vs_best": []}
+    for b in budgets:
+        if b not in at[curve]:
+            continue
+        if b in at.get("random", {}):
+            out["vs_random"].append([b, 100 * (at[curve][b] - at["random"][b]), "random"])
+        present = [n for n in others if b in at[n]]
+        if present:
+            best = max(present, key=lambda n: at[n][b])
+            out["vs_best"].append([b, 100 * (at[curve][b] - at[best][b]), best])
+    return {**out, **{f"worst_{k}": min(v, key=lambda g: g[1]) for k, v in out.items() if v}}
+
+
 def print_head_gaps(summary: dict, strategies: list[str], heads: list[str], budgets: list[int]) -> None:
     """Per strategy and head: mean accuracy minus the logistic head's, in points, at each budget."""
     curves = summary["strategies"]
@@ -173,26 +212,25 @@ def main() -> None:
         out = args.out / name
         out.mkdir(parents=True, exist_ok=True)
         report.write_curves_csv(points, out / "curves.csv")
-        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         plots.plot_curves(summary, out / "curves.png", f"{name}: {args.seeds} seeds", log_x=True)
         targets = [t for t in (1000, 2000) if t in budgets] or [budgets[-1]]
+        until_all = report.labels_until_every_class(points, data.n_classes)
         text = table(summary, budgets, targets)
-        (out / "table.md").write_text(text + "\n")
+        f1_text = f1_table(summary, budgets, until_all)
         print(f"\n{name}: mean test accuracy ± sd over {args.seeds} seeds ({time.perf_counter() - start:.0f} s)")
         print(text)
-        best = np.max([[dict(zip(c["n_labeled"], c["mean"], strict=True)).get(b, 0) for b in budgets]
-                       for s, c in summary["strategies"].items() if s != "auto"], axis=0)  # fmt: skip
+        print(f"\n{name}: mean macro-F1, and labels until every class has a label")
+        print(f1_text)
         print_head_gaps(summary, strategies, heads, budgets)
         if "auto" in summary["strategies"] and "random" in summary["strategies"]:
-            auto = dict(zip(summary["strategies"]["auto"]["n_labeled"], summary["strategies"]["auto"]["mean"],
-                            strict=True))  # fmt: skip
-            rnd = dict(zip(summary["strategies"]["random"]["n_labeled"], summary["strategies"]["random"]["mean"],
-                           strict=True))  # fmt: skip
-            print(
-                "auto minus best single strategy (points): "
-                + ", ".join(f"{b}: {100 * (auto[b] - m):+.1f}" for b, m in zip(budgets, best, strict=True))
-            )
-            print("auto minus random (points): " + ", ".join(f"{b}: {100 * (auto[b] - rnd[b]):+.1f}" for b in budgets))
+            gaps = worst_gaps(summary, budgets)
+            summary["auto_gaps"] = gaps
+            for key, title in (("vs_best", "best single strategy"), ("vs_random", "random")):
+                print(f"auto minus {title} (points): " + ", ".join(f"{b}: {g:+.1f}" for b, g, _ in gaps[key])
+                      + "; worst at {}: {:+.1f} ({})".format(*gaps[f"worst_{key}"]))  # fmt: skip
+        summary["labels_until_every_class"] = until_all
+        (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        (out / "table.md").write_text(text + "\n\n" + f1_text + "\n")
     sys.stdout.flush()
 
 

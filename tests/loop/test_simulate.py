@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 from labelwise.cli import app
 from labelwise.errors import DatasetUnavailableError
 from labelwise.ingest.idx import read_idx
+from labelwise.loop.active_loop import ActiveLoop
 from labelwise.loop.datasets import fashion_mnist_arrays, toy
-from labelwise.loop.report import summarize
+from labelwise.loop.report import labels_until_every_class, summarize
 from labelwise.loop.simulate import CurvePoint, simulate
 
 runner = CliRunner()
@@ -74,6 +75,41 @@ def test_savings_count_against_the_budget_reached_not_the_one_asked():
     assert summary["strategies"]["random"]["savings"] is None
 
 
+def test_labels_until_every_class_is_the_first_round_with_all_classes():
+    # seed 0 has all 3 classes from 20 labels; seed 1 never gets the third one; a curve's later rounds
+    # cannot undo the first (classes only accumulate, but the function must not take the last round).
+    seen = {0: [2, 3, 3], 1: [1, 2, 2]}
+    points = [
+        CurvePoint("d", "s", seed, r, n, 0.5, classes_labeled=c)
+        for seed, counts in seen.items()
+        for r, (n, c) in enumerate(zip([10, 20, 30], counts, strict=True))
+    ]
+    assert labels_until_every_class(points, 3) == {"s": [20, None]}
+    assert labels_until_every_class(points, 2) == {"s": [10, 20]}
+
+
+def test_macro_f1_shows_a_rare_class_that_accuracy_hides():
+    # Three blobs, the third 4% of the test split and never labeled: accuracy stays near 0.96, macro-F1
+    # drops to about 2/3 (the missed class scores 0 instead of being left out of the mean).
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+
+    def blobs(sizes):
+        X = np.concatenate([rng.normal(c, 0.5, size=(s, 2)) for c, s in zip(centres, sizes, strict=True)])
+        return X, np.repeat(np.arange(3), sizes)
+
+    X_pool, y_pool = blobs((50, 50, 4))
+    X_test, y_test = blobs((48, 48, 4))
+    loop = ActiveLoop(X_pool, 3, strategy="random", X_test=X_test, y_test=y_test, estimate_accuracy=False)
+    first = np.r_[0:5, 50:55]
+    loop.teach(first, y_pool[first])
+    loop.start()
+    metrics = loop.history[-1].metrics
+    assert metrics["accuracy"] == pytest.approx(0.96)
+    assert metrics["macro_f1"] == pytest.approx(2 / 3, abs=0.02)
+    assert metrics["classes_labeled"] == 2
+
+
 def test_cli_simulate_clamps_the_budget_to_the_pool(tmp_path):
     out = tmp_path / "sim"
     result = runner.invoke(
@@ -101,8 +137,11 @@ def test_cli_simulate_writes_csv_summary_and_plots(tmp_path):
     with open(out / "curves.csv") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["dataset", "strategy", "seed", "round", "n_labeled", "accuracy",
-                             "audit_accuracy", "audit_low", "audit_high", "audit_n", "head"]  # fmt: skip
+                             "audit_accuracy", "audit_low", "audit_high", "audit_n", "head",
+                             "macro_f1", "classes_labeled", "chooser"]  # fmt: skip
     assert {r["strategy"] for r in rows} == {"random", "margin", "bald"}
+    assert all(0.0 <= float(r["macro_f1"]) <= 1.0 for r in rows)
+    assert {int(r["classes_labeled"]) for r in rows if int(r["n_labeled"]) == 28} == {2}
     assert max(int(r["n_labeled"]) for r in rows) == 28  # toy's default budget
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["strategies"]) == {"random", "margin", "bald"}

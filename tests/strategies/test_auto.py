@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from labelwise.strategies import PoolView, get_strategy
-from labelwise.strategies.auto import auto_phase, labeled_coverage
+from labelwise.strategies.auto import (
+    REGIME_Z,
+    SWITCH_COVERAGE,
+    auto_phase,
+    labeled_coverage,
+    margin_per_cluster,
+    regime_statistic,
+)
 
 
 def blobs(sizes, spread=0.3, seed=0):
@@ -110,3 +117,113 @@ def test_coverage_of_a_big_pool_is_measured_on_an_even_sample_of_its_items(monke
     resampled = order[auto._sample(X[order])]
     assert set(resampled.tolist()) == set(sample.tolist())
     assert auto._sample(X[:20]).tolist() == list(range(20))  # at the sample size: every item
+
+
+# -- the replay on the labels (issue 10): does a batch of margin's picks or of typicality's teach more? --
+
+
+def skewed_pair(seed, n=2000, dims=20, boundary=2.5):
+    """Two classes along x: tight cores at -3 and +3, and class 0's long thin tail reaching a boundary at
+    2.5, far from the midpoint. Typical labels (the cores) put the boundary near 0 and miss a fifth of the
+    pool; only labels near the boundary move it. ``dims`` noise dimensions keep the coverage low."""
+    rng = np.random.default_rng(seed)
+    parts = [rng.normal(-3, 0.1, n // 4), rng.uniform(-3, boundary, 9 * n // 20),
+             rng.normal(3, 0.1, n // 4), rng.uniform(boundary, 3, n // 20)]  # fmt: skip
+    x = np.concatenate(parts)
+    y = np.repeat([0, 0, 1, 1], [p.size for p in parts])
+    return np.c_[x, rng.normal(0, 0.3, (x.size, dims))].astype(np.float32), y
+
+
+def labels_view(X, y, idx, k):
+    """A view with true labels on ``idx`` and the default head's probabilities fitted on them."""
+    from sklearn.linear_model import LogisticRegression
+
+    labeled = np.zeros(len(X), dtype=bool)
+    labeled[idx] = True
+    labels = np.full(len(X), -1)
+    labels[idx] = y[idx]
+    probs = LogisticRegression(max_iter=200).fit(X[idx], y[idx]).predict_proba(X)
+    return PoolView(labeled=labeled, embeddings=X, labels=labels, probs=probs, n_classes=k)
+
+
+def spread_labels(X, n):
+    """``n`` labels at evenly spaced ranks along the first coordinate: a spread-out, seed-free design."""
+    return np.argsort(X[:, 0])[np.linspace(0, len(X) - 1, n).astype(int)]
+
+
+def test_replay_finds_that_margin_picks_teach_more_on_a_far_boundary():
+    stats = []
+    for seed in range(6):
+        X, y = skewed_pair(seed)
+        stats.append(regime_statistic(labels_view(X, y, spread_labels(X, 30), 2)))
+    assert np.mean(stats) > REGIME_Z and sum(t > 0 for t in stats) >= 5, stats
+
+
+def test_replay_keeps_typicality_while_classes_are_separate_clusters():
+    # Ten classes, each a tight blob: a label at each blob centre says everything, and margin's picks (the
+    # blob edges) teach no more. With 3 labels per class the replay must not ask to switch.
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 10, size=(10, 20))
+    X = np.concatenate([rng.normal(c, 1.0, size=(150, 20)) for c in centres]).astype(np.float32)
+    y = np.repeat(np.arange(10), 150)
+    idx = np.concatenate([np.flatnonzero(y == c)[:3] for c in range(10)])
+    assert regime_statistic(labels_view(X, y, idx, 10)) <= REGIME_Z
+
+
+def test_switch_before_the_old_ceiling_when_the_labels_show_it(monkeypatch):
+    # 30 labels of 2 classes: under the old rule's 20 per class and far below coverage, so the old rule
+    # stays typical; the replay says margin's picks teach more, and auto switches.
+    import labelwise.strategies.auto as auto
+
+    X, y = skewed_pair(0)
+    view = labels_view(X, y, spread_labels(X, 30), 2)
+    assert labeled_coverage(view) < SWITCH_COVERAGE
+    assert regime_statistic(view) > REGIME_Z
+    assert auto_phase(view) == "cluster-margin"
+    monkeypatch.setattr(auto, "typical_labels_teach_more", lambda view: None)  # the rule before the replay
+    assert auto_phase(view) == "typiclust"
+
+
+def test_replay_needs_two_labels_per_class_and_true_labels():
+    X, y = skewed_pair(0, n=200)
+    assert regime_statistic(labels_view(X, y, [0, 1, 150], 2)) is None  # 3 labels, 2 classes
+    no_labels = labels_view(X, y, spread_labels(X, 20), 2)
+    assert regime_statistic(PoolView(labeled=no_labels.labeled, embeddings=X, probs=no_labels.probs)) is None
+
+
+def test_replay_does_not_depend_on_pool_order():
+    X, y = skewed_pair(1, n=600)
+    idx = spread_labels(X, 24)
+    perm = np.random.default_rng(2).permutation(len(X))
+    inverse = np.argsort(perm)
+    a = regime_statistic(labels_view(X, y, idx, 2))
+    b = regime_statistic(labels_view(X[perm], y[perm], inverse[idx], 2))
+    assert a == pytest.approx(b, rel=1e-6)
+
+
+def test_margin_per_cluster_takes_each_clusters_most_uncertain_first():
+    probs = np.array([[0.5, 0.5], [0.9, 0.1], [0.6, 0.4], [0.55, 0.45], [0.99, 0.01]])
+    view = PoolView(labeled=np.zeros(5, dtype=bool), probs=probs, clusters=np.array([0, 0, 1, 1, 2]))
+    # depth 0: item 0 (cluster 0), 3 (cluster 1), 4 (cluster 2), by margin; then depth 1: 2, then 1
+    assert margin_per_cluster(view, 5, np.arange(5)).tolist() == [0, 3, 4, 2, 1]
+    assert margin_per_cluster(view, 2, np.arange(5)).tolist() == [0, 3]
+    assert margin_per_cluster(view, 2, np.array([1, 2, 4])).tolist() == [2, 1]  # only the candidates
+    no_clusters = PoolView(labeled=view.labeled, probs=probs)
+    assert margin_per_cluster(no_clusters, 3, np.arange(5)).tolist() == [0, 3, 2]
+
+
+def test_the_sample_is_reused_for_the_same_pool_only(monkeypatch):
+    import labelwise.strategies.auto as auto
+
+    monkeypatch.setattr(auto, "COVERAGE_SAMPLE", 20)
+    calls = []
+    compute = auto._compute_sample
+    monkeypatch.setattr(auto, "_compute_sample", lambda X: calls.append(1) or compute(X))
+    X, _ = blobs((30, 30, 30))
+    first = auto._sample(X)
+    assert auto._sample(X) is first and len(calls) == 1  # the same pool: computed once
+    other = X.copy()
+    np.testing.assert_array_equal(auto._sample(other), first)  # an equal pool, another array: recomputed
+    assert len(calls) == 2
+    monkeypatch.setattr(auto, "COVERAGE_SAMPLE", 10)
+    assert auto._sample(other).size == 10 and len(calls) == 3  # the sample size is part of the key

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.metrics import f1_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from labelwise.learn import BootstrapCommittee, Head
@@ -199,7 +200,14 @@ class ActiveLoop:
     def evaluate(self) -> dict[str, float]:
         metrics: dict[str, float] = {}
         if self.X_test is not None and self.y_test is not None:
-            metrics["accuracy"] = float((self.predict(self.X_test) == self.y_test).mean())
+            predicted = self.predict(self.X_test)
+            metrics["accuracy"] = float((predicted == self.y_test).mean())
+            # Macro-F1 over the test split's classes: a class the model never predicts counts as 0, so a
+            # rare class that has no label yet shows here while accuracy barely moves.
+            metrics["macro_f1"] = float(
+                f1_score(self.y_test, predicted, labels=np.unique(self.y_test), average="macro", zero_division=0)
+            )
+            metrics["classes_labeled"] = float(np.unique(self.labels[self.labeled]).size)
         if self.estimate_accuracy:
             metrics.update(self.cross_validated_accuracy())
         metrics.update(self.audit_accuracy())

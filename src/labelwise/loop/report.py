@@ -13,7 +13,8 @@ import numpy as np
 from labelwise.loop.simulate import CurvePoint
 
 CSV_COLUMNS = ["dataset", "strategy", "seed", "round", "n_labeled", "accuracy",
-               "audit_accuracy", "audit_low", "audit_high", "audit_n", "head"]  # fmt: skip
+               "audit_accuracy", "audit_low", "audit_high", "audit_n", "head",
+               "macro_f1", "classes_labeled", "chooser"]  # fmt: skip
 BASELINE = "random"
 
 
@@ -29,8 +30,11 @@ def mean_curves(points: list[CurvePoint]) -> dict[str, dict[str, list[float]]]:
     """Per curve (strategy, ``+head`` past the logistic one): n_labeled, mean and sd of accuracy over
     seeds, and the number of seeds."""
     by_strategy: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    f1: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for p in points:
         by_strategy[p.curve][p.n_labeled].append(p.accuracy)
+        if p.macro_f1 is not None:
+            f1[p.curve][p.n_labeled].append(p.macro_f1)
     curves = {}
     for strategy, by_n in by_strategy.items():
         ns = sorted(by_n)
@@ -40,6 +44,8 @@ def mean_curves(points: list[CurvePoint]) -> dict[str, dict[str, list[float]]]:
             "sd": [float(np.std(by_n[n])) for n in ns],
             "seeds": [len(by_n[n]) for n in ns],
         }
+        if f1[strategy]:
+            curves[strategy]["macro_f1"] = [float(np.mean(f1[strategy][n])) if f1[strategy][n] else None for n in ns]
     return curves
 
 
@@ -72,6 +78,18 @@ def summarize(points: list[CurvePoint], budget: int) -> dict:
             "savings": None if match is None or strategy == BASELINE else 1.0 - match / reached,
         }
     return summary
+
+
+def labels_until_every_class(points: list[CurvePoint], n_classes: int) -> dict[str, list[int | None]]:
+    """Per curve, per seed: the first n_labeled at which every one of ``n_classes`` classes has a label
+    (``None`` if that never happened within the run). Rounds are recorded after each batch, so this is
+    the end of the batch that brought the last class."""
+    first: dict[str, dict[int, int | None]] = defaultdict(dict)
+    for p in sorted(points, key=lambda p: (p.curve, p.seed, p.n_labeled)):
+        seen = first[p.curve]
+        if seen.get(p.seed) is None:
+            seen[p.seed] = p.n_labeled if p.classes_labeled >= n_classes else None
+    return {curve: [by_seed[s] for s in sorted(by_seed)] for curve, by_seed in first.items()}
 
 
 def write_summary(summary: dict, path: Path) -> None:

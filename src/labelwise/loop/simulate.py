@@ -38,6 +38,9 @@ class CurvePoint:
     audit_high: float | None = None
     audit_n: int = 0
     head: str = "logistic"
+    macro_f1: float | None = None
+    classes_labeled: int = 0  # distinct classes among the labels so far
+    chooser: str = ""  # what chose the batch that led to this round, e.g. "auto: typiclust"
 
     @property
     def curve(self) -> str:
@@ -102,7 +105,8 @@ def run_one(
     points = [
         CurvePoint(dataset.name, strategy, seed, r.round, r.n_labeled, r.metrics["accuracy"],
                    r.metrics.get("audit_accuracy"), r.metrics.get("audit_accuracy_low"),
-                   r.metrics.get("audit_accuracy_high"), int(r.metrics.get("audit_n", 0)), head)
+                   r.metrics.get("audit_accuracy_high"), int(r.metrics.get("audit_n", 0)), head,
+                   r.metrics.get("macro_f1"), int(r.metrics.get("classes_labeled", 0)), r.strategy or "")
         for r in loop.history
     ]  # fmt: skip
     return points, loop

@@ -1,39 +1,44 @@
-"""``auto``: the default strategy. It switches from TypiClust to Cluster-Margin when the labels cover the pool.
+"""``auto``: the default strategy. TypiClust while typical picks pay, then margin, one image per pool cluster.
 
 The rule, from the literature and from our measurements (docs/heuristics.md):
 
-1. While there is no model, or the labeled set does not yet cover the pool, take TypiClust: with few
-   labels, uncertainty estimates are noise and the most typical image of each uncovered region
+1. While there is no model, or the labels do not yet show that uncertainty pays, take TypiClust: with
+   few labels, uncertainty estimates are noise and the most typical image of each uncovered region
    teaches the most (Hacohen et al. 2022).
-2. Once the labels cover the pool, Cluster-Margin: low-margin images, one per cluster, so the batch
-   is uncertain but not redundant (Citovsky et al. 2021), plus an exploration share of ``EXPLORE``
-   drawn at random, which keeps the model seeing regions its own uncertainty would ignore.
+2. Afterwards, the lowest-margin image of each pool cluster before a second one of any cluster
+   (Cluster-Margin's diversity, Citovsky et al. 2021, with each cluster's most uncertain image instead
+   of a random one), plus an exploration share of ``EXPLORE`` drawn at random.
 
-"Cover" is ProbCover's notion (Yehuda et al. 2022), the point at which they show the low-budget
-regime ends: a labeled image covers the ball of radius delta around it, where delta is the largest
-radius at which ``PURITY`` of the balls hold a single class. We take the classes from the current
-model's predictions (no extra clustering, so the rule is deterministic and pool-order invariant), and
-switch once most of the pool (``SWITCH_COVERAGE``, a majority) lies inside a labeled ball: from then
-on most regions have a label that speaks for them, and what is left to learn is where the classes
-meet. (Full coverage, PURITY, comes far too late: 0.61 on the toy set at 28 random labels, 0.85 on
-digits at 500.) Nothing here depends
-on a data set's size, dimension or number of classes: a 2-D binary toy set is covered after a few
-labels, a 10-class image pool only after hundreds. In high dimensions coverage can stay low for
-long (a hard binary pair is never covered), so the typical phase also ends at the old bound of
-``MAX_TYPICAL_LABELS_PER_CLASS`` labels per class: coverage can only make the switch earlier.
+The switch is decided from the data, by the first of three tests that says so:
+
+- the replay (:func:`regime_statistic`): SelectAL's question (Hacohen & Weinshall 2024) asked of the
+  labels already given: within held-out folds of the labels, would a batch picked by margin or one
+  picked by typicality teach a model more? Switch when margin's picks win beyond noise;
+- coverage (ProbCover, Yehuda et al. 2022): a majority (``SWITCH_COVERAGE``) of the pool lies within the
+  purity radius of a labeled item, classes taken from the model's predictions;
+- a ceiling of ``MAX_TYPICAL_LABELS_PER_CLASS`` labels per class, the old fixed rule, kept as a bound.
+
+Every test reads only the view (labels, embeddings, predictions), so the rule is a pure function: the
+same labels give the same phase in the simulator and on the server, whatever the pool's order.
 """
 
 from __future__ import annotations
 
+import contextlib
+import weakref
+
 import numpy as np
+from sklearn.linear_model import LogisticRegression
 
 from labelwise.strategies.diversity import purity_radius, typiclust_select
-from labelwise.strategies.geometry import min_sq_distance
+from labelwise.strategies.geometry import min_sq_distance, sq_distances
 from labelwise.strategies.hybrid import cluster_margin_select
 from labelwise.strategies.registry import PoolView
-from labelwise.strategies.selection import Selection, add_explorers
+from labelwise.strategies.selection import Selection, add_explorers, top_k
+from labelwise.strategies.uncertainty import margin
 
 EXPLORE = 0.1
+HIGH_BUDGET = "margin-per-cluster"  # the high-budget phase; "margin" and "cluster-margin" kept for comparison
 # Upper bound on the typical phase: in 64+ dimensions coverage grows slowly (Fashion-MNIST pixels: 0.14 at 200
 # labels) and a hard binary pair never gets covered, while margin already wins there from about 50 labels.
 MAX_TYPICAL_LABELS_PER_CLASS = 20
@@ -41,9 +46,40 @@ SWITCH_COVERAGE = 0.5  # a majority of the pool covered by labeled balls; a frac
 COVERAGE_SAMPLE = 4_000  # pool points the coverage is measured on: the purity radius is quadratic in it
 _DIRECTION_SEED = 0  # fixed, so the coverage sample is the same every round for the same pool
 _KEY_CHUNK = 65_536
+REGIME_FOLDS = 5  # held-out folds of the labels for the regime test
+TYPICALITY_K = 20  # neighbours of TypiClust's typicality (Hacohen et al. 2022 use 20)
+REGIME_Z = 1.645  # one-sided 5% test: the labels must show that margin's picks teach more, beyond noise
+_PROB_FLOOR = 1e-3  # a class a half-set never saw still gets this probability: a finite log-loss
+
+
+def _key(X: np.ndarray) -> np.ndarray:
+    """One number per row from its content (dot product with a fixed random direction): pool-order invariant."""
+    direction = np.random.default_rng(_DIRECTION_SEED).standard_normal(X.shape[1])
+    key = np.empty(X.shape[0])
+    for start in range(0, X.shape[0], _KEY_CHUNK):  # float64 in chunks: exact enough, without a float64 copy
+        key[start : start + _KEY_CHUNK] = np.asarray(X[start : start + _KEY_CHUNK], dtype=np.float64) @ direction
+    return key
+
+
+# The last pool's sample: the sample depends on the embeddings alone, and auto reads it several times per
+# batch (coverage and replay, on describe and on select): 8 s per read at 1M x 256 on the loaded machine.
+# A weak reference, so the cache never keeps a pool alive; identity and shape must match.
+_last_sample: tuple[weakref.ref, tuple, np.ndarray] | None = None
 
 
 def _sample(X: np.ndarray) -> np.ndarray:
+    global _last_sample
+    cached = _last_sample
+    key = (X.shape, COVERAGE_SAMPLE)
+    if cached is not None and cached[0]() is X and cached[1] == key:
+        return cached[2]
+    sample = _compute_sample(X)
+    with contextlib.suppress(TypeError):  # an array-like without weak references: no cache
+        _last_sample = (weakref.ref(X), key, sample)
+    return sample
+
+
+def _compute_sample(X: np.ndarray) -> np.ndarray:
     """Up to ``COVERAGE_SAMPLE`` pool indices chosen from the data, not the pool order (order invariance).
 
     The rows are ordered by one key computed from their content, their dot product with a fixed random
@@ -54,11 +90,7 @@ def _sample(X: np.ndarray) -> np.ndarray:
     n = X.shape[0]
     if n <= COVERAGE_SAMPLE:
         return np.arange(n)
-    direction = np.random.default_rng(_DIRECTION_SEED).standard_normal(X.shape[1])
-    key = np.empty(n)
-    for start in range(0, n, _KEY_CHUNK):  # float64 in chunks: exact enough, without a float64 copy of the pool
-        key[start : start + _KEY_CHUNK] = np.asarray(X[start : start + _KEY_CHUNK], dtype=np.float64) @ direction
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(_key(X), kind="stable")
     return order[np.linspace(0, n - 1, COVERAGE_SAMPLE).astype(int)]
 
 
@@ -76,6 +108,85 @@ def labeled_coverage(view: PoolView) -> float:
     return float(np.mean((near <= delta * delta) | np.asarray(view.labeled, dtype=bool)[sample]))
 
 
+def _fit_proba(X: np.ndarray, y: np.ndarray, Z: np.ndarray, k: int) -> np.ndarray:
+    """Probabilities over ``k`` classes on ``Z`` of the default head's model fitted on ``(X, y)``."""
+    out = np.full((Z.shape[0], k), _PROB_FLOOR)
+    present = np.unique(y)
+    if present.size == 1:
+        out[:, present[0]] = 1.0
+    else:  # the default head's estimator (learn.heads.default_estimator): the model the labels will train
+        model = LogisticRegression(C=1.0, max_iter=200, tol=1e-3).fit(X, y)
+        out[:, model.classes_] = np.maximum(model.predict_proba(Z), _PROB_FLOOR)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def label_typicality(view: PoolView, labeled: np.ndarray) -> np.ndarray:
+    """TypiClust's typicality of labeled items: 1 / mean distance to their nearest pool items (a sample)."""
+    X = np.asarray(view.embeddings, dtype=np.float32)
+    ref = X[_sample(X)]
+    k = min(TYPICALITY_K, ref.shape[0] - 1)
+    if k < 1:
+        return np.ones(labeled.size)
+    d = np.sqrt(sq_distances(X[labeled], ref))
+    nearest = np.partition(d, k, axis=1)[:, : k + 1]  # k + 1: the item itself may be in the sample
+    return 1.0 / (np.sort(nearest, axis=1)[:, 1:].mean(axis=1) + 1e-12)
+
+
+def regime_statistic(view: PoolView) -> float | None:
+    """The replay: would a batch picked by margin or one picked by typicality teach more? A t statistic.
+
+    SelectAL's question (Hacohen & Weinshall 2024), asked of the labels already given. The labels are split
+    into ``REGIME_FOLDS`` folds (by their embedding values: pool-order invariant). In each fold, the training
+    labels are split in two: a "labeled so far" half and a "pool" half. A model fitted on the first half
+    picks the lowest-margin half of the pool half; typicality (TypiClust's, against the pool) picks as many
+    of the most typical. Both extended label sets train a model, scored by log-likelihood on the fold's
+    held-out labels; then the halves swap roles. Returns the paired t statistic over the held-out labels
+    of (log-likelihood after margin's picks - after typicality's): positive when margin's picks teach more.
+    ``None`` when there are too few labels to ask (no true labels, fewer than two classes, or fewer than
+    two labels per class on average).
+    """
+    if view.labels is None or view.embeddings is None:
+        return None
+    labels = np.asarray(view.labels)
+    labeled = np.flatnonzero(np.asarray(view.labeled, dtype=bool) & (labels >= 0))
+    y = labels[labeled]
+    k = int(view.n_classes or (y.max() + 1 if y.size else 0))
+    present = np.unique(y)
+    if present.size < 2 or labeled.size < 2 * present.size:
+        return None
+    X = np.asarray(view.embeddings, dtype=np.float32)[labeled]
+    typ = label_typicality(view, labeled)
+    rank = np.argsort(np.argsort(_key(X), kind="stable"))
+    folds = rank % min(REGIME_FOLDS, labeled.size)
+    diff = np.zeros(labeled.size)  # per held-out label: log-likelihood after margin's picks minus typicality's
+    for fold in np.unique(folds):
+        train, test = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
+        train = train[np.argsort(rank[train])]
+        # Two replays with the halves swapped: each training label is once "labeled" and once "pool".
+        for base, rest in ((train[::2], train[1::2]), (train[1::2], train[::2])):
+            n_pick = (rest.size + 1) // 2
+            by_typicality = rest[np.argsort(-typ[rest], kind="stable")[:n_pick]]
+            base_proba = _fit_proba(X[base], y[base], X[rest], k)
+            by_margin = rest[np.argsort(margin(base_proba), kind="stable")[::-1][:n_pick]]
+            typical, uncertain = (
+                _fit_proba(X[part], y[part], X[test], k)[np.arange(test.size), y[test]]
+                for part in (np.concatenate([base, by_typicality]), np.concatenate([base, by_margin]))
+            )
+            diff[test] += (np.log(uncertain) - np.log(typical)) / 2
+    sd = diff.std(ddof=1)
+    return float(diff.mean() / (sd / np.sqrt(diff.size))) if sd > 0 else 0.0
+
+
+def typical_labels_teach_more(view: PoolView) -> bool | None:
+    """``regime_statistic`` as a decision, ``None`` when it cannot be asked.
+
+    A paired one-sided test: margin's picks must teach more beyond noise (t above ``REGIME_Z``); in doubt,
+    stay typical, whose picks are never far behind at a low budget.
+    """
+    t = regime_statistic(view)
+    return None if t is None else bool(t <= REGIME_Z)
+
+
 def auto_phase(view: PoolView) -> str:
     """The strategy ``auto`` uses for this view: ``typiclust`` or ``cluster-margin``."""
     if view.probs is None:
@@ -83,11 +194,45 @@ def auto_phase(view: PoolView) -> str:
     n_classes = view.n_classes or view.probs.shape[1]
     if np.count_nonzero(view.labeled) >= MAX_TYPICAL_LABELS_PER_CLASS * n_classes:
         return "cluster-margin"
-    return "typiclust" if labeled_coverage(view) < SWITCH_COVERAGE else "cluster-margin"
+    if labeled_coverage(view) >= SWITCH_COVERAGE:
+        return "cluster-margin"
+    return "cluster-margin" if typical_labels_teach_more(view) is False else "typiclust"
+
+
+def margin_per_cluster(view: PoolView, n: int, candidates: np.ndarray) -> np.ndarray:
+    """The ``n`` lowest-margin candidates, at most one per pool cluster until every cluster has given one.
+
+    Cluster-Margin's diversity (Citovsky et al. 2021) without its random draw inside a cluster: when the
+    batch is a large share of what is left (a small pool), Cluster-Margin's prefilter keeps nearly every
+    item and its picks become a cluster-stratified random sample; here each cluster still gives its most
+    uncertain item first.
+    """
+    if n <= 0:
+        return np.empty(0, dtype=np.intp)
+    scores = margin(view.probs[candidates])
+    order = np.lexsort((candidates, -scores))  # most uncertain first; ties by index (deterministic)
+    ranked = candidates[order]
+    if view.clusters is None:
+        return ranked[:n]
+    clusters = np.asarray(view.clusters)[ranked]
+    # Each item's depth in its cluster (0 for the cluster's most uncertain); a stable sort keeps the order.
+    by_cluster = np.argsort(clusters, kind="stable")
+    sorted_clusters = clusters[by_cluster]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_clusters)) + 1]
+    group_start = np.repeat(starts, np.diff(np.r_[starts, ranked.size]))
+    depth = np.empty(ranked.size, dtype=np.intp)
+    depth[by_cluster] = np.arange(ranked.size) - group_start
+    return ranked[np.lexsort((np.arange(ranked.size), depth))[:n]]
 
 
 def auto_select(view: PoolView, n: int, rng: np.random.Generator, candidates: np.ndarray) -> Selection:
     if auto_phase(view) == "typiclust":
         return Selection(typiclust_select(view, n, rng, candidates))
-    exploit = cluster_margin_select(view, n - round(EXPLORE * n), rng, candidates)
+    n_exploit = n - round(EXPLORE * n)
+    if HIGH_BUDGET == "margin":
+        exploit = candidates[top_k(margin(view.probs[candidates]), n_exploit, rng)]
+    elif HIGH_BUDGET == "margin-per-cluster":
+        exploit = margin_per_cluster(view, n_exploit, candidates)
+    else:
+        exploit = cluster_margin_select(view, n_exploit, rng, candidates)
     return Selection.of(exploit, add_explorers(exploit, candidates, n, rng)[exploit.size :])

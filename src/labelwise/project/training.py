@@ -164,6 +164,12 @@ def live_annotators(project: Project) -> int:
         )
 
 
+def labels_of_version(project: Project, version: int | None) -> int | None:
+    """How many labels model ``version`` was trained on (``None``: no such version)."""
+    with project.sessions() as session:
+        return session.scalar(select(ModelVersion.n_labels).where(ModelVersion.id == version))
+
+
 def retrains(project: Project) -> int:
     """How many models were trained: the server's round number, as the simulator counts rounds."""
     with project.sessions() as session:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.server.conftest import launch_chromium, page_server
+from tests.utils.server import launch_chromium, page_server
 
 
 @pytest.fixture(scope="module")

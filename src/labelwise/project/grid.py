@@ -9,6 +9,12 @@ page after this one (``after=``); ``offset`` still works and skips that many mat
 
 Filters are SQL clauses built in :func:`_clauses` (status, file name, label, labeled) plus the one
 filter on the predictions file (``predicted``): a new filter on a database column is one more clause.
+
+Where a page still reads more than a page of rows (each read bounded by LIMIT or a chunk of ids):
+the ``predicted`` filter in path order reads rows in chunks until the page is full (a rare class
+reads many chunks); the images without a score, after the scored ones of a score or confidence
+sort, are found by walking the path order past the scored ones. Equal scores or confidences are
+ordered by image id (the grid loaded before ordered them by path).
 """
 
 from __future__ import annotations
@@ -284,6 +290,8 @@ def _no_scores(ranking: Ranking | None) -> str:
 def _walk(session, clauses, preds, wanted, sort, phase, key, limit, offset) -> Iterator[tuple[object, tuple]]:
     """Matching rows in the grid's order, each with its cursor, from the cursor (phase, key) on;
     the first ``offset`` of them skipped."""
+    if wanted is not None and wanted.size == 0:
+        return  # nothing is predicted as that class (or no model yet): no need to read a row
     wanted_mask = None
     if wanted is not None:
         wanted_mask = np.zeros(0 if preds is None else preds.ids.size, dtype=bool)

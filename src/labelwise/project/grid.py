@@ -23,10 +23,10 @@ import base64
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import ColumnElement, distinct, exists, func, select
 from sqlalchemy.orm import Session
 
 from labelwise.errors import LabelwiseError
@@ -163,9 +163,16 @@ def _current(image_id) -> ColumnElement[bool]:
     return (Annotation.image_id == image_id) & Annotation.superseded.is_(False)
 
 
-def _clauses(filters: GridFilters) -> list[ColumnElement[bool]]:
-    """The filters that the database answers, as WHERE clauses on ``Image``."""
-    clauses: list[ColumnElement[bool]] = [Image.status == filters.status]
+def _clauses(filters: GridFilters, *, status_index: bool = True) -> list[ColumnElement[bool]]:
+    """The filters that the database answers, as WHERE clauses on ``Image``.
+
+    status_index: False for a walk in path order. With ``status = ?`` SQLite reads every image of
+    that status through the status index and sorts them all by path for the LIMIT (0.8 s at 100,000
+    images); ``status || '' = ?`` cannot use an index, so it walks the path index in order and stops
+    at the page's last row (0.3 ms), on SQLite and PostgreSQL alike.
+    """
+    status = Image.status if status_index else Image.status + ""
+    clauses: list[ColumnElement[bool]] = [status == filters.status]
     if filters.search and filters.search.strip():
         # A plain substring of the path, case-insensitive; LIKE's wildcards in it are literal.
         pattern = filters.search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -216,15 +223,38 @@ def _by_ids(session: Session, clauses, ids: np.ndarray) -> Iterator:
         yield from (found[i] for i in chunk if i in found)
 
 
-def _count(session: Session, clauses, ids: np.ndarray | None) -> int:
-    query = select(func.count()).select_from(Image).where(*clauses)
-    if ids is None:
+def _count(session: Session, filters: GridFilters, ids: np.ndarray | None) -> int:
+    """How many images match. ids: the only candidates (the predicted-class filter), or None."""
+
+    def scalar(query) -> int:
         return int(session.scalar(query) or 0)
-    ids = np.sort(ids)  # ascending ids: each chunk a contiguous range of the primary key
-    return sum(
-        int(session.scalar(query.where(Image.id.in_(ids[s : s + ID_CHUNK].tolist()))) or 0)
-        for s in range(0, ids.size, ID_CHUNK)
+
+    if ids is not None:
+        query = select(func.count()).select_from(Image).where(*_clauses(filters))
+        ids = np.sort(ids)  # ascending ids: each chunk a contiguous range of the primary key
+        return sum(
+            scalar(query.where(Image.id.in_(ids[s : s + ID_CHUNK].tolist()))) for s in range(0, ids.size, ID_CHUNK)
+        )
+    images = _clauses(replace(filters, label=None, labeled=None))  # status and file name
+    if filters.labeled is None and not filters.label:
+        return scalar(select(func.count()).select_from(Image).where(*images))
+    # The label filters are counted through the current labels, a fraction of the images, each
+    # image found by its key (the status unindexed, or SQLite starts from the images and looks up
+    # a label per image: 140 ms against 38 ms at 100,000 images, a tenth labeled).
+    labeled = (
+        select(func.count(distinct(Annotation.image_id)))
+        .select_from(Annotation)
+        .join(Image, Image.id == Annotation.image_id)
+        .where(
+            Annotation.superseded.is_(False), *_clauses(replace(filters, label=None, labeled=None), status_index=False)
+        )
     )
+    if filters.label:
+        named = labeled.join(LabelClass, LabelClass.id == Annotation.class_id).where(LabelClass.name == filters.label)
+        return 0 if filters.labeled is False else scalar(named)
+    if filters.labeled:
+        return scalar(labeled)
+    return scalar(select(func.count()).select_from(Image).where(*images)) - scalar(labeled)
 
 
 def image_grid(
@@ -263,8 +293,9 @@ def image_grid(
         raise LabelwiseError(f"after: a cursor of the {phase} order, but the grid is sorted by {sort}")
     with project.sessions() as session:
         candidates = None if wanted is None else np.empty(0, np.int64) if preds is None else preds.ids[wanted]
-        total = _count(session, clauses, candidates)
-        rows = _walk(session, clauses, preds, wanted, sort, phase, key, limit, offset)
+        total = _count(session, filters, candidates)
+        rows = _walk(session, clauses, _clauses(filters, status_index=False), preds, wanted, sort, phase, key, limit,
+                     offset)  # fmt: skip
         page: list = []
         more = False
         for row, cursor in rows:
@@ -287,9 +318,11 @@ def _no_scores(ranking: Ranking | None) -> str:
     )
 
 
-def _walk(session, clauses, preds, wanted, sort, phase, key, limit, offset) -> Iterator[tuple[object, tuple]]:
+def _walk(
+    session, clauses, path_clauses, preds, wanted, sort, phase, key, limit, offset
+) -> Iterator[tuple[object, tuple]]:
     """Matching rows in the grid's order, each with its cursor, from the cursor (phase, key) on;
-    the first ``offset`` of them skipped."""
+    the first ``offset`` of them skipped. path_clauses: the filters for the walk in path order."""
     if wanted is not None and wanted.size == 0:
         return  # nothing is predicted as that class (or no model yet): no need to read a row
     wanted_mask = None
@@ -329,7 +362,7 @@ def _walk(session, clauses, preds, wanted, sort, phase, key, limit, offset) -> I
     python_filter = sort != "path" or wanted_mask is not None
     chunk = max(2 * limit, 200) if python_filter else limit + 1
     skip, offset = (0, offset) if python_filter else (offset, 0)
-    for row in _by_path(session, clauses, key if isinstance(key, str) else None, chunk, skip):
+    for row in _by_path(session, path_clauses, key if isinstance(key, str) else None, chunk, skip):
         if ordered_already(row[0]) or predicted_elsewhere(row[0]):
             continue
         if offset:

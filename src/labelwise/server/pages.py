@@ -83,9 +83,7 @@ def login_link(
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login_form(
-    request: Request, token: Annotated[str, Form()], next: Annotated[str, Form()] = ""
-) -> Response:
+def login_form(request: Request, token: Annotated[str, Form()], next: Annotated[str, Form()] = "") -> Response:
     user = user_for_token(request.app.state.project, token.strip())
     if user is not None:
         return _login(request, user, local_target(next))

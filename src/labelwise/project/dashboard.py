@@ -3,7 +3,8 @@
 Computing it reads every image id (134 ms at 100,000 images, 1.9 s at 1M under load) and every
 open dashboard polls it, so it is cached per state of the project: the label count, the newest
 label, model version, image, class and setting change, and the store size (one query of maxima and
-counts). The retrainer's live fields (training, serving version, queue length) are never cached.
+counts). The retrainer's live fields (training, serving version, queue length, serving head) are
+never cached.
 A change no key sees (an image's status changed by a concurrent ``check``) shows within ``MAX_AGE_S``.
 """
 
@@ -131,10 +132,15 @@ def dashboard_status(project: Project, ranking: Ranking | None, training: bool) 
         status = compute_status(project, ranking, training)
         with _cache_lock:
             _cache[folder] = (key, time.monotonic(), status)
+    # What the ranking in service says is read from it on every call, never from the cache: a status
+    # computed between the new model version's row and the swap of its ranking would otherwise keep
+    # the old ranking's head (None after a cold start) under the new version's key.
     return replace(
         status,
         serving_version=None if ranking is None else ranking.version,
         queue_length=0 if ranking is None else len(ranking.entries),
+        serving_head=None if ranking is None else ranking.head,
+        serving_head_reason=None if ranking is None else ranking.head_reason,
         training=training,
     )
 

@@ -147,7 +147,6 @@ def skip_image(body: SkipRequest, request: Request, user: CurrentUser) -> SkipRe
 
 @router.get(
     "/images/{image_id}/file",
-    response_class=FileResponse,
     responses={200: {"content": {"image/*": {}}, "description": "the file"}},
 )
 def image_file(image_id: ImageId, request: Request, user: CurrentUser) -> FileResponse:
@@ -157,7 +156,6 @@ def image_file(image_id: ImageId, request: Request, user: CurrentUser) -> FileRe
 
 @router.get(
     "/images/{image_id}/thumb",
-    response_class=FileResponse,
     responses={200: {"content": {"image/jpeg": {}}, "description": "a JPEG at most 256 px"}},
 )
 def image_thumb(image_id: ImageId, request: Request, user: CurrentUser) -> FileResponse:
@@ -239,7 +237,6 @@ EXPORT_SUFFIX = {"csv": "csv", "json": "json", "coco": "coco.json", "label-studi
 
 @router.get(
     "/export",
-    response_class=PlainTextResponse,
     responses={200: {"content": {"text/csv": {}, "application/json": {}}, "description": "the labels as a download"}},
 )
 def export(request: Request, user: Admin, format: str = "csv") -> Response:

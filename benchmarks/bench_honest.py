@@ -41,7 +41,7 @@ from labelwise.project import Project
 from labelwise.project.ingest import ingest_folder
 from labelwise.project.users import add_user
 from labelwise.store.models import Image
-from tests.server.conftest import ServerProcess
+from tests.utils.server import ServerProcess
 
 CLASSES = [name.replace("/", "-") for name in FASHION_MNIST_CLASSES]
 

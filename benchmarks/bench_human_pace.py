@@ -18,10 +18,10 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 from playwright.sync_api import sync_playwright
 
 from labelwise.project.settings import update_settings
-from tests.conftest import write_fashion_folder
-from tests.server.conftest import ServerProcess, make_project
 from tests.server.human_pace import play_two_annotators
 from tests.server.test_browser import ARGS, CHROMIUM
+from tests.utils.images import write_fashion_folder
+from tests.utils.server import ServerProcess, make_project
 
 MIN_LOOK_MS = 150
 

@@ -29,10 +29,10 @@ from _common import print_table
 from labelwise.project import Project
 from labelwise.project.settings import update_settings
 from labelwise.store.models import Annotation, Image, LabelClass
-from tests.conftest import write_fashion_folder
-from tests.server.conftest import ServerProcess, launch_chromium
 from tests.server.scripted_annotator import label_by_script, true_class
 from tests.server.test_browser_one_key import trained_project
+from tests.utils.images import write_fashion_folder
+from tests.utils.server import ServerProcess, launch_chromium
 
 
 def run(folder: Path, images: Path, labels: int, preselect: bool) -> tuple[object, float]:

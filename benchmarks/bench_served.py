@@ -40,7 +40,7 @@ from labelwise.project.ingest import ingest_folder
 from labelwise.project.pool import load_pool
 from labelwise.project.users import add_user
 from labelwise.store.models import Annotation
-from tests.server.conftest import ServerProcess
+from tests.utils.server import ServerProcess
 
 CLASSES = [name.replace("/", "-") for name in FASHION_MNIST_CLASSES]
 

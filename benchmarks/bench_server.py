@@ -41,7 +41,7 @@ from labelwise.project.labels import add_annotation
 from labelwise.project.settings import update_settings
 from labelwise.project.users import add_user
 from labelwise.store.models import STATUS_OK, Image, LabelClass
-from tests.server.conftest import ServerProcess
+from tests.utils.server import ServerProcess
 
 CLASSES = [f"class-{i}" for i in range(10)]
 

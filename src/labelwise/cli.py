@@ -422,6 +422,9 @@ def suggest(
         str | None,
         typer.Option("--ray", metavar="ADDRESS", help="score the pool in shards on Ray (per-image strategies)"),
     ] = None,
+    head: Annotated[
+        str | None, typer.Option(help="auto, logistic, label-spreading or self-training (default: the project's)")
+    ] = None,
 ) -> None:
     """Train on the project's labels, score the whole pool, print the most informative images."""
     import csv
@@ -438,13 +441,14 @@ def suggest(
     if fmt not in ("table", "json", "csv"):
         raise _fail(f"--format: expected table, json or csv, got {fmt!r}")
     try:
-        result = run_suggest(_open(project), n, strategy=strategy, candidates=n_candidates, explore=explore, ray=ray)
+        result = run_suggest(_open(project), n, strategy=strategy, candidates=n_candidates, explore=explore, ray=ray,
+                             head=head)  # fmt: skip
     except (LabelwiseError, ValueError) as exc:
         raise _fail(str(exc)) from exc
     if result.note:
         err_console.print(f"[yellow]{result.note}[/]")
     if fmt == "json":
-        typer.echo(json.dumps({"strategy": result.strategy, "note": result.note,
+        typer.echo(json.dumps({"strategy": result.strategy, "head": result.head, "note": result.note,
                                "items": [asdict(i) for i in result.items]}, ensure_ascii=False))  # fmt: skip
         return
     if fmt == "csv":
@@ -453,7 +457,8 @@ def suggest(
         for i in result.items:
             writer.writerow([i.path, i.score, i.predicted, i.probability])
         return
-    table = Table(title=f"{len(result.items)} suggestions by {result.strategy} "
+    by = result.strategy if result.head is None else f"{result.strategy} ({result.head} head)"
+    table = Table(title=f"{len(result.items)} suggestions by {by} "
                   f"({result.n_labeled} labeled, {result.n_unlabeled} unlabeled)")  # fmt: skip
     for column in ("#", "path", "score", "predicted", "p"):
         table.add_column(column, overflow="fold")

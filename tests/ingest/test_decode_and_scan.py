@@ -101,7 +101,7 @@ def test_read_file_skips_decoding_known_content(bad_input_folder):
 
 
 def test_a_symlink_never_shadows_the_real_path(tmp_path):
-    from tests.conftest import photo
+    from tests.utils.images import photo
 
     root, outside = tmp_path / "images", tmp_path / "outside"
     for folder in (root / "square", root / "bad", outside):

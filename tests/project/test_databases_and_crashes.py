@@ -18,7 +18,7 @@ from labelwise.cli import app
 from labelwise.errors import LabelwiseError
 from labelwise.project import Project
 from labelwise.store import db
-from tests.conftest import write_fashion_folder
+from tests.utils.images import write_fashion_folder
 
 runner = CliRunner()
 

@@ -17,8 +17,8 @@ from labelwise.project.label_studio import annotator_email, choice_of, latest_an
 from labelwise.project.label_studio_api import LabelStudioClient, LabelStudioError, parse_label_config
 from labelwise.project.training import Ranking, ranking_path
 from labelwise.store.models import Annotation, Image, LabelClass
-from tests.conftest import write_fashion_folder
 from tests.label_studio_server import choice_result, classification_config, start_label_studio, stop
+from tests.utils.images import write_fashion_folder
 
 CLASSES = ["T-shirt-top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 

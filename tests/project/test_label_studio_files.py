@@ -11,8 +11,8 @@ from labelwise.project.export import export_text, labeled_rows
 from labelwise.project.ingest import ingest_folder
 from labelwise.project.settings import get_settings
 from labelwise.project.training import train_and_rank
-from tests.conftest import write_fashion_folder
 from tests.label_studio_server import choice_result
+from tests.utils.images import write_fashion_folder
 
 
 def _task(task_id, url, name, who="ann@example.com", **extra):

@@ -20,7 +20,7 @@ from labelwise.project.queue import lease_next
 from labelwise.project.users import add_user
 from labelwise.server.app import create_app
 from labelwise.store.models import User
-from tests.conftest import photo
+from tests.utils.images import photo
 
 
 def write_pool(root):

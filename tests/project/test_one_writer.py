@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from labelwise.cli import app
 from labelwise.embed import get_backbone
 from labelwise.project import Project
-from tests.conftest import write_fashion_folder
+from tests.utils.images import write_fashion_folder
 
 runner = CliRunner()
 

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import sqlalchemy
 from alembic import command
 from fastapi.testclient import TestClient
-from PIL import Image as PILImage
 from sqlalchemy.orm import Session
 
-from labelwise.loop.datasets import fashion_mnist_arrays
 from labelwise.project import Project
 from labelwise.project.ingest import ingest_folder
 from labelwise.project.pool import load_pool, stop_set
@@ -23,18 +20,9 @@ from labelwise.project.users import add_user
 from labelwise.server.app import create_app
 from labelwise.store import db
 from labelwise.store.models import random_order_key, utcnow
+from tests.utils.images import write_class_folders
 
 FOLDERS = ("apple", "banana", "cherry")
-
-
-def write_class_folders(root: Path, folders: tuple[str, ...], per_folder: int, offset: int = 0) -> Path:
-    """Real Fashion-MNIST pictures, one folder per class, files named 0000.png, 0001.png, ..."""
-    train_x, train_y, _, _ = fashion_mnist_arrays()
-    for c, name in enumerate(folders):
-        (root / name).mkdir(parents=True, exist_ok=True)
-        for j, i in enumerate(np.flatnonzero(train_y == c)[offset : offset + per_folder]):
-            PILImage.fromarray(train_x[i]).save(root / name / f"{j:04d}.png")
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from labelwise.project import Project
 from labelwise.project.ingest import ingest_folder
 from labelwise.project.predictions import import_predictions, imported_predictions
 from labelwise.project.preselect import preselections
-from tests.conftest import photo
+from tests.utils.images import photo
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from labelwise.project.queue import (
 from labelwise.project.training import QueueEntry, Ranking
 from labelwise.project.users import add_user
 from labelwise.store.models import Annotation, Image, LabelClass, Lease, Skip, User, random_order_key, utcnow
-from tests.project.test_pool_order import write_class_folders
+from tests.utils.images import write_class_folders
 
 FOLDERS = ("apple", "banana", "cherry")
 MINUTES = 10.0

@@ -8,7 +8,7 @@ import numpy as np
 from labelwise.project import Project, similar
 from labelwise.project.ingest import ingest_folder
 from labelwise.strategies.neighbours import nearest_by_cosine
-from tests.conftest import photo
+from tests.utils.images import photo
 
 
 def test_the_index_follows_the_pool_and_answers_like_the_exact_search(tmp_path, monkeypatch):

@@ -14,7 +14,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from labelwise.project import Project
 from labelwise.project.settings import update_settings
-from tests.server.conftest import CHROMIUM, CHROMIUM_ARGS, ServerProcess, make_project
+from tests.utils.server import CHROMIUM, CHROMIUM_ARGS, ServerProcess, make_project
 
 ARGS = CHROMIUM_ARGS  # the name the other browser tests import
 ARTIFACTS = Path(os.environ.get("LABELWISE_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts"))

@@ -14,7 +14,7 @@ from labelwise.project import Project
 from labelwise.project.export import labeled_rows
 from labelwise.project.settings import update_settings
 from labelwise.store.models import Image, Lease
-from tests.server.conftest import launch_chromium, page_server
+from tests.utils.server import launch_chromium, page_server
 
 LOOK = 400  # ms a test waits before a deliberate label: well past the page's 150 ms minimum display time
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.server.conftest import launch_chromium, page_server
+from tests.utils.server import launch_chromium, page_server
 
 
 @pytest.fixture(scope="module")
@@ -110,4 +110,20 @@ def test_the_relabel_dialog_preselects_nothing_for_a_label_of_a_retired_class(se
     page.locator(".thumb").click()
     expect(page.locator("#relabel-guess")).to_have_text("labeled Mitten")
     assert page.locator("#relabel-class").evaluate("s => s.selectedIndex") == -1  # not silently the first class
+    page.close()
+
+
+def test_show_more_pages_through_every_image_once_with_the_servers_cursor(server, browser):
+    srv, tokens = server
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{srv.url}/login?token={tokens['ann']}")
+    page.goto(f"{srv.url}/images")
+    expect(page.locator("#total")).to_have_text("200 images")
+    expect(page.locator(".thumb")).to_have_count(60)
+    for shown in (120, 180, 200):
+        page.click("#more")
+        expect(page.locator(".thumb")).to_have_count(shown)
+    expect(page.locator("#more")).to_be_hidden()
+    paths = page.locator(".thumb img").evaluate_all("i => i.map(x => x.alt)")
+    assert len(set(paths)) == 200 and paths == sorted(paths)  # each once, in path order
     page.close()

@@ -9,9 +9,9 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from labelwise.project.settings import update_settings
-from tests.server.conftest import ServerProcess, make_project
 from tests.server.human_pace import play_two_annotators
 from tests.server.test_browser import ARGS, CHROMIUM
+from tests.utils.server import ServerProcess, make_project
 
 MIN_LOOK_MS = 150  # the page's promise (pages.MIN_LOOK_MS), checked from outside the page
 LEASE_MINUTES = 0.1  # 6 s: the 18 s idle gap is well past it (leases lapse by 12 s at the latest)

@@ -15,8 +15,8 @@ from labelwise.project import Project
 from labelwise.project.ingest import ingest_folder
 from labelwise.project.near_duplicates import group_of, set_threshold
 from labelwise.store.models import Annotation, Image, LabelClass
-from tests.conftest import photo
-from tests.server.conftest import launch_chromium, page_server
+from tests.utils.images import photo
+from tests.utils.server import launch_chromium, page_server
 
 
 def write_pairs(root):

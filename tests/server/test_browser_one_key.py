@@ -16,8 +16,8 @@ from labelwise.project.labels import import_labels_csv
 from labelwise.project.settings import get_settings, update_settings
 from labelwise.project.training import train_and_rank
 from labelwise.store.models import Annotation, Image, LabelClass
-from tests.server.conftest import ServerProcess, launch_chromium, make_project
 from tests.server.scripted_annotator import label_by_script, true_class
+from tests.utils.server import ServerProcess, launch_chromium, make_project
 
 LABELS = 20  # per mode
 

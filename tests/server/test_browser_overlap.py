@@ -8,8 +8,8 @@ import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.server.conftest import launch_chromium, page_server
 from tests.server.test_browser import ARTIFACTS
+from tests.utils.server import launch_chromium, page_server
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from labelwise.project import Project
 from labelwise.store.models import Annotation, Image, LabelClass
-from tests.server.conftest import launch_chromium, page_server
+from tests.utils.server import launch_chromium, page_server
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import sqlalchemy
 
-from tests.server.conftest import ServerProcess, make_project
+from tests.utils.server import ServerProcess, make_project
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from tests.server.conftest import ServerProcess, make_project
+from tests.utils.server import ServerProcess, make_project
 
 EXAMPLES = int(os.environ.get("LABELWISE_FUZZ_EXAMPLES", "30"))
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]

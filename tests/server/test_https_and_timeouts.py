@@ -11,7 +11,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from labelwise.server.app import create_app
-from tests.server.conftest import free_port
+from tests.utils.server import free_port
 
 
 @pytest.mark.parametrize("behind_https", [False, True])

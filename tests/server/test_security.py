@@ -184,7 +184,7 @@ def test_a_symlink_out_of_the_images_folder_is_broken_at_ingest_and_refused_when
     from labelwise.project.users import add_user
     from labelwise.server.app import create_app
     from labelwise.store.models import STATUS_BROKEN, Image
-    from tests.conftest import photo
+    from tests.utils.images import photo
 
     images, outside = tmp_path / "images", tmp_path / "outside"
     (images / "a").mkdir(parents=True)

@@ -10,7 +10,7 @@ import sqlalchemy
 from fastapi.testclient import TestClient
 from PIL import Image as PILImage
 
-import labelwise.server.status as status_module
+import labelwise.project.dashboard as status_module
 from labelwise.project import Project
 from labelwise.project.users import add_user
 from labelwise.server.app import create_app
@@ -32,8 +32,8 @@ def test_status_is_computed_again_only_when_the_project_changes(tmp_path, monkey
     admin = add_user(project, "boss", "admin")
     project.close()
     computed = []
-    real = status_module._compute_status
-    monkeypatch.setattr(status_module, "_compute_status", lambda p, r: computed.append(1) or real(p, r))
+    real = status_module.compute_status
+    monkeypatch.setattr(status_module, "compute_status", lambda p, r, t: computed.append(1) or real(p, r, t))
     app = create_app(tmp_path / "proj", start_worker=False)
     try:
         client = TestClient(app, headers={"Authorization": f"Bearer {admin}"})

@@ -6,7 +6,7 @@ import multiprocessing
 
 from labelwise.project.labels import label_image
 from labelwise.server.worker import Retrainer
-from tests.server.conftest import make_project
+from tests.utils.server import make_project
 
 
 def test_a_killed_training_process_is_replaced_at_the_next_retrain(tmp_path, fashion_folder):

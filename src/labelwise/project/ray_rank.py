@@ -1,7 +1,10 @@
 """Rank a pool on a Ray cluster: score shards of the store in Ray tasks, merge their top-k.
 
 Only the embeddings of the labeled images come to the driver, which trains the head exactly as
-:func:`labelwise.project.suggest.suggest` does. Each task reads its shard of the store's vectors
+:func:`labelwise.project.suggest.suggest` does (the loop from :func:`labelwise.project.rank.make_loop`);
+so the head must be one that learns from the labeled images alone: the project's ``head`` setting
+must be ``logistic`` (the semi-supervised heads, and ``auto``, which may choose them, read the whole pool).
+Each task reads its shard of the store's vectors
 (on a shared file system), projects them, predicts and scores them with the strategy's own score
 function, and returns its best items. The merge reproduces
 :func:`labelwise.strategies.selection.select_top_split` draw for draw: the same candidate subset,
@@ -34,10 +37,10 @@ from labelwise.embed.projection import apply_pca, project_features
 from labelwise.embed.store import read_rows
 from labelwise.errors import LabelwiseError
 from labelwise.learn.committee import BootstrapCommittee
-from labelwise.loop import ActiveLoop
 from labelwise.project.labels import current_labels
 from labelwise.project.pool import PoolCache
 from labelwise.project.project import Project
+from labelwise.project.rank import make_loop
 from labelwise.project.ray_cluster import cluster_now, connect
 from labelwise.project.suggest import Suggestion, Suggestions, check_classes
 from labelwise.project.training import QueueEntry, Ranking, batch_size, ranking_path, train_and_rank
@@ -47,6 +50,7 @@ from labelwise.strategies.selection import add_explorers, candidate_subset, chec
 
 SHARD_ROWS = 100_000  # rows per task: 0.5 GB of 1280-d vectors at most in a worker
 ROWWISE = frozenset({"probs", "samples"})
+SHARDED_HEAD = "logistic"  # the one head that learns from the labeled images alone
 
 
 def shardable(strategy: Strategy) -> bool:
@@ -125,7 +129,15 @@ def rank_for_worker(
 
 
 def suggest_on_ray(
-    project: Project, n: int, *, strategy: str, candidates: int | None, explore: float, seed: int, address: str
+    project: Project,
+    n: int,
+    *,
+    strategy: str,
+    candidates: int | None,
+    explore: float,
+    seed: int,
+    address: str,
+    head: str = SHARDED_HEAD,
 ) -> Suggestions:
     chosen = get_strategy(strategy)
     if not shardable(chosen):
@@ -135,6 +147,13 @@ def suggest_on_ray(
             f"and does not shard; with --ray use a per-image strategy: {', '.join(per_image)}"
         )
     check_batch_controls(n, explore, candidates)
+    if head != SHARDED_HEAD:
+        # The other heads (and auto, which may choose them) learn from the whole pool, unlabeled:
+        # the driver holds only the labeled images' vectors, so it would train another model.
+        raise LabelwiseError(
+            f"--ray: the head {head!r} learns from the whole pool, which stays in the store's shards; with --ray "
+            f"pass --head {SHARDED_HEAD} (or set the project's head to {SHARDED_HEAD} on the dashboard)"
+        )
     with project.sessions() as session:
         rows = session.execute(
             select(Image.id, Image.path, Image.content_hash).where(Image.status == STATUS_OK).order_by(Image.id)
@@ -149,8 +168,8 @@ def suggest_on_ray(
     mean, components = _projection(project, [r[2] for r in rows])
     X_labeled = _apply(store.get([rows[i][2] for i in labeled]), mean, components)
     # The local loop trains on X[labeled] in pool order: the same rows, the same seed, the same model.
-    loop = ActiveLoop(X_labeled, len(class_names), strategy=chosen, candidates=candidates, explore=explore,
-                      estimate_accuracy=False, seed=seed)  # fmt: skip
+    loop = make_loop(X_labeled, len(class_names), strategy=chosen.name, head=head, candidates=candidates,
+                     explore=explore, seed=seed)  # fmt: skip
     loop.teach(np.arange(labeled.size), labels[labeled])
     model = loop.fit()
     label = chosen.label(PoolView(labeled=labels >= 0))

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from labelwise.errors import LabelwiseError
-from labelwise.loop import ActiveLoop
-from labelwise.loop.ranking import rank_pool
+from labelwise.learn.choose import head_names
 from labelwise.project.pool import load_pool
 from labelwise.project.project import Project
+from labelwise.project.rank import rank_images
+from labelwise.project.settings import get_settings
 from labelwise.strategies import get_strategy
 
 
@@ -29,6 +30,7 @@ class Suggestions:
     n_labeled: int
     n_unlabeled: int
     note: str = ""
+    head: str | None = None  # the head whose probabilities ranked them (the project's setting); None: no model
 
 
 def check_classes(class_names: list[str], n_images: int) -> None:
@@ -50,35 +52,35 @@ def suggest(
     explore: float = 0.0,
     seed: int = 0,
     ray: str | None = None,
+    head: str | None = None,
 ) -> Suggestions:
     """The ``n`` images to label next. ray: score the pool in shards on the Ray cluster at this
-    address (:mod:`labelwise.project.ray_rank`): the same suggestions, for per-image strategies."""
+    address (:mod:`labelwise.project.ray_rank`): the same suggestions, for per-image strategies.
+    head: the head to train (``None``: the project's ``head`` setting, as the server trains)."""
+    if head is None:
+        head = get_settings(project)["head"]
+    elif head not in head_names():
+        raise LabelwiseError(f"head: {head!r} is not one of {', '.join(head_names())}")
     if ray is not None:
         from labelwise.project.ray_rank import suggest_on_ray
 
         return suggest_on_ray(project, n, strategy=strategy, candidates=candidates, explore=explore, seed=seed,
-                              address=ray)  # fmt: skip
-    chosen = get_strategy(strategy)
+                              address=ray, head=head)  # fmt: skip
+    get_strategy(strategy)  # an unknown name is refused before the pool is loaded
     pool = load_pool(project)
     check_classes(pool.class_names, pool.X.shape[0])
-    loop = ActiveLoop(pool.X, len(pool.class_names), strategy=chosen, candidates=candidates, explore=explore,
-                      estimate_accuracy=False, seed=seed)  # fmt: skip
-    labeled = np.flatnonzero(pool.labels >= 0)
-    loop.teach(labeled, pool.labels[labeled])
-    # One batch of n: what the strategy would choose for n labels before the next retrain.
-    queue = rank_pool(loop, batch_size=n, queue_size=n)
-    items = []
-    for pick in queue.picks:
-        predicted = probability = None
-        if pick.top:
-            k, probability = pick.top[0]
-            predicted = pool.class_names[k]
-        items.append(Suggestion(pool.paths[pick.index], pick.score, predicted, probability))
+    # One batch of n: what the strategy would choose for n labels before the next retrain, with the
+    # head the server uses (the project's setting).
+    ranked = rank_images(pool, strategy=strategy, head=head, candidates=candidates,
+                         explore=explore, seed=seed, batch_size=n, queue_size=n)  # fmt: skip
+    items = [
+        Suggestion(image.path, image.score, *(image.top[0] if image.top else (None, None))) for image in ranked.images
+    ]
     note = ""
-    if loop.model is None:
-        seen = np.unique(pool.labels[labeled]).size
+    if ranked.loop.model is None:
+        seen = np.unique(pool.labels[pool.labels >= 0]).size
         note = (
             f"cold start: {seen} labeled class(es), a model needs two; "
-            f"these images were picked by {loop.last_strategy}, without a model"
+            f"these images were picked by {ranked.strategy}, without a model"
         )
-    return Suggestions(loop.last_strategy, items, int(labeled.size), int(pool.X.shape[0] - labeled.size), note)
+    return Suggestions(ranked.strategy, items, ranked.n_labeled, ranked.n_unlabeled, note, head=ranked.head)

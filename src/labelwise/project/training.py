@@ -18,9 +18,7 @@ import numpy as np
 from sqlalchemy import distinct, func, select
 
 from labelwise.errors import LabelwiseError
-from labelwise.learn.choose import make_head
 from labelwise.loop import (
-    ActiveLoop,
     LabelBudget,
     LowUncertainty,
     RoundRecord,
@@ -28,12 +26,11 @@ from labelwise.loop import (
     TargetMetric,
 )
 from labelwise.loop.audit import AccuracyEstimate
-from labelwise.loop.ranking import rank_pool
 from labelwise.paths import atomic_write
 from labelwise.project.pool import PoolCache, load_pool, stop_set
 from labelwise.project.project import Project
+from labelwise.project.rank import rank_images
 from labelwise.store.models import Lease, ModelVersion, utcnow
-from labelwise.strategies import get_strategy
 from labelwise.strategies.uncertainty import least_confidence
 
 # Set strategies build this many batches one by one, then the rest of the queue at once: each
@@ -165,6 +162,12 @@ def live_annotators(project: Project) -> int:
         )
 
 
+def labels_of_version(project: Project, version: int | None) -> int | None:
+    """How many labels model ``version`` was trained on (``None``: no such version)."""
+    with project.sessions() as session:
+        return session.scalar(select(ModelVersion.n_labels).where(ModelVersion.id == version))
+
+
 def retrains(project: Project) -> int:
     """How many models were trained: the server's round number, as the simulator counts rounds."""
     with project.sessions() as session:
@@ -187,24 +190,23 @@ def train_and_rank(
     pool = load_pool(project, pool_cache)
     if len(pool.class_names) < 2:
         raise LabelwiseError("the project needs at least two classes before a model can be trained")
-    labeled = np.flatnonzero(pool.labels >= 0)
     history = load_history(project)
-    head = make_head(settings.get("head", "auto"), list(range(len(pool.class_names))), random_state=seed)
-    loop = ActiveLoop(pool.X, len(pool.class_names), strategy=get_strategy(settings["strategy"]), head=head,
-                      candidates=settings["candidates"], explore=settings["explore"], estimate_accuracy=False,
-                      audit_fraction=settings["audit_fraction"], seed=seed, first_round=retrains(project),
-                      pool_clusters=None if pool_cache is None else pool_cache.clusters)  # fmt: skip
-    loop.teach(labeled, pool.labels[labeled])
-    unlabeled = int(pool.X.shape[0] - labeled.size)
-    queue = rank_pool(loop, batch_size=batch_size(project, settings), queue_size=min(settings["queue_size"], unlabeled),
-                      exact_batches=EXACT_BATCHES)  # fmt: skip
-    view, scores = queue.view, queue.scores
+    unlabeled = int(np.count_nonzero(pool.labels < 0))
+    ranked = rank_images(
+        pool, strategy=settings["strategy"], head=settings.get("head", "auto"), candidates=settings["candidates"],
+        explore=settings["explore"], seed=seed, batch_size=batch_size(project, settings),
+        queue_size=min(settings["queue_size"], unlabeled), audit_fraction=settings["audit_fraction"],
+        first_round=retrains(project), pool_clusters=None if pool_cache is None else pool_cache.clusters,
+        exact_batches=EXACT_BATCHES,
+    )  # fmt: skip
+    loop, labeled = ranked.loop, np.flatnonzero(pool.labels >= 0)
+    view, scores = ranked.queue.view, ranked.queue.scores
     if pool_cache is not None:
         pool_cache.clusters = loop.pool_clusters  # made once per pool (if the strategy needed it), kept
     entries = [
-        QueueEntry(int(pool.image_ids[p.index]), p.score, [(pool.class_names[k], prob) for k, prob in p.top],
-                   batch=p.batch, strategy=p.strategy, audit=p.audit)
-        for p in queue.picks
+        QueueEntry(image.image_id, image.score, image.top, batch=image.batch, strategy=image.strategy,
+                   audit=image.audit)
+        for image in ranked.images
     ]  # fmt: skip
     cv = loop.cross_validated_accuracy() if loop.model is not None else {}
     stop_predictions = pool_uncertainty = None
@@ -223,8 +225,7 @@ def train_and_rank(
     history.append(RoundRecord(len(history), int(labeled.size), loop.last_strategy, metrics, None,
                                stop_predictions, pool_uncertainty))  # fmt: skip
     _save_history(project, history)
-    choice = loop.head_choice if loop.model is not None else {"head": None, "reason": None}
-    ranking = Ranking(version, loop.last_strategy, entries, head=choice["head"], head_reason=choice["reason"])
+    ranking = Ranking(version, loop.last_strategy, entries, head=ranked.head, head_reason=ranked.head_reason)
     if view.probs is not None:
         _save_predictions(project, pool.image_ids, view.probs, scores)
     ranking.save(ranking_path(project))

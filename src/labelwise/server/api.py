@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+from dataclasses import fields
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -11,13 +12,14 @@ from fastapi.responses import FileResponse, PlainTextResponse
 
 from labelwise.errors import ConflictError, ForbiddenError, LabelwiseError, NotFoundError
 from labelwise.project import classes, images, queue
+from labelwise.project.dashboard import dashboard_status
 from labelwise.project.export import FORMATS, export_image_folder, export_text
+from labelwise.project.grid import GridFilters, image_grid
 from labelwise.project.near_duplicates import near_duplicate_counts
 from labelwise.project.preselect import preselections
 from labelwise.project.settings import get_settings, update_settings
 from labelwise.project.similar import MAX_BATCH, group_batch, label_batch, similar_unlabeled
 from labelwise.server.deps import Admin, CurrentUser
-from labelwise.server.grid import image_grid
 from labelwise.server.schemas import (
     ERROR_RESPONSES,
     MAX_ID,
@@ -28,23 +30,28 @@ from labelwise.server.schemas import (
     ClassesResponse,
     ClassNamesResponse,
     ClassRequest,
+    GridResponse,
     ImageFolderExportResponse,
     MergeRequest,
     QueueItem,
     QueueRequest,
     QueueResponse,
+    RecentLabel,
+    RecentLabelsResponse,
     RenewRequest,
     RenewResponse,
     SettingsBody,
+    SettingsResponse,
     SimilarItem,
     SimilarResponse,
     SkipRequest,
     SkipResponse,
+    StatusResponse,
+    StatusUser,
     TopClass,
     TrainResponse,
     UndoResponse,
 )
-from labelwise.server.status import server_status
 
 # Every route may answer with these errors, all as {"detail": "one line"} (see app.py's handlers).
 router = APIRouter(prefix="/api", responses=ERROR_RESPONSES)
@@ -57,10 +64,12 @@ def _state(request: Request):
     return request.app.state
 
 
-@router.get("/status")
-def status(request: Request, user: CurrentUser) -> dict:
+@router.get("/status", response_model=StatusResponse)
+def status(request: Request, user: CurrentUser) -> StatusResponse:
     state = _state(request)
-    return server_status(state.project, state.retrainer) | {"user": {"name": user.name, "role": user.role}}
+    figures = dashboard_status(state.project, state.retrainer.ranking, state.retrainer.training)
+    return StatusResponse(**{f.name: getattr(figures, f.name) for f in fields(figures)},
+                          user=StatusUser(name=user.name, role=user.role))  # fmt: skip
 
 
 @router.post("/queue/next", response_model=QueueResponse)
@@ -114,12 +123,11 @@ def create_batch(body: BatchLabelRequest, request: Request, user: CurrentUser) -
                               refused=[{"image_id": i, "reason": why} for i, why in result.refused])  # fmt: skip
 
 
-@router.get("/annotations/mine")
-def my_recent_labels(request: Request, user: CurrentUser, limit: int = 20) -> dict:
+@router.get("/annotations/mine", response_model=RecentLabelsResponse)
+def my_recent_labels(request: Request, user: CurrentUser, limit: int = 20) -> RecentLabelsResponse:
     items = queue.recent_labels(_state(request).project, user, max(1, min(limit, 100)))
-    for item in items:
-        item["file_url"] = f"/api/images/{item['image_id']}/file"
-    return {"items": items}
+    return RecentLabelsResponse(items=[RecentLabel(**item, file_url=f"/api/images/{item['image_id']}/file")
+                                       for item in items])  # fmt: skip
 
 
 @router.delete("/annotations/{annotation_id}")
@@ -135,14 +143,18 @@ def skip_image(body: SkipRequest, request: Request, user: CurrentUser) -> SkipRe
     return SkipResponse(skipped=body.image_id)
 
 
-@router.get("/images/{image_id}/file", responses={200: {"content": {"image/*": {}}, "description": "the file"}})
+@router.get(
+    "/images/{image_id}/file",
+    responses={200: {"content": {"image/*": {}}, "description": "the file"}},
+)
 def image_file(image_id: ImageId, request: Request, user: CurrentUser) -> FileResponse:
     path = images.image_file(_state(request).project, image_id)
     return FileResponse(path, media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream")
 
 
 @router.get(
-    "/images/{image_id}/thumb", responses={200: {"content": {"image/jpeg": {}}, "description": "a JPEG at most 256 px"}}
+    "/images/{image_id}/thumb",
+    responses={200: {"content": {"image/jpeg": {}}, "description": "a JPEG at most 256 px"}},
 )
 def image_thumb(image_id: ImageId, request: Request, user: CurrentUser) -> FileResponse:
     return FileResponse(images.thumbnail(_state(request).project, image_id), media_type="image/jpeg")
@@ -172,7 +184,7 @@ def near_duplicate_group(image_id: ImageId, request: Request, user: CurrentUser)
     ])  # fmt: skip
 
 
-@router.get("/images")
+@router.get("/images", response_model=GridResponse)
 def list_images(
     request: Request,
     user: CurrentUser,
@@ -185,11 +197,14 @@ def list_images(
     group: Annotated[int | None, Query(ge=1, le=MAX_ID, description="the near-duplicate group of an image id")] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1)] = 60,
-) -> dict:
+    after: Annotated[str | None, Query(max_length=8192, description="the `next` of the previous page")] = None,
+) -> GridResponse:
     state = _state(request)
-    return image_grid(state.project, state.retrainer.ranking, status=status, label=label, labeled=labeled,
-                      predicted=predicted, sort=sort, search=q, group=group, offset=offset,
-                      limit=min(limit, 500))  # fmt: skip
+    filters = GridFilters(status=status, label=label, labeled=labeled, predicted=predicted, search=q, sort=sort,
+                          group=group)  # fmt: skip
+    page = image_grid(state.project, state.retrainer.ranking, filters, offset=offset, limit=min(limit, 500),
+                      after=after)  # fmt: skip
+    return GridResponse.model_validate(page)
 
 
 @router.post("/train", status_code=202)
@@ -198,14 +213,14 @@ def train(request: Request, user: Admin) -> TrainResponse:
     return TrainResponse(requested=True)
 
 
-@router.get("/settings")
-def read_settings(request: Request, user: CurrentUser) -> dict:
-    return get_settings(_state(request).project)
+@router.get("/settings", response_model=SettingsResponse)
+def read_settings(request: Request, user: CurrentUser) -> SettingsResponse:
+    return SettingsResponse(**get_settings(_state(request).project))
 
 
-@router.put("/settings")
-def write_settings(body: SettingsBody, request: Request, user: Admin) -> dict:
-    return update_settings(_state(request).project, body.changes(), user.name)
+@router.put("/settings", response_model=SettingsResponse)
+def write_settings(body: SettingsBody, request: Request, user: Admin) -> SettingsResponse:
+    return SettingsResponse(**update_settings(_state(request).project, body.changes(), user.name))
 
 
 @router.post("/classes", status_code=201)

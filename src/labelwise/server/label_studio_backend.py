@@ -11,6 +11,7 @@ import base64
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
+from pydantic import BaseModel
 
 from labelwise.project.label_studio import predictions_for_tasks
 from labelwise.project.training import Ranking, ranking_path
@@ -39,28 +40,48 @@ def backend_user(request: Request) -> User:
 CurrentUser = Annotated[User, Depends(backend_user)]
 
 
+class HealthResponse(BaseModel):
+    status: str
+    model_class: str
+    model_version: str
+
+
+class SetupResponse(BaseModel):
+    model_version: str
+
+
+class PredictResponse(BaseModel):
+    results: list[dict[str, Any]]  # Label Studio's prediction format, one per task (its schema, not ours)
+    model_version: str
+
+
+class WebhookResponse(BaseModel):
+    status: str
+    action: Any = None  # the event's "action", echoed as sent
+
+
 def _model_version(request: Request) -> str:
     ranking = Ranking.load(ranking_path(request.app.state.project))
     return f"labelwise-v{ranking.version}" if ranking else "labelwise-v0"
 
 
-@router.get("/health")
-def health(request: Request, user: CurrentUser) -> dict:
-    return {"status": "UP", "model_class": "labelwise", "model_version": _model_version(request)}
+@router.get("/health", response_model=HealthResponse)
+def health(request: Request, user: CurrentUser) -> HealthResponse:
+    return HealthResponse(status="UP", model_class="labelwise", model_version=_model_version(request))
 
 
-@router.post("/setup")
-def setup(request: Request, user: CurrentUser, body: Annotated[dict[str, Any], Body()]) -> dict:
-    return {"model_version": _model_version(request)}
+@router.post("/setup", response_model=SetupResponse)
+def setup(request: Request, user: CurrentUser, body: Annotated[dict[str, Any], Body()]) -> SetupResponse:
+    return SetupResponse(model_version=_model_version(request))
 
 
-@router.post("/predict")
-def predict(request: Request, user: CurrentUser, body: Annotated[dict[str, Any], Body()]) -> dict:
+@router.post("/predict", response_model=PredictResponse)
+def predict(request: Request, user: CurrentUser, body: Annotated[dict[str, Any], Body()]) -> PredictResponse:
     tasks = body.get("tasks") or []
     results = predictions_for_tasks(request.app.state.project, tasks, body.get("label_config"))
-    return {"results": results, "model_version": _model_version(request)}
+    return PredictResponse(results=results, model_version=_model_version(request))
 
 
-@router.post("/webhook")
-def webhook(request: Request, user: CurrentUser, body: Annotated[dict[str, Any], Body()]) -> dict:
-    return {"status": "ok", "action": body.get("action")}
+@router.post("/webhook", response_model=WebhookResponse)
+def webhook(request: Request, user: CurrentUser, body: Annotated[dict[str, Any], Body()]) -> WebhookResponse:
+    return WebhookResponse(status="ok", action=body.get("action"))

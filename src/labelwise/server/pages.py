@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from labelwise.project.classes import active_class_names, class_history, list_classes
+from labelwise.project.dashboard import dashboard_status
 from labelwise.project.sessions import SESSION_DAYS, end_session, redeem_login_code, start_session
 from labelwise.project.settings import get_settings, head_choices, strategy_choices
 from labelwise.project.similar import MAX_BATCH
@@ -17,7 +19,6 @@ from labelwise.project.users import User, user_for_token
 from labelwise.server.auth import COOKIE
 from labelwise.server.deps import CurrentUser
 from labelwise.server.schemas import MAX_ID
-from labelwise.server.status import server_status
 
 router = APIRouter(include_in_schema=False)
 templates = Environment(
@@ -64,8 +65,10 @@ def local_target(next_path: str | None) -> str:
     return "/"
 
 
-@router.get("/login")
-def login_link(request: Request, code: str | None = None, token: str | None = None, next: str | None = None):
+@router.get("/login", response_class=HTMLResponse)
+def login_link(
+    request: Request, code: str | None = None, token: str | None = None, next: str | None = None
+) -> Response:
     """The login link: ``/login?code=...`` (a one-time code printed by serve/demo; a second use is
     refused) or ``/login?token=...`` starts a session and opens the dashboard, or the page the person
     was on when the session ended (``next``)."""
@@ -79,8 +82,8 @@ def login_link(request: Request, code: str | None = None, token: str | None = No
     return HTMLResponse(render(request, "login.html", context), 401 if code or token else 200)
 
 
-@router.post("/login")
-def login_form(request: Request, token: Annotated[str, Form()], next: Annotated[str, Form()] = ""):
+@router.post("/login", response_class=HTMLResponse)
+def login_form(request: Request, token: Annotated[str, Form()], next: Annotated[str, Form()] = "") -> Response:
     user = user_for_token(request.app.state.project, token.strip())
     if user is not None:
         return _login(request, user, local_target(next))
@@ -154,9 +157,10 @@ def learning_curve_svg(points: list[dict], width: int = 560, height: int = 220) 
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request, user: CurrentUser) -> HTMLResponse:
     state = request.app.state
-    status = server_status(state.project, state.retrainer)
+    status = dashboard_status(state.project, state.retrainer.ranking, state.retrainer.training)
     strategies = strategy_choices()
-    return _page(request, "dashboard.html", user, status=status, curve=learning_curve_svg(status["learning_curve"]),
+    curve = learning_curve_svg([asdict(point) for point in status.learning_curve])
+    return _page(request, "dashboard.html", user, status=status, curve=curve,
                  strategies=strategies, heads=head_choices(), class_rows=list_classes(state.project),
                  class_history=class_history(state.project, limit=8))  # fmt: skip
 

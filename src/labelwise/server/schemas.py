@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from labelwise.project.dashboard import DashboardStatus
 
 MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns on PostgreSQL
 
@@ -183,3 +186,74 @@ class ImageFolderExportResponse(BaseModel):
     folder: str
     images: int
     hard_links: int
+
+
+class GridItem(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    image_id: int
+    path: str
+    reason: str | None = Field(description="why the file is broken or a duplicate; None for usable images")
+    label: str | None
+    predicted: str | None = Field(description="the project model's class (newest retrain)")
+    confidence: float | None
+    score: float | None = Field(description="the serving strategy's score; None where it gives none")
+    imported_predicted: str | None = Field(description="the user's own model (labelwise import-predictions)")
+    imported_probability: float | None
+    near_duplicates: int = Field(0, description="the other members of its near-duplicate group")
+
+
+class GridResponse(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    total: int = Field(description="images matching the filters")
+    offset: int
+    items: list[GridItem]
+    notice: str | None = Field(description="a sentence when the sort asked for cannot be honoured")
+    next: str | None = Field(description="cursor of the next page (pass it as after=); None on the last page")
+
+
+@dataclass(frozen=True)
+class StatusUser:
+    name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class StatusResponse(DashboardStatus):
+    """The dashboard's figures (:class:`labelwise.project.dashboard.DashboardStatus`) and who asks."""
+
+    user: StatusUser | None = None
+
+
+class RecentLabel(BaseModel):
+    id: int
+    image_id: int
+    path: str
+    label: str
+    file_url: str
+
+
+class RecentLabelsResponse(BaseModel):
+    """The person's latest labels from the annotate page, newest last (the page's undo stack)."""
+
+    items: list[RecentLabel]
+
+
+class SettingsResponse(BaseModel):
+    """Every setting (:data:`labelwise.project.settings.DEFAULTS`); a setting added there without a
+    field here is refused (extra=forbid), not silently dropped from the API."""
+
+    model_config = ConfigDict(extra="forbid")
+    strategy: str
+    head: str
+    candidates: int | None
+    # int | float: a whole number stays one in the JSON (10, not 10.0), as before the model existed
+    explore: int | float
+    retrain_every: int
+    lease_minutes: int | float
+    max_leases_per_user: int
+    queue_size: int
+    stop_label_budget: int | None
+    stop_target_accuracy: int | float | None
+    stop_kappa: int | float
+    audit_fraction: int | float
+    preselect_threshold: int | float | None

@@ -19,15 +19,12 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from sqlalchemy import select
-
 from labelwise.project import Project
 from labelwise.project.pool import PoolCache
 from labelwise.project.queue import label_count
 from labelwise.project.ray_rank import rank_for_worker, ray_address
 from labelwise.project.settings import get_settings
-from labelwise.project.training import Ranking, ranking_path, record_failure, train_and_rank
-from labelwise.store.models import ModelVersion
+from labelwise.project.training import Ranking, labels_of_version, ranking_path, record_failure, train_and_rank
 
 log = logging.getLogger("labelwise.worker")
 
@@ -79,8 +76,7 @@ class Retrainer:
         self._executor: ProcessPoolExecutor | None = None
 
     def _labels_of(self, ranking: Ranking) -> int:
-        with self.project.sessions() as session:
-            n = session.scalar(select(ModelVersion.n_labels).where(ModelVersion.id == ranking.version))
+        n = labels_of_version(self.project, ranking.version)
         return -1 if n is None else n
 
     def start(self) -> None:

@@ -1,14 +1,15 @@
 // The image grid: filters and sorting on the server, click a thumbnail to label or relabel it.
 const grid = document.getElementById("grid");
 const filters = document.getElementById("filters");
-let offset = 0;
+let after = null;  // the server's cursor for the next page (keyset pagination)
 let generation = 0;  // bumped by every new filter: answers to older requests are dropped, not mixed in
 // /images?group=ID: the near-duplicate group of image ID (from a card's "group" link).
 const group = new URLSearchParams(window.location.search).get("group");
 
 function query() {
   const f = filters.elements;
-  const params = new URLSearchParams({ sort: f.sort.value, offset, limit: 60 });
+  const params = new URLSearchParams({ sort: f.sort.value, limit: 60 });
+  if (after) params.set("after", after);
   const view = f.view.value;
   params.set("status", view === "broken" || view === "duplicate" ? view : "ok");
   if (view === "labeled") params.set("labeled", "true");
@@ -21,7 +22,7 @@ function query() {
 }
 
 async function load(reset) {
-  if (reset) { offset = 0; generation += 1; }
+  if (reset) { after = null; generation += 1; }
   const mine = generation;
   const r = await api("GET", "/api/images?" + query());
   if (mine !== generation) return;
@@ -60,8 +61,8 @@ async function load(reset) {
     if (!item.reason) card.addEventListener("click", () => relabel(item, caption, card));
     grid.append(card);
   }
-  offset += r.body.items.length;
-  document.getElementById("more").hidden = offset >= r.body.total;
+  after = r.body.next;
+  document.getElementById("more").hidden = !after;
 }
 
 function relabel(item, caption, card) {

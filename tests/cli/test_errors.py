@@ -28,7 +28,7 @@ def test_export_to_a_missing_folder_or_onto_a_folder_is_one_line(tmp_path, fashi
 
 def test_bomb_message_quotes_max_pixels_not_pillows_limit():
     from labelwise.ingest.decode import BrokenImageError, open_image
-    from tests.conftest import png_bomb
+    from tests.utils.images import png_bomb
 
     for width in (20_000, 300):  # past Pillow's own refusal, and under it (our check alone)
         try:

@@ -10,8 +10,7 @@ from sqlalchemy import select
 
 from labelwise.project import Project
 from labelwise.store.models import Annotation, LabelClass, LabelReview
-from tests.project.test_classes import exported
-from tests.project.test_project_cli import invoke
+from tests.utils.cli import exported, invoke
 
 
 @pytest.fixture(scope="module")

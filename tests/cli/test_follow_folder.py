@@ -9,7 +9,7 @@ import shutil
 from typer.testing import CliRunner
 
 from labelwise.cli import app
-from tests.conftest import photo
+from tests.utils.images import photo
 
 runner = CliRunner()
 

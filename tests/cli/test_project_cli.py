@@ -8,18 +8,9 @@ import shutil
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from labelwise.cli import app
 from labelwise.project import Project
-
-runner = CliRunner()
-
-
-def invoke(*args: str, code: int = 0):
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == code, result.output
-    return result
+from tests.utils.cli import invoke
 
 
 def status(project) -> dict:
@@ -54,7 +45,7 @@ def test_add_is_incremental(tmp_path, fashion_folder):
     assert "0 embedded" in again and "nothing new to embed" in again
     shutil.copy(images / "Bag" / sorted(p.name for p in (images / "Bag").iterdir())[0], images / "Bag" / "copy.png")
     (images / "new").mkdir()
-    from tests.conftest import photo
+    from tests.utils.images import photo
 
     photo(77).save(images / "new" / "fresh.png")
     out = invoke("add", project, "--images", images / "new").output

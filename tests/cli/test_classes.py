@@ -3,22 +3,11 @@ with the history kept and the exports following the new names."""
 
 from __future__ import annotations
 
-import csv
-import io
-
 from sqlalchemy import func, select
 
 from labelwise.project import Project
 from labelwise.store.models import Annotation, LabelClass
-from tests.project.test_project_cli import invoke
-
-
-def exported(project) -> dict[str, str]:
-    """path -> label of the CSV export."""
-    out = project.parent / f"out-{len(list(project.parent.glob('out-*')))}.csv"
-    invoke("export", project, "--format", "csv", "--out", out)
-    text = out.read_text()
-    return {r["path"]: r["label"] for r in csv.DictReader(io.StringIO(text))}
+from tests.utils.cli import exported, invoke
 
 
 def test_rename_merge_retire_and_restore_keep_every_label(tmp_path, fashion_folder):

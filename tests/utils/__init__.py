@@ -1,0 +1,1 @@
+"""Helpers the tests import (the conftest files hold fixtures only)."""

@@ -23,10 +23,17 @@ from labelwise.loop.history import RoundRecord
 from labelwise.loop.ranking import RankedQueue, rank_pool
 from labelwise.loop.stopping import StopDecision, StoppingCriterion
 from labelwise.strategies import PoolView, Strategy, get_strategy
+from labelwise.strategies.diversity import pool_typicality
 from labelwise.strategies.geometry import cluster_pool
 from labelwise.strategies.uncertainty import least_confidence
 
 Oracle = Callable[[np.ndarray], np.ndarray]
+
+# From this many images on, TypiClust's clusters and typicality come from the pool's label-independent
+# clustering, made once (PoolView.clusters, .typicality), instead of a k-means of the pool per batch and a
+# typicality per pick: per batch, that took minutes at a million images (docs/server.md), where smaller
+# pools take seconds and keep the paper's exact procedure. A cost bound, not a quality one.
+TYPICALITY_ONCE_FROM = 50_000
 
 
 class ActiveLoop:
@@ -75,6 +82,7 @@ class ActiveLoop:
         seed: int = 0,
         first_round: int = 0,
         pool_clusters: np.ndarray | None = None,
+        pool_typicality: np.ndarray | None = None,
     ) -> None:
         if n_classes < 2:
             raise ValueError(f"n_classes: need at least 2 classes, got {n_classes}")
@@ -101,6 +109,7 @@ class ActiveLoop:
         # The pool's label-independent clustering, made at the first round that needs it and kept
         # (or given, by a caller that keeps it between loops: the training worker).
         self.pool_clusters = pool_clusters
+        self.pool_typicality = pool_typicality  # the same, for TypiClust's typicality (large pools only)
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -165,11 +174,16 @@ class ActiveLoop:
             else:
                 probs = self.model.predict_proba(self.X)
         labels = self.labels
-        if self.pool_clusters is None and self.strategy.uses_clusters:
+        typical = self.strategy.uses_typicality and self.X.shape[0] >= TYPICALITY_ONCE_FROM
+        grouped = self.strategy.uses_clusters or typical
+        if self.pool_clusters is None and grouped:
             self.pool_clusters = cluster_pool(self.X, self.seed)
+        if self.pool_typicality is None and typical:
+            self.pool_typicality = pool_typicality(self.X, self.pool_clusters)
         return PoolView(
             labeled=self.labeled, probs=probs, samples=samples, embeddings=self.X, labels=labels,
-            n_classes=self.n_classes, clusters=self.pool_clusters if self.strategy.uses_clusters else None,
+            n_classes=self.n_classes, clusters=self.pool_clusters if grouped else None,
+            typicality=self.pool_typicality if typical else None,
         )  # fmt: skip
 
     @property

@@ -17,6 +17,7 @@ from labelwise.embed.projection import REFIT_GROWTH, Projection, fit_projection
 from labelwise.project.labels import current_labels
 from labelwise.project.project import Project
 from labelwise.store.models import STATUS_OK, Image, random_order_key
+from labelwise.strategies.diversity import fold_in_typicality
 from labelwise.strategies.geometry import assign_to_clusters
 
 
@@ -42,7 +43,7 @@ def load_pool(project: Project, cache: PoolCache | None = None) -> Pool:
         else:
             pool = _from_rows(project, _image_rows(session), cache)
             if cache is not None:
-                cache.clusters = None  # a new pool, or a new projection: clustered again when next needed
+                cache.clusters = cache.typicality = None  # a new pool, or projection: made again when next needed
         labeled = current_labels(session)
     if cache is not None:
         cache.pool, cache.fingerprint = pool, fingerprint
@@ -59,6 +60,7 @@ class PoolCache:
     projection: Projection | None = None
     fingerprint: tuple[int, int, int] | None = None
     clusters: np.ndarray | None = None  # (N,) the pool's label-independent clustering, once a strategy made it
+    typicality: np.ndarray | None = None  # (N,) typicality within those clusters, once TypiClust needed it
 
 
 def _fingerprint(session: Session, up_to: int | None = None) -> tuple[int, int, int]:
@@ -115,7 +117,11 @@ def _fold_in(project: Project, cache: PoolCache, rows: list) -> Pool:
     if cache.clusters is not None and len(rows):
         # New images join the nearest existing cluster; the pool is clustered again with the refit
         # of the projection, once it has grown by REFIT_GROWTH.
-        cache.clusters = np.concatenate([cache.clusters, assign_to_clusters(pool.X, cache.clusters, new)])
+        joined = assign_to_clusters(pool.X, cache.clusters, new)
+        if cache.typicality is not None:
+            typical = fold_in_typicality(pool.X, cache.clusters, new, joined)
+            cache.typicality = np.concatenate([cache.typicality, typical])
+        cache.clusters = np.concatenate([cache.clusters, joined])
     X = np.concatenate([pool.X, new])
     return Pool(np.concatenate([pool.image_ids, ids]), pool.paths + [r[1] for r in rows], X,
                 np.full(X.shape[0], -1, dtype=np.int64), [], np.concatenate([pool.keys, keys]))  # fmt: skip

@@ -192,7 +192,8 @@ def train_and_rank(
     loop = ActiveLoop(pool.X, len(pool.class_names), strategy=get_strategy(settings["strategy"]), head=head,
                       candidates=settings["candidates"], explore=settings["explore"], estimate_accuracy=False,
                       audit_fraction=settings["audit_fraction"], seed=seed, first_round=retrains(project),
-                      pool_clusters=None if pool_cache is None else pool_cache.clusters)  # fmt: skip
+                      pool_clusters=None if pool_cache is None else pool_cache.clusters,
+                      pool_typicality=None if pool_cache is None else pool_cache.typicality)  # fmt: skip
     loop.teach(labeled, pool.labels[labeled])
     unlabeled = int(pool.X.shape[0] - labeled.size)
     queue = rank_pool(loop, batch_size=batch_size(project, settings), queue_size=min(settings["queue_size"], unlabeled),
@@ -200,6 +201,7 @@ def train_and_rank(
     view, scores = queue.view, queue.scores
     if pool_cache is not None:
         pool_cache.clusters = loop.pool_clusters  # made once per pool (if the strategy needed it), kept
+        pool_cache.typicality = loop.pool_typicality
     entries = [
         QueueEntry(int(pool.image_ids[p.index]), p.score, [(pool.class_names[k], prob) for k, prob in p.top],
                    batch=p.batch, strategy=p.strategy, audit=p.audit)

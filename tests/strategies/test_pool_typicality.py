@@ -87,3 +87,34 @@ def test_the_registered_strategies_read_the_precomputed_arrays_and_stay_pure():
         first = strategy.query(view, 10, seed=4)
         assert first.tolist() == strategy.query(view, 10, seed=4).tolist()  # same view, same seed: same batch
         assert len(set(first.tolist())) == 10
+
+
+def test_auto_asks_for_typicality_only_in_its_typiclust_phase():
+    from labelwise.strategies.auto import MAX_TYPICAL_LABELS_PER_CLASS
+
+    auto = get_strategy("auto")
+    X = np.random.default_rng(0).normal(size=(100, 4)).astype(np.float32)
+    cold = PoolView(labeled=np.zeros(100, dtype=bool), embeddings=X, n_classes=2)
+    assert auto.reads_typicality(cold)  # no model: TypiClust
+    labeled = np.zeros(100, dtype=bool)
+    labeled[: 2 * MAX_TYPICAL_LABELS_PER_CLASS] = True
+    probs = np.full((100, 2), 0.5)
+    assert not auto.reads_typicality(PoolView(labeled=labeled, probs=probs, embeddings=X, n_classes=2))
+
+
+def test_the_loop_measures_typicality_only_for_a_large_pool_and_a_strategy_that_reads_it(monkeypatch):
+    from labelwise.loop.active_loop import ActiveLoop
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 6)).astype(np.float32)
+    monkeypatch.setattr("labelwise.loop.active_loop.TYPICALITY_ONCE_FROM", 200)
+    view = ActiveLoop(X, 2, strategy="typiclust").pool_view()
+    assert view.typicality is not None and view.clusters is not None
+    np.testing.assert_allclose(view.typicality, pool_typicality(X, view.clusters))
+    assert ActiveLoop(X, 2, strategy="margin").pool_view().typicality is None
+    busy = ActiveLoop(X, 2, strategy="auto")
+    busy.teach(np.arange(60), np.arange(60) % 2)  # 30 labels per class: past auto's typical phase
+    busy.fit()
+    assert busy.pool_view().typicality is None and busy.pool_typicality is None
+    monkeypatch.setattr("labelwise.loop.active_loop.TYPICALITY_ONCE_FROM", 301)
+    assert ActiveLoop(X, 2, strategy="typiclust").pool_view().typicality is None

@@ -11,6 +11,7 @@ named instead) and the history says so.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 from sklearn.base import clone
@@ -173,18 +174,19 @@ class ActiveLoop:
                 probs = samples.mean(axis=0)
             else:
                 probs = self.model.predict_proba(self.X)
-        labels = self.labels
-        typical = self.strategy.uses_typicality and self.X.shape[0] >= TYPICALITY_ONCE_FROM
-        grouped = self.strategy.uses_clusters or typical
+        large = self.X.shape[0] >= TYPICALITY_ONCE_FROM
+        grouped = self.strategy.uses_clusters or (large and bool(self.strategy.uses_typicality))
         if self.pool_clusters is None and grouped:
             self.pool_clusters = cluster_pool(self.X, self.seed)
-        if self.pool_typicality is None and typical:
-            self.pool_typicality = pool_typicality(self.X, self.pool_clusters)
-        return PoolView(
-            labeled=self.labeled, probs=probs, samples=samples, embeddings=self.X, labels=labels,
+        view = PoolView(
+            labeled=self.labeled, probs=probs, samples=samples, embeddings=self.X, labels=self.labels,
             n_classes=self.n_classes, clusters=self.pool_clusters if grouped else None,
-            typicality=self.pool_typicality if typical else None,
         )  # fmt: skip
+        if large and self.strategy.reads_typicality(view):
+            if self.pool_typicality is None:
+                self.pool_typicality = pool_typicality(self.X, self.pool_clusters)
+            view = replace(view, typicality=self.pool_typicality)
+        return view
 
     @property
     def round_seed(self) -> int:

@@ -46,6 +46,6 @@ for strategy in (
              uses_clusters=True),
     Strategy("auto", "chooses per round: typicality with few labels, then diverse uncertainty", EMBEDDINGS,
              select=auto_select, describe=lambda view: f"auto: {auto_phase(view)}", uses_clusters=True,
-             uses_typicality=True),
+             uses_typicality=lambda view: auto_phase(view) == "typiclust"),
 ):  # fmt: skip
     register(strategy)

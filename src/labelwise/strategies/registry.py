@@ -77,7 +77,12 @@ class Strategy:
     select: SelectFn | None = None
     describe: Callable[[PoolView], str] | None = None  # what it does on this view, when that varies
     uses_clusters: bool = False  # reads ``PoolView.clusters`` when given (optional: it clusters itself otherwise)
-    uses_typicality: bool = False  # reads ``PoolView.typicality`` (with ``clusters``) when given (optional)
+    # reads ``PoolView.typicality`` (with ``clusters``) when given (optional); a function of the view when
+    # that varies (auto reads it in its TypiClust phase only), so nobody measures it for nothing
+    uses_typicality: bool | Callable[[PoolView], bool] = False
+
+    def reads_typicality(self, view: PoolView) -> bool:
+        return self.uses_typicality(view) if callable(self.uses_typicality) else self.uses_typicality
 
     def label(self, view: PoolView) -> str:
         """The name to record for a batch chosen on ``view``, e.g. ``auto: typiclust``."""

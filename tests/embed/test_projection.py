@@ -71,3 +71,20 @@ def test_a_large_pool_is_fitted_on_a_seeded_sample_and_projected_whole(monkeypat
     # Where the variances are well apart, the sample finds the components of the whole pool.
     overlap = np.linalg.svd(fitted.components @ full.components_.T, compute_uv=False)
     assert overlap.min() > 0.99
+
+
+def test_a_pool_read_lazily_from_the_store_is_projected_to_the_same_bits(tmp_path, monkeypatch):
+    import hashlib
+
+    from labelwise.embed import projection
+    from labelwise.embed.store import EmbeddingStore
+
+    monkeypatch.setattr(projection, "BLOCK_ROWS", 7)  # many blocks
+    monkeypatch.setattr(projection, "FIT_SAMPLE", 60)  # and a sampled fit
+    store = EmbeddingStore(tmp_path / "emb", 16, "squeezenet")
+    keys = [hashlib.blake2b(str(i).encode(), digest_size=32).hexdigest() for i in range(100)]
+    store.add(keys, np.random.default_rng(1).normal(size=(100, 16)).astype(np.float32))
+    eager, fitted = projection.fit_projection(store.get(keys), 4)
+    lazy, fitted_lazy = projection.fit_projection(store.lazy(keys), 4)
+    np.testing.assert_array_equal(lazy, eager)
+    np.testing.assert_array_equal(fitted_lazy.components, fitted.components)

@@ -58,9 +58,10 @@ def fit_projection(
         if int(saved["n"]) == n and saved["components"].shape == (k, d):
             projection = Projection(saved["mean"], saved["components"], n)
             return projection.apply(vectors), projection
-    fit_on = vectors
-    if n > FIT_SAMPLE:
-        fit_on = vectors[np.sort(np.random.default_rng(seed).choice(n, FIT_SAMPLE, replace=False))]
+    if n <= FIT_SAMPLE:
+        fit_on = np.asarray(vectors)
+    else:
+        fit_on = np.asarray(vectors[np.sort(np.random.default_rng(seed).choice(n, FIT_SAMPLE, replace=False))])
     pca = PCA(n_components=k, svd_solver="randomized", random_state=seed).fit(fit_on)
     if cache is not None:
         atomic_write(cache, lambda file: np.savez(file, n=n, mean=pca.mean_, components=pca.components_))
@@ -91,7 +92,8 @@ def apply_pca(vectors: np.ndarray, mean: np.ndarray, components: np.ndarray) -> 
     differ from the same row projected with the pool, and the head trained on it with them.
     In blocks of rows, to bound the float64 copy.
     """
-    vectors = np.asarray(vectors)
+    if not hasattr(vectors, "shape"):  # a list; arrays and a store's lazy rows are read block by block
+        vectors = np.asarray(vectors)
     out = np.empty((vectors.shape[0], components.shape[0]), dtype=np.float32)
     mean64, components64 = mean.astype(np.float64), components.T.astype(np.float64)
     for start in range(0, vectors.shape[0], BLOCK_ROWS):

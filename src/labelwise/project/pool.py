@@ -14,6 +14,7 @@ from sqlalchemy import BigInteger, cast, func, select
 from sqlalchemy.orm import Session
 
 from labelwise.embed.projection import REFIT_GROWTH, Projection, fit_projection
+from labelwise.embed.store import StoredRows
 from labelwise.project.labels import current_labels
 from labelwise.project.project import Project
 from labelwise.store.models import STATUS_OK, Image, random_order_key
@@ -92,10 +93,11 @@ def _image_rows(session: Session, after: int | None = None) -> list:
     return list(session.execute(query.order_by(Image.id)).all())
 
 
-def _unprojected(project: Project, rows: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Database ids, stored vectors and random order keys of ``rows``."""
+def _unprojected(project: Project, rows: list) -> tuple[np.ndarray, StoredRows | np.ndarray, np.ndarray]:
+    """Database ids, stored vectors (read lazily) and random order keys of ``rows``."""
     ids = np.array([r[0] for r in rows], dtype=np.int64)
-    vectors = project.store.get([r[2] for r in rows]) if rows else np.empty((0, project.store.dim), np.float32)
+    # Read when projected, block by block: a million 512-d vectors are 2 GB, their projection a quarter.
+    vectors = project.store.lazy([r[2] for r in rows]) if rows else np.empty((0, project.store.dim), np.float32)
     keys = np.array([r[3] if r[3] is not None else random_order_key(r[1]) for r in rows], dtype=np.int64)
     return ids, vectors, keys
 

@@ -145,7 +145,9 @@ def run(backend: str, n: int, seconds: float, pg_admin: str, rate: float | None 
         started = time.perf_counter()
         try:
             with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {admin}"}, timeout=60) as c:
-                wait_for(lambda: c.get("/api/status").json()["serving_version"] is not None, 600)
+                # Long: a fresh million-image pool on the loaded shared machine took 415 s in one process.
+                if not wait_for(lambda: c.get("/api/status").json()["serving_version"] is not None, 1800):
+                    raise RuntimeError("no first ranking within 30 minutes")
                 first_ranking_s = time.perf_counter() - started
                 baseline = []
                 for _ in range(50):

@@ -109,7 +109,10 @@ def rss_mb(pid: int) -> float:
         p = pids.pop()
         try:
             total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+            # Every thread's children: the training process is started by the retrainer's thread, and
+            # /proc/PID/task/PID/children lists only the main thread's (it was missed before).
+            tasks = Path(f"/proc/{p}/task").iterdir()
+            children = [c for task in tasks for c in (task / "children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError):
             continue
         pids += [int(c) for c in children]

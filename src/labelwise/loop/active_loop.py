@@ -31,9 +31,10 @@ from labelwise.strategies.uncertainty import least_confidence
 Oracle = Callable[[np.ndarray], np.ndarray]
 
 # From this many images on, TypiClust's clusters and typicality come from the pool's label-independent
-# clustering, made once (PoolView.clusters, .typicality), instead of a k-means of the pool per batch and a
-# typicality per pick: per batch, that took minutes at a million images (docs/server.md), where smaller
-# pools take seconds and keep the paper's exact procedure. A cost bound, not a quality one.
+# clustering, made once (PoolView.clusters, .typicality), instead of a k-means of the whole pool per batch
+# and a typicality over the picked cluster per pick (at a million images and 10 clusters, one pick is a
+# 100,000 x 5,000 distance matrix). Smaller pools keep the paper's exact procedure, whose cost stays in
+# seconds there. A cost bound, not a quality one; not measured at 1M per batch (docs/server.md).
 TYPICALITY_ONCE_FROM = 50_000
 
 

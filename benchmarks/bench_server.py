@@ -109,7 +109,10 @@ def rss_mb(pid: int) -> float:
         p = pids.pop()
         try:
             total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+            # Every thread's children: the training process is started by the retrainer's thread, and
+            # /proc/PID/task/PID/children lists only the main thread's (it was missed before).
+            tasks = Path(f"/proc/{p}/task").iterdir()
+            children = [c for task in tasks for c in (task / "children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError):
             continue
         pids += [int(c) for c in children]
@@ -145,7 +148,9 @@ def run(backend: str, n: int, seconds: float, pg_admin: str, rate: float | None 
         started = time.perf_counter()
         try:
             with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {admin}"}, timeout=60) as c:
-                wait_for(lambda: c.get("/api/status").json()["serving_version"] is not None, 600)
+                # Long: a fresh million-image pool on the loaded shared machine took 415 s in one process.
+                if not wait_for(lambda: c.get("/api/status").json()["serving_version"] is not None, 1800):
+                    raise RuntimeError("no first ranking within 30 minutes")
                 first_ranking_s = time.perf_counter() - started
                 baseline = []
                 for _ in range(50):

@@ -52,3 +52,39 @@ def test_no_projection_when_components_is_zero_or_not_fewer():
     X, _ = load_digits(return_X_y=True)
     assert project_features(X, 0).shape == X.shape
     assert project_features(X, 64).shape == X.shape
+
+
+def test_a_large_pool_is_fitted_on_a_seeded_sample_and_projected_whole(monkeypatch):
+    from sklearn.decomposition import PCA
+
+    from labelwise.embed import projection
+
+    monkeypatch.setattr(projection, "FIT_SAMPLE", 500)
+    rng = np.random.default_rng(0)
+    vectors = (rng.normal(size=(2000, 32)) * np.r_[10.0, 8.0, 6.0, 4.0, np.full(28, 0.5)]).astype(np.float32)
+    X, fitted = projection.fit_projection(vectors, 4, seed=7)
+    sample = vectors[np.sort(np.random.default_rng(7).choice(2000, 500, replace=False))]
+    expected = PCA(n_components=4, svd_solver="randomized", random_state=7).fit(sample)
+    np.testing.assert_allclose(fitted.components, expected.components_)
+    assert fitted.n == 2000 and X.shape == (2000, 4)  # the whole pool projected; refits counted on its size
+    full = PCA(n_components=4, svd_solver="randomized", random_state=7).fit(vectors)
+    # Where the variances are well apart, the sample finds the components of the whole pool.
+    overlap = np.linalg.svd(fitted.components @ full.components_.T, compute_uv=False)
+    assert overlap.min() > 0.99
+
+
+def test_a_pool_read_lazily_from_the_store_is_projected_to_the_same_bits(tmp_path, monkeypatch):
+    import hashlib
+
+    from labelwise.embed import projection
+    from labelwise.embed.store import EmbeddingStore
+
+    monkeypatch.setattr(projection, "BLOCK_ROWS", 7)  # many blocks
+    monkeypatch.setattr(projection, "FIT_SAMPLE", 60)  # and a sampled fit
+    store = EmbeddingStore(tmp_path / "emb", 16, "squeezenet")
+    keys = [hashlib.blake2b(str(i).encode(), digest_size=32).hexdigest() for i in range(100)]
+    store.add(keys, np.random.default_rng(1).normal(size=(100, 16)).astype(np.float32))
+    eager, fitted = projection.fit_projection(store.get(keys), 4)
+    lazy, fitted_lazy = projection.fit_projection(store.lazy(keys), 4)
+    np.testing.assert_array_equal(lazy, eager)
+    np.testing.assert_array_equal(fitted_lazy.components, fitted.components)

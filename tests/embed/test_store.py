@@ -121,3 +121,15 @@ def test_replace_supersedes_a_wrong_vector(tmp_path):
     reopened = EmbeddingStore(tmp_path, 8, "test")
     np.testing.assert_array_equal(reopened.get([key(0), key(1)]), np.stack([vector(0), vector(1)]))
     assert reopened.duplicate_keys() == 1 and sorted(reopened.keys()) == sorted([key(0), key(1)])
+
+
+def test_lazy_rows_read_what_get_reads_in_runs_and_out_of_order(tmp_path):
+    store = EmbeddingStore(tmp_path / "emb", 8, "squeezenet")
+    keys = [hashlib.blake2b(str(i).encode(), digest_size=32).hexdigest() for i in range(50)]
+    store.add(keys, np.random.default_rng(0).normal(size=(50, 8)).astype(np.float32))
+    for chosen in (keys, keys[10:30], keys[::-3], [keys[5], keys[2], keys[40]]):
+        lazy = store.lazy(chosen)
+        assert lazy.shape == (len(chosen), 8)
+        np.testing.assert_array_equal(np.asarray(lazy), store.get(chosen))
+        np.testing.assert_array_equal(lazy[3:7], store.get(chosen[3:7]))
+        np.testing.assert_array_equal(lazy[np.array([2, 0])], store.get([chosen[2], chosen[0]]))

@@ -140,3 +140,35 @@ def test_pool_clusters_are_kept_and_new_images_join_them(project):
     train_and_rank(project, settings, pool_cache=cache)
     np.testing.assert_array_equal(cache.clusters[:300], clusters)
     assert cache.clusters.shape == (310,)
+
+
+def test_pool_typicality_is_made_once_kept_and_extended_for_new_images(project, monkeypatch):
+    from labelwise.project.settings import get_settings
+    from labelwise.project.training import train_and_rank
+    from labelwise.strategies.diversity import pool_typicality
+
+    monkeypatch.setattr("labelwise.loop.active_loop.TYPICALITY_ONCE_FROM", 100)  # 300 images: a large pool
+    settings = {**get_settings(project), "strategy": "typiclust", "queue_size": 20}
+    cache = PoolCache()
+    train_and_rank(project, settings, pool_cache=cache)
+    typical = cache.typicality
+    assert typical is not None and typical.shape == (300,)
+    np.testing.assert_allclose(typical, pool_typicality(cache.pool.X, cache.clusters))
+    train_and_rank(project, settings, pool_cache=cache)
+    assert cache.typicality is typical  # reused, not measured again
+    add_images(project, 300, 10)
+    train_and_rank(project, settings, pool_cache=cache)
+    np.testing.assert_array_equal(cache.typicality[:300], typical)
+    assert cache.typicality.shape == (310,) and np.all(cache.typicality[300:] > 0)
+    add_images(project, 310, int(310 * REFIT_GROWTH) + 1)  # past the refit share: made again, for all
+    train_and_rank(project, settings, pool_cache=cache)
+    np.testing.assert_allclose(cache.typicality, pool_typicality(cache.pool.X, cache.clusters))
+
+
+def test_small_pools_keep_typiclusts_per_batch_clustering(project):
+    from labelwise.project.settings import get_settings
+    from labelwise.project.training import train_and_rank
+
+    cache = PoolCache()
+    train_and_rank(project, {**get_settings(project), "strategy": "typiclust", "queue_size": 20}, pool_cache=cache)
+    assert cache.typicality is None and cache.clusters is None  # 300 < TYPICALITY_ONCE_FROM: nothing made

@@ -79,6 +79,14 @@ def test_the_server_serves_the_simulators_batches(served, name, explore):
             annotate(project, ann, image_id, pool.class_names[truth[image_id]], None)
 
 
+@pytest.mark.parametrize("name", ["typiclust", "auto"])
+def test_large_pools_are_served_the_simulators_batches_too(served, name, monkeypatch):
+    """Above TYPICALITY_ONCE_FROM, TypiClust reads the pool's clustering and typicality made once (kept
+    by the training worker between retrains); the simulator makes them the same way."""
+    monkeypatch.setattr("labelwise.loop.active_loop.TYPICALITY_ONCE_FROM", 0)
+    test_the_server_serves_the_simulators_batches(served, name, 0.0)
+
+
 def test_the_batch_grows_with_the_people_labeling(served):
     project, _, _ = served
     settings = update_settings(project, {"strategy": "typiclust", "retrain_every": 5, "queue_size": 80}, user="test")

@@ -176,9 +176,44 @@ class EmbeddingStore:
         rows = self.rows(keys)  # first: it may take in rows written since, which vectors() then maps
         return np.asarray(self.vectors()[rows])
 
+    def lazy(self, keys: Sequence[str]) -> StoredRows:
+        """The vectors of hex ``keys`` without reading them: rows are read when indexed, so a whole pool can
+        be projected block by block instead of being copied into memory first."""
+        return StoredRows(self, self.rows(keys))
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        """Vectors of store rows ``rows``, ``(len(rows), dim)`` float32. A run of consecutive rows (how a
+        pool is stored when it was ingested in order) is read from the file, which leaves it in the page
+        cache but not in this process's memory map; other rows through the map."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size and rows[-1] - rows[0] + 1 == rows.size and np.all(np.diff(rows) == 1):
+            with open(self._vectors_path, "rb") as f:
+                f.seek(int(rows[0]) * self.row_bytes)
+                flat = np.fromfile(f, dtype=np.float32, count=rows.size * self.dim)
+            return flat.reshape(rows.size, self.dim)
+        return np.asarray(self.vectors()[rows])
+
     def duplicate_keys(self) -> int:
         """Rows whose key appears again later (superseded by a repair, or written twice)."""
         return self._count - len(self._index)
+
+
+class StoredRows:
+    """Rows of a store, read when indexed (by a slice or an index array): ``shape`` ``(n, dim)``."""
+
+    def __init__(self, store: EmbeddingStore, rows: np.ndarray) -> None:
+        self.store, self.store_rows = store, rows
+        self.shape = (rows.size, store.dim)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index) -> np.ndarray:
+        return self.store.read(self.store_rows[index])
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self[:]
+        return out if dtype is None else out.astype(dtype)
 
 
 def read_rows(vectors_path: str, dim: int, count: int, rows: np.ndarray) -> np.ndarray:

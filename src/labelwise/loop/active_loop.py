@@ -11,6 +11,7 @@ named instead) and the history says so.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
 from sklearn.base import clone
@@ -24,10 +25,18 @@ from labelwise.loop.history import RoundRecord
 from labelwise.loop.ranking import RankedQueue, rank_pool
 from labelwise.loop.stopping import StopDecision, StoppingCriterion
 from labelwise.strategies import PoolView, Strategy, get_strategy
+from labelwise.strategies.diversity import pool_typicality
 from labelwise.strategies.geometry import cluster_pool
 from labelwise.strategies.uncertainty import least_confidence
 
 Oracle = Callable[[np.ndarray], np.ndarray]
+
+# From this many images on, TypiClust's clusters and typicality come from the pool's label-independent
+# clustering, made once (PoolView.clusters, .typicality), instead of a k-means of the whole pool per batch
+# and a typicality over the picked cluster per pick (at a million images and 10 clusters, one pick is a
+# 100,000 x 5,000 distance matrix). Smaller pools keep the paper's exact procedure, whose cost stays in
+# seconds there. A cost bound, not a quality one; not measured at 1M per batch (docs/server.md).
+TYPICALITY_ONCE_FROM = 50_000
 
 
 class ActiveLoop:
@@ -76,6 +85,7 @@ class ActiveLoop:
         seed: int = 0,
         first_round: int = 0,
         pool_clusters: np.ndarray | None = None,
+        pool_typicality: np.ndarray | None = None,
     ) -> None:
         if n_classes < 2:
             raise ValueError(f"n_classes: need at least 2 classes, got {n_classes}")
@@ -102,6 +112,7 @@ class ActiveLoop:
         # The pool's label-independent clustering, made at the first round that needs it and kept
         # (or given, by a caller that keeps it between loops: the training worker).
         self.pool_clusters = pool_clusters
+        self.pool_typicality = pool_typicality  # the same, for TypiClust's typicality (large pools only)
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -165,13 +176,19 @@ class ActiveLoop:
                 probs = samples.mean(axis=0)
             else:
                 probs = self.model.predict_proba(self.X)
-        labels = self.labels
-        if self.pool_clusters is None and self.strategy.uses_clusters:
+        large = self.X.shape[0] >= TYPICALITY_ONCE_FROM
+        grouped = self.strategy.uses_clusters or (large and bool(self.strategy.uses_typicality))
+        if self.pool_clusters is None and grouped:
             self.pool_clusters = cluster_pool(self.X, self.seed)
-        return PoolView(
-            labeled=self.labeled, probs=probs, samples=samples, embeddings=self.X, labels=labels,
-            n_classes=self.n_classes, clusters=self.pool_clusters if self.strategy.uses_clusters else None,
+        view = PoolView(
+            labeled=self.labeled, probs=probs, samples=samples, embeddings=self.X, labels=self.labels,
+            n_classes=self.n_classes, clusters=self.pool_clusters if grouped else None,
         )  # fmt: skip
+        if large and self.strategy.reads_typicality(view):
+            if self.pool_typicality is None:
+                self.pool_typicality = pool_typicality(self.X, self.pool_clusters)
+            view = replace(view, typicality=self.pool_typicality)
+        return view
 
     @property
     def round_seed(self) -> int:

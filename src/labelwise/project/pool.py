@@ -14,10 +14,12 @@ from sqlalchemy import BigInteger, cast, func, select
 from sqlalchemy.orm import Session
 
 from labelwise.embed.projection import REFIT_GROWTH, Projection, fit_projection
+from labelwise.embed.store import StoredRows
 from labelwise.project.labels import current_labels
 from labelwise.project.project import Project
 from labelwise.project.votes import training_labels
 from labelwise.store.models import STATUS_OK, Image, random_order_key
+from labelwise.strategies.diversity import fold_in_typicality
 from labelwise.strategies.geometry import assign_to_clusters
 
 
@@ -43,7 +45,7 @@ def load_pool(project: Project, cache: PoolCache | None = None) -> Pool:
         else:
             pool = _from_rows(project, _image_rows(session), cache)
             if cache is not None:
-                cache.clusters = None  # a new pool, or a new projection: clustered again when next needed
+                cache.clusters = cache.typicality = None  # a new pool, or projection: made again when next needed
         # Overlap images train on the majority of their labels; a tie waits for a reviewer.
         labeled = training_labels(session, current_labels(session), len(project.class_names()))
     if cache is not None:
@@ -61,6 +63,7 @@ class PoolCache:
     projection: Projection | None = None
     fingerprint: tuple[int, int, int] | None = None
     clusters: np.ndarray | None = None  # (N,) the pool's label-independent clustering, once a strategy made it
+    typicality: np.ndarray | None = None  # (N,) typicality within those clusters, once TypiClust needed it
 
 
 def _fingerprint(session: Session, up_to: int | None = None) -> tuple[int, int, int]:
@@ -92,10 +95,11 @@ def _image_rows(session: Session, after: int | None = None) -> list:
     return list(session.execute(query.order_by(Image.id)).all())
 
 
-def _unprojected(project: Project, rows: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Database ids, stored vectors and random order keys of ``rows``."""
+def _unprojected(project: Project, rows: list) -> tuple[np.ndarray, StoredRows | np.ndarray, np.ndarray]:
+    """Database ids, stored vectors (read lazily) and random order keys of ``rows``."""
     ids = np.array([r[0] for r in rows], dtype=np.int64)
-    vectors = project.store.get([r[2] for r in rows]) if rows else np.empty((0, project.store.dim), np.float32)
+    # Read when projected, block by block: a million 512-d vectors are 2 GB, their projection a quarter.
+    vectors = project.store.lazy([r[2] for r in rows]) if rows else np.empty((0, project.store.dim), np.float32)
     keys = np.array([r[3] if r[3] is not None else random_order_key(r[1]) for r in rows], dtype=np.int64)
     return ids, vectors, keys
 
@@ -117,7 +121,11 @@ def _fold_in(project: Project, cache: PoolCache, rows: list) -> Pool:
     if cache.clusters is not None and len(rows):
         # New images join the nearest existing cluster; the pool is clustered again with the refit
         # of the projection, once it has grown by REFIT_GROWTH.
-        cache.clusters = np.concatenate([cache.clusters, assign_to_clusters(pool.X, cache.clusters, new)])
+        joined = assign_to_clusters(pool.X, cache.clusters, new)
+        if cache.typicality is not None:
+            typical = fold_in_typicality(pool.X, cache.clusters, new, joined)
+            cache.typicality = np.concatenate([cache.typicality, typical])
+        cache.clusters = np.concatenate([cache.clusters, joined])
     X = np.concatenate([pool.X, new])
     return Pool(np.concatenate([pool.image_ids, ids]), pool.paths + [r[1] for r in rows], X,
                 np.full(X.shape[0], -1, dtype=np.int64), [], np.concatenate([pool.keys, keys]))  # fmt: skip

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from labelwise.errors import ConflictError, ForbiddenError, LabelwiseError, NotFoundError
+from labelwise.project.free_index import INDEXES
 from labelwise.project.labels import add_annotation
 from labelwise.project.near_duplicates import group_of
 from labelwise.project.overlap import (
@@ -72,7 +73,9 @@ def lease_next(
     why = {e.image_id: e for e in ranking.entries} if ranking else {}
     version = ranking.version if ranking else None
     strategy = ranking.strategy if ranking else None
-    with project.sessions.begin() as session:
+    # The walk's claims end when the transaction does; what it learned is kept only if it committed.
+    walk = _RankingWalk(project, ranking, user.id, now)
+    with walk, project.sessions.begin() as session:
         if max_leases is not None:
             # A no-op write on the person's row first: it locks that row (PostgreSQL) or the database
             # (SQLite) until commit, so concurrent calls of one person count their leases in turn.
@@ -100,21 +103,17 @@ def lease_next(
         # Overlap (project/overlap.py): then the second opinions this person can give, before new images.
         opinions = lease_opinions(session, user.id, n - len(got), now, expires)
         n -= len(opinions)
-        order = [e.image_id for e in ranking.entries] if ranking else []
-        position = 0
         # No two near-duplicates (one picture cropped or shifted) in one batch: the second is left for later.
         groups = group_of(project)
         taken = {groups[i] for i in got if i in groups}
         passed: list[int] = []
         while len(got) < n:
-            if position < len(order):
-                chunk = order[position : position + CHUNK]
-                position += CHUNK
-            else:
+            free = walk.next_free(session, n - len(got))
+            if free is None:  # the ranking is used up (or there is none): unranked images
                 chunk = _fallback_chunk(session, now, user.id, exclude=got + passed)
                 if not chunk:
                     break
-            free = _free_images(session, chunk, user.id, now)
+                free = _free_images(session, chunk, user.id, now)
             for image_id in free:
                 if len(got) >= n:
                     break
@@ -126,6 +125,7 @@ def lease_next(
                             _chosen_by(entry, strategy), entry.score if entry else None,
                             **_audit_columns(entry)):  # fmt: skip
                     got.append(image_id)
+                    walk.leased(image_id, expires)
                     if image_id in groups:
                         taken.add(groups[image_id])
         rows = session.execute(
@@ -154,15 +154,86 @@ def _chosen_by(entry: QueueEntry | None, ranking_strategy: str | None) -> str | 
     return entry.strategy or ranking_strategy
 
 
-def _free(now: datetime, user_id: int):
+def _free_condition(now: datetime, user_id: int) -> ColumnElement[bool]:
     """The one definition of a free image: ok, unlabeled, not leased (live or done), not skipped
-    by this person today."""
-    labeled = select(Annotation.image_id).where(Annotation.superseded.is_(False))
-    leased = select(Lease.image_id).where((Lease.expires_at > now) | Lease.done.is_(True))
-    skipped = select(Skip.image_id).where(Skip.user_id == user_id, Skip.skipped_at >= _start_of_day(now))
-    return select(Image.id).where(
-        Image.status == STATUS_OK, Image.id.not_in(labeled), Image.id.not_in(leased), Image.id.not_in(skipped)
+    by this person today. (NOT EXISTS: one index lookup per image, not a scan of every label.)"""
+    # correlate(Image): only the image is the outer query's (a caller may join leases too)
+    labeled = _labeled_condition()
+    leased = (
+        exists().where(Lease.image_id == Image.id, (Lease.expires_at > now) | Lease.done.is_(True)).correlate(Image)
     )
+    skipped = (
+        exists()
+        .where(Skip.image_id == Image.id, Skip.user_id == user_id, Skip.skipped_at >= _start_of_day(now))
+        .correlate(Image)
+    )
+    return and_(Image.status == STATUS_OK, ~labeled, ~leased, ~skipped)
+
+
+def _labeled_condition() -> ColumnElement[bool]:
+    return exists().where(Annotation.image_id == Image.id, Annotation.superseded.is_(False)).correlate(Image)
+
+
+def _free(now: datetime, user_id: int):
+    return select(Image.id).where(_free_condition(now, user_id))
+
+
+class _RankingWalk:
+    """One request's walk down the ranking through the process's :class:`FreeIndex`: it asks the
+    database about the few images the index offers, and tells the index what it found once the
+    request's transaction has committed (``with`` the walk around the transaction)."""
+
+    def __init__(self, project: Project, ranking: Ranking | None, user_id: int, now: datetime) -> None:
+        self.index = None if ranking is None else INDEXES.index(
+            str(project.folder), ranking, [e.image_id for e in ranking.entries])  # fmt: skip
+        self.user_id, self.now = user_id, now
+        self.claimed: list[int] = []
+        self.labeled: set[int] = set()
+        self.leases: dict[int, float] = {}
+        self.steps = 0
+
+    def next_free(self, session: Session, wanted: int) -> list[int] | None:
+        """Free images among the next ones of the ranking, in its order; ``None`` when it is used up."""
+        if self.index is None:
+            return None
+        # Twice what is wanted, doubling with every further step of the same request (up to CHUNK), so
+        # that a long run of taken images costs a few queries, not one per image.
+        ids = self.index.claim(min(CHUNK, 2 * wanted * 2**self.steps))
+        self.steps += 1
+        if not ids:
+            return None
+        self.claimed += ids
+        rows = session.execute(
+            select(Image.id, case((_free_condition(self.now, self.user_id), True), else_=False),
+                   case((_labeled_condition(), True), else_=False), Lease.expires_at, Lease.done)
+            .outerjoin(Lease, Lease.image_id == Image.id)
+            .where(Image.id.in_(ids))
+        ).all()  # fmt: skip
+        free = set()
+        self.labeled.update(set(ids) - {r[0] for r in rows})  # no such image (any more)
+        for image_id, is_free, is_labeled, expires_at, done in rows:
+            if is_free:
+                free.add(image_id)
+            elif is_labeled or done:
+                self.labeled.add(image_id)
+            elif expires_at is not None and _aware(expires_at) > self.now:
+                self.leases[image_id] = _aware(expires_at).timestamp()
+            # else: skipped by this person today, or not ok: looked at again by the next request
+        return [i for i in ids if i in free]
+
+    def leased(self, image_id: int, expires: datetime) -> None:
+        self.leases[image_id] = expires.timestamp()
+
+    def __enter__(self) -> _RankingWalk:
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        if self.index is None:
+            return
+        if kind is None:
+            self.index.settle(self.claimed, self.labeled, self.leases)
+        else:
+            self.index.release(self.claimed)
 
 
 def _free_images(session: Session, chunk: list[int], user_id: int, now: datetime) -> list[int]:
@@ -341,7 +412,8 @@ def undo(project: Project, user: User, annotation_id: int, lease_minutes: float)
                 if lease is not None:
                     lease.done, lease.user_id = False, user.id
                     lease.expires_at = utcnow() + timedelta(minutes=lease_minutes)
-        return image_id
+    INDEXES.note_free(str(project.folder), image_id)  # unlabeled again: the queue may offer it again
+    return image_id
 
 
 @retry_transaction

@@ -57,13 +57,14 @@ def make_loop(
     audit_fraction: float = 0.0,
     first_round: int = 0,
     pool_clusters: np.ndarray | None = None,
+    pool_typicality: np.ndarray | None = None,
 ) -> ActiveLoop:
     """The loop over ``X`` (``(N, d)``) with the project's choices; ``head`` by name (``auto``,
     ``logistic``, ``label-spreading``, ``self-training``)."""
     return ActiveLoop(
         X, n_classes, strategy=strategy, head=make_head(head, list(range(n_classes)), random_state=seed),
         candidates=candidates, explore=explore, estimate_accuracy=False, audit_fraction=audit_fraction, seed=seed,
-        first_round=first_round, pool_clusters=pool_clusters,
+        first_round=first_round, pool_clusters=pool_clusters, pool_typicality=pool_typicality,
     )  # fmt: skip
 
 
@@ -80,6 +81,7 @@ def rank_images(
     audit_fraction: float = 0.0,
     first_round: int = 0,
     pool_clusters: np.ndarray | None = None,
+    pool_typicality: np.ndarray | None = None,
     exact_batches: int | None = None,
 ) -> PoolRanking:
     """Train on the pool's labels, score it, and choose up to ``queue_size`` images as successive
@@ -87,7 +89,7 @@ def rank_images(
     top classes. Below two labeled classes the loop's cold-start strategy chooses, without a model."""
     loop = make_loop(pool.X, len(pool.class_names), strategy=strategy, head=head, candidates=candidates,
                      explore=explore, seed=seed, audit_fraction=audit_fraction, first_round=first_round,
-                     pool_clusters=pool_clusters)  # fmt: skip
+                     pool_clusters=pool_clusters, pool_typicality=pool_typicality)  # fmt: skip
     labeled = np.flatnonzero(pool.labels >= 0)
     loop.teach(labeled, pool.labels[labeled])
     unlabeled = int(pool.X.shape[0] - labeled.size)

@@ -197,12 +197,14 @@ def train_and_rank(
         explore=settings["explore"], seed=seed, batch_size=batch_size(project, settings),
         queue_size=min(settings["queue_size"], unlabeled), audit_fraction=settings["audit_fraction"],
         first_round=retrains(project), pool_clusters=None if pool_cache is None else pool_cache.clusters,
+        pool_typicality=None if pool_cache is None else pool_cache.typicality,
         exact_batches=EXACT_BATCHES,
     )  # fmt: skip
     loop, labeled = ranked.loop, np.flatnonzero(pool.labels >= 0)
     view, scores = ranked.queue.view, ranked.queue.scores
     if pool_cache is not None:
         pool_cache.clusters = loop.pool_clusters  # made once per pool (if the strategy needed it), kept
+        pool_cache.typicality = loop.pool_typicality
     entries = [
         QueueEntry(image.image_id, image.score, image.top, batch=image.batch, strategy=image.strategy,
                    audit=image.audit)

@@ -37,7 +37,7 @@ for strategy in (
     Strategy("bald", "mutual information between prediction and model (committee)", SAMPLES,
              score=_samples_score(uncertainty.bald)),
     Strategy("typiclust", "most typical item of each uncovered cluster (few labels)", EMBEDDINGS,
-             select=typiclust_select),
+             select=typiclust_select, uses_typicality=True),
     Strategy("probcover", "greedy coverage of pure delta-balls (few labels)", EMBEDDINGS, select=probcover_select),
     Strategy("kcenter", "core-set: farthest item from everything labeled", EMBEDDINGS, select=kcenter_select),
     Strategy("badge", "k-means++ over gradient embeddings: uncertain and diverse", PROBS | EMBEDDINGS,
@@ -45,6 +45,7 @@ for strategy in (
     Strategy("cluster-margin", "lowest margins, one per cluster", PROBS | EMBEDDINGS, select=cluster_margin_select,
              uses_clusters=True),
     Strategy("auto", "chooses per round: typicality with few labels, then diverse uncertainty", EMBEDDINGS,
-             select=auto_select, describe=lambda view: f"auto: {auto_phase(view)}", uses_clusters=True),
+             select=auto_select, describe=lambda view: f"auto: {auto_phase(view)}", uses_clusters=True,
+             uses_typicality=lambda view: auto_phase(view) == "typiclust"),
 ):  # fmt: skip
     register(strategy)

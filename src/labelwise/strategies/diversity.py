@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
+from sklearn.cluster import KMeans
 
 from labelwise.strategies.geometry import BLOCK, kmeans_labels, min_sq_distance, sq_distances
 from labelwise.strategies.registry import PoolView
@@ -64,12 +65,62 @@ def typicality(members: np.ndarray, k: int = TYPICALITY_NEIGHBOURS, reference: i
     return 1.0 / (nearest.mean(axis=1) + 1e-12)
 
 
+# Each item's typicality within its pool cluster is measured against at most this many of the cluster's
+# members: the 20 nearest among 500 (at a million images a pool cluster holds about 2,000) rank items by
+# local density as the full count does, at a quarter of the distances.
+POOL_TYPICALITY_REFERENCE = 500
+
+
+def pool_typicality(X: np.ndarray, clusters: np.ndarray, reference: int = POOL_TYPICALITY_REFERENCE) -> np.ndarray:
+    """``(N,)`` typicality of every item within its pool cluster (``clusters``, ``(N,)``, a clustering
+    that does not depend on the labels): label-independent, so computed once per pool and reused by
+    TypiClust every round (``PoolView.typicality``) instead of once per pick."""
+    X = np.asarray(X, dtype=np.float32)
+    out = np.empty(X.shape[0], dtype=np.float64)
+    order = np.argsort(clusters, kind="stable")
+    bounds = np.flatnonzero(np.diff(clusters[order])) + 1
+    for members in np.split(order, bounds):
+        if members.size:
+            out[members] = typicality(X[members], reference=reference)
+    return out
+
+
+def fold_in_typicality(
+    X: np.ndarray, clusters: np.ndarray, X_new: np.ndarray, clusters_new: np.ndarray,
+    reference: int = POOL_TYPICALITY_REFERENCE,
+) -> np.ndarray:  # fmt: skip
+    """Typicality of new items ``X_new`` within the clusters ``clusters_new`` they joined, measured
+    against (up to ``reference``) members the pool already had; the old items' values stay."""
+    X_new = np.asarray(X_new, dtype=np.float32)
+    out = np.ones(X_new.shape[0], dtype=np.float64)
+    for c in np.unique(clusters_new):
+        new = np.flatnonzero(clusters_new == c)
+        members = np.flatnonzero(clusters == c)
+        if members.size == 0:
+            continue
+        if members.size > reference:
+            members = members[np.linspace(0, members.size - 1, reference).astype(int)]
+        d = np.sqrt(sq_distances(X_new[new], np.asarray(X[members], dtype=np.float32)))
+        k = min(TYPICALITY_NEIGHBOURS, members.size)
+        out[new] = 1.0 / (np.partition(d, k - 1, axis=1)[:, :k].mean(axis=1) + 1e-12)
+    return out
+
+
 def typiclust_select(view: PoolView, n: int, rng: np.random.Generator, candidates: np.ndarray) -> np.ndarray:
+    """TypiClust's batch. With ``view.clusters`` and ``view.typicality`` (computed once per pool), the
+    (labeled + n) clusters group the pool clusters (k-means of their centroids, weighted by size) and
+    each pick reads the stored typicality; without them, the pool is clustered and typicality measured
+    here, per batch and per pick, as in the paper."""
     X = view.embeddings
     labeled = np.flatnonzero(view.labeled)
     points = np.concatenate([labeled, candidates])
     k = min(labeled.size + n, MAX_CLUSTERS, points.size)
-    clusters = kmeans_labels(np.asarray(X[points], dtype=np.float32), k, int(rng.integers(2**31)))
+    seed = int(rng.integers(2**31))
+    precomputed = view.clusters is not None and view.typicality is not None
+    if precomputed:
+        clusters = _group_pool_clusters(X, np.asarray(view.clusters), k, seed)[points]
+    else:
+        clusters = kmeans_labels(np.asarray(X[points], dtype=np.float32), k, seed)
     n_clusters = int(clusters.max()) + 1
     label_count = np.bincount(clusters[: labeled.size], minlength=n_clusters).astype(float)
     cand_clusters = clusters[labeled.size :]
@@ -85,13 +136,36 @@ def typiclust_select(view: PoolView, n: int, rng: np.random.Generator, candidate
         order = np.lexsort((-size, label_count))
         c = next(int(c) for c in order if open_[c])
         members = np.flatnonzero((cand_clusters == c) & ~taken)
+        if precomputed:
+            typical = np.asarray(view.typicality)[candidates[members]]
+        else:
+            typical = typicality(np.asarray(X[candidates[members]], dtype=np.float32))
         # Exact duplicates are equally typical: draw among them rather than take the first.
-        pick = members[random_argmax(typicality(np.asarray(X[candidates[members]], dtype=np.float32)), rng)]
+        pick = members[random_argmax(typical, rng)]
         taken[pick] = True
         chosen.append(int(candidates[pick]))
         label_count[c] += 1
         available[c] -= 1
     return np.array(chosen, dtype=np.intp)
+
+
+def _group_pool_clusters(X: np.ndarray, pool_clusters: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """``(N,)`` TypiClust's ``k`` clusters made of the pool's clusters: each pool cluster goes whole to the
+    nearest of ``k`` centres found by k-means over the pool clusters' centroids, weighted by their sizes."""
+    n_pool = int(pool_clusters.max()) + 1
+    members = sparse.csr_matrix(
+        (np.ones(pool_clusters.size, dtype=np.float32), (pool_clusters, np.arange(pool_clusters.size))),
+        shape=(n_pool, pool_clusters.size),
+    )
+    sizes = np.asarray(members.sum(axis=1)).ravel()
+    centroids = np.asarray(members @ np.asarray(X, dtype=np.float32)) / np.maximum(sizes, 1)[:, None]
+    present = np.flatnonzero(sizes > 0)
+    if k >= present.size:
+        return pool_clusters
+    groups = np.zeros(n_pool, dtype=np.int64)
+    model = KMeans(k, n_init=1, random_state=seed).fit(centroids[present], sample_weight=sizes[present])
+    groups[present] = model.labels_
+    return groups[pool_clusters]
 
 
 def purity_radius(Z: np.ndarray, pseudo: np.ndarray, purity: float = PURITY) -> float:

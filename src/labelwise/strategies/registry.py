@@ -38,6 +38,8 @@ class PoolView:
     n_classes: the project's number of classes, when known.
     clusters: ``(N,)`` int, a clustering of the pool that does not depend on the labels (computed once
         per pool and reused every round), or ``None``: a strategy that groups items clusters them itself.
+    typicality: ``(N,)`` float, each item's typicality within its pool cluster (label-independent, computed
+        once per pool with ``clusters``), or ``None``: TypiClust measures it per pick.
     """
 
     labeled: np.ndarray
@@ -47,6 +49,7 @@ class PoolView:
     labels: np.ndarray | None = None
     n_classes: int | None = None
     clusters: np.ndarray | None = None
+    typicality: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -74,6 +77,12 @@ class Strategy:
     select: SelectFn | None = None
     describe: Callable[[PoolView], str] | None = None  # what it does on this view, when that varies
     uses_clusters: bool = False  # reads ``PoolView.clusters`` when given (optional: it clusters itself otherwise)
+    # reads ``PoolView.typicality`` (with ``clusters``) when given (optional); a function of the view when
+    # that varies (auto reads it in its TypiClust phase only), so nobody measures it for nothing
+    uses_typicality: bool | Callable[[PoolView], bool] = False
+
+    def reads_typicality(self, view: PoolView) -> bool:
+        return self.uses_typicality(view) if callable(self.uses_typicality) else self.uses_typicality
 
     def label(self, view: PoolView) -> str:
         """The name to record for a batch chosen on ``view``, e.g. ``auto: typiclust``."""

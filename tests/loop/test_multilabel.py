@@ -8,6 +8,7 @@ import pytest
 from labelwise.loop.datasets import toy
 from labelwise.loop.multilabel import (
     MultiLabelDataset,
+    fashion_mnist_pairs,
     macro_f1,
     run_multilabel_one,
     side_by_side_pairs,
@@ -83,3 +84,13 @@ def test_a_label_matrix_with_the_wrong_columns_is_refused_naming_the_dataset():
     data = dataset()
     with pytest.raises(ValueError, match="synthetic: Y_test: expected 4 class columns, got 3"):
         MultiLabelDataset("synthetic", data.X_pool, data.Y_pool, data.X_test, data.Y_test[:, :3], tuple("abcd"))
+
+
+def test_fashion_mnist_pairs_have_one_or_two_classes_per_picture_and_are_reproducible():
+    data = fashion_mnist_pairs(n_pool=300, n_test=100, pca_components=16)
+    assert data.X_pool.shape == (300, 16) and data.X_test.shape == (100, 16)
+    assert data.Y_pool.shape == (300, 10) and set(np.unique(data.Y_pool.sum(axis=1))) == {1, 2}
+    assert data.extras == {"features": "pixels-pca16", "picture": "56x28"}
+    again = fashion_mnist_pairs(n_pool=300, n_test=100, pca_components=16)
+    np.testing.assert_array_equal(data.Y_test, again.Y_test)
+    np.testing.assert_allclose(data.X_pool, again.X_pool)

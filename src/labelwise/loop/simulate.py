@@ -22,6 +22,7 @@ from labelwise.learn.choose import head_names, make_head
 from labelwise.loop.active_loop import ActiveLoop
 from labelwise.loop.datasets import Dataset
 from labelwise.strategies import get_strategy
+from labelwise.strategies.registry import StrategyKindError
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,10 @@ def simulate(
     heads: Iterable[str] = ("logistic",),
 ) -> list[CurvePoint]:
     """All learning curves, strategies x heads x seeds; ``on_done`` is called as each curve finishes."""
+    if getattr(dataset, "Y_pool", None) is not None:  # a MultiLabelDataset (loop.multilabel imports this module)
+        raise StrategyKindError(
+            f"dataset {dataset.name!r} is multi-label: simulate it with labelwise.loop.multilabel.simulate_multilabel"
+        )
     strategies = [get_strategy(name).name for name in strategies]  # fail early on a typo
     heads = list(heads)
     unknown = [h for h in heads if h not in head_names()]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from labelwise.errors import UnknownStrategyError
+from labelwise.errors import LabelwiseError, UnknownStrategyError
 from labelwise.strategies.selection import (
     Selection,
     add_explorers,
@@ -153,7 +153,19 @@ class Strategy:
         )
 
 
+class StrategyKindError(LabelwiseError, ValueError):
+    """A single-label strategy asked for on multi-label data, or the other way round."""
+
+
 _REGISTRY: dict[str, Strategy] = {}
+# Names that belong to another kind of task (e.g. "max-binary-uncertainty": multi-label), so that
+# asking for one here says which kind it is instead of "unknown".
+_OTHER_KIND: dict[str, str] = {}
+
+
+def note_other_kind(name: str, kind: str) -> None:
+    """Record that ``name`` is a strategy of another kind of task (``kind``, e.g. "multi-label")."""
+    _OTHER_KIND[name] = kind
 
 
 def register(strategy: Strategy) -> Strategy:
@@ -165,10 +177,18 @@ def register(strategy: Strategy) -> Strategy:
 
 
 def get_strategy(name: str) -> Strategy:
-    """The strategy registered under ``name``, or ``UnknownStrategyError`` listing the known ones."""
+    """The strategy registered under ``name``, or ``UnknownStrategyError`` listing the known ones.
+
+    A name of another kind of task raises :class:`StrategyKindError` saying which kind it belongs to.
+    """
     try:
         return _REGISTRY[name]
     except KeyError:
+        if name in _OTHER_KIND:
+            raise StrategyKindError(
+                f"strategy {name!r} is a {_OTHER_KIND[name]} strategy; single-label data needs one of: "
+                f"{', '.join(strategy_names())}"
+            ) from None
         raise UnknownStrategyError(name, strategy_names()) from None
 
 

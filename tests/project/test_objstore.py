@@ -3,6 +3,7 @@ followed by ``add``, and served (file and thumbnail) through the same file syste
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -30,25 +31,30 @@ runner = CliRunner()
 BUCKET = "photos"
 
 
-@pytest.fixture
-def s3(monkeypatch):
-    """A real S3 server on a loopback port, found by pyarrow through AWS_ENDPOINT_URL."""
+@pytest.fixture(scope="module")
+def s3():
+    """A real S3 server on a loopback port, found by pyarrow through AWS_ENDPOINT_URL (each test
+    uses its own prefix of the bucket). Set in os.environ, so that Ray nodes started later inherit it."""
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    patch = pytest.MonkeyPatch()
     for name, value in {
         "AWS_ENDPOINT_URL": f"http://{host}:{port}",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
-        monkeypatch.setenv(name, value)
-    objstore.forget_filesystems()  # a file system opened for another test's server
-    filesystem, _ = fs.FileSystem.from_uri(f"s3://{BUCKET}?allow_bucket_creation=true")
-    filesystem.create_dir(BUCKET)
-    yield filesystem
-    objstore.forget_filesystems()
-    server.stop()
+        patch.setenv(name, value)
+    objstore.forget_filesystems()  # one opened for another server
+    try:
+        filesystem, _ = fs.FileSystem.from_uri(f"s3://{BUCKET}?allow_bucket_creation=true")
+        filesystem.create_dir(BUCKET)
+        yield filesystem
+    finally:
+        objstore.forget_filesystems()
+        patch.undo()
+        server.stop()
 
 
 def upload(filesystem, folder: Path, prefix: str) -> None:
@@ -101,6 +107,70 @@ def test_an_s3_prefix_ingests_like_the_local_folder_of_the_same_files(tmp_path, 
     assert {f"{uri}/{p}": v for p, v in rows_a.items()} == rows_b
     a.close()
     b.close()
+
+
+@contextlib.contextmanager
+def ray_cluster(start_cluster, **hidden_env):
+    """A two-node loopback cluster (RAY_ADDRESS names it), started without ``hidden_env``'s variables."""
+    import ray
+
+    patch = pytest.MonkeyPatch()
+    for name in hidden_env:
+        patch.delenv(name)
+    cluster = start_cluster()
+    patch.undo()
+    try:
+        for name, value in {**cluster.auth, "RAY_ADDRESS": cluster.address}.items():
+            patch.setenv(name, value)
+        yield cluster
+    finally:
+        ray.shutdown()
+        cluster.stop()
+        patch.undo()
+
+
+def test_ray_reads_the_objects_in_its_actors(tmp_path, s3):
+    """``--ray`` on a two-node loopback cluster: each actor opens the file system from the URI
+    (the nodes' environment names the endpoint), and the project is the local one."""
+    import ray
+
+    from tests.project.ray_cluster import start_cluster
+
+    images = photos_folder(tmp_path / "images")
+    upload(s3, images, f"{BUCKET}/ray")
+    uri = f"s3://{BUCKET}/ray"
+    args = ("--images", uri, "--backbone", "squeezenet", "--classes", "a,b")
+    invoke("init", tmp_path / "local", *args)
+    with ray_cluster(start_cluster):
+        invoke("init", tmp_path / "ray", *args, "--ray", "auto")
+        assert sum(node["Alive"] for node in ray.nodes()) == 2
+    local, remote = status(tmp_path / "local"), status(tmp_path / "ray")
+    for key in ("images_ok", "images_broken", "images_duplicate", "store_vectors"):
+        assert local[key] == remote[key], key
+    assert local["images_broken"] == 5 and local["images_ok"] == 15
+    assert sorted((b["path"], b["reason"]) for b in local["broken"]) == sorted(
+        (b["path"], b["reason"]) for b in remote["broken"]
+    )
+    a, b = Project(tmp_path / "local"), Project(tmp_path / "ray")
+    keys = a.store.keys()
+    assert sorted(keys) == sorted(b.store.keys())
+    assert np.abs(a.store.get(keys) - b.store.get(keys)).max() < 1e-5
+    a.close()
+    b.close()
+
+
+def test_ray_nodes_without_the_stores_settings_stop_the_ingest_with_a_clear_message(tmp_path, s3):
+    """Not a broken file each: the driver reads the object, so the nodes' environment is wrong."""
+    from tests.project.ray_cluster import start_cluster
+
+    photos = photos_folder(tmp_path / "images")
+    upload(s3, photos / "good", f"{BUCKET}/blind")
+    with ray_cluster(start_cluster, AWS_ENDPOINT_URL=True):
+        result = runner.invoke(app, ["init", str(tmp_path / "p"), "--images", f"s3://{BUCKET}/blind",
+                                     "--backbone", "squeezenet", "--ray", "auto"])  # fmt: skip
+    assert result.exit_code != 0
+    assert f"a Ray node cannot read s3://{BUCKET}/blind/" in result.output
+    assert "object store's settings in its environment (AWS_ENDPOINT_URL" in result.output
 
 
 def test_add_follows_the_prefix_and_the_server_reads_the_objects(tmp_path, s3):

@@ -59,9 +59,22 @@ class ObjectPath:
 
     def read_bytes(self) -> bytes:
         """The object's bytes; OSError (FileNotFoundError for a missing object) as a local read."""
-        filesystem, path = open_uri(self.uri)
+        try:
+            filesystem, path = open_uri(self.uri)
+        except LabelwiseError as exc:  # on a Ray node without the store's settings: not a broken file
+            raise OSError(str(exc)) from None
         with filesystem.open_input_file(path) as file:
             return file.read()
+
+    def readable(self) -> bool:
+        """Whether this process sees the object (its file system opens, and it is there)."""
+        from pyarrow import fs
+
+        try:
+            filesystem, path = open_uri(self.uri)
+            return filesystem.get_file_info(path).type == fs.FileType.File
+        except (LabelwiseError, OSError):
+            return False
 
 
 _lock = threading.Lock()

@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -94,7 +95,7 @@ def test_an_s3_prefix_ingests_like_the_local_folder_of_the_same_files(tmp_path, 
     assert local["images_broken"] == 5 and local["images_ok"] == 15
     assert remote["images_root"] == uri
     # The same reasons, for the same files: each object stored under its full URI.
-    assert sorted((f"{uri}/{b['path']}", b["reason"]) for b in local["broken"]) == sorted(
+    assert sorted((f"{uri}/{quote(b['path'])}", b["reason"]) for b in local["broken"]) == sorted(
         (b["path"], b["reason"]) for b in remote["broken"]
     )
     a, b = Project(tmp_path / "local"), Project(tmp_path / "s3")
@@ -104,7 +105,14 @@ def test_an_s3_prefix_ingests_like_the_local_folder_of_the_same_files(tmp_path, 
     with a.sessions() as sa, b.sessions() as sb:
         rows_a = {r.path: (r.status, r.content_hash, r.width, r.height) for r in sa.query(ImageRow)}
         rows_b = {r.path: (r.status, r.content_hash, r.width, r.height) for r in sb.query(ImageRow)}
-    assert {f"{uri}/{p}": v for p, v in rows_a.items()} == rows_b
+    assert {f"{uri}/{quote(p)}": v for p, v in rows_a.items()} == rows_b
+    assert f"{uri}/unicode/caf%C3%A9_%E6%97%A5%E6%9C%AC%E8%AA%9E_%F0%9F%99%82.png" in rows_b
+    # A process whose first read is an encoded URI (the server after a restart) opens it too.
+    objstore.forget_filesystems()
+    unicode_rel = "unicode/café_日本語_🙂.png"
+    with b.sessions() as sb:
+        unicode_id = sb.query(ImageRow).filter_by(path=f"{uri}/{quote(unicode_rel)}").one().id
+    assert image_bytes(b, unicode_id) == (images / unicode_rel).read_bytes()
     a.close()
     b.close()
 

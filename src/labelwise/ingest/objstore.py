@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from labelwise.errors import LabelwiseError
 from labelwise.ingest.scan import IMAGE_EXTENSIONS, FoundFile
@@ -138,7 +138,8 @@ def check_folder(uri: str) -> None:
 
 def scan_objects(uri: str) -> Iterator[FoundFile]:
     """Image objects under ``uri``, in the order :func:`~labelwise.ingest.scan.scan_images` gives
-    a folder (by path components); ``rel`` is relative to ``uri``, sizes and times from the listing."""
+    a folder (by path components); ``rel`` is relative to ``uri`` and percent-encoded (``uri/rel`` is the
+    object's URI), sizes and times from the listing."""
     from pyarrow import fs
 
     uri = normalize_uri(uri)
@@ -148,10 +149,12 @@ def scan_objects(uri: str) -> Iterator[FoundFile]:
     except OSError as exc:  # no such bucket, access denied
         raise LabelwiseError(f"{uri}: cannot list: {exc}") from None
     root = root.rstrip("/")
-    found = []
-    for info in infos:
-        if info.type != fs.FileType.File or PurePosixPath(info.path).suffix.lower() not in IMAGE_EXTENSIONS:
-            continue
-        rel = info.path[len(root) :].lstrip("/")
-        found.append(FoundFile(ObjectPath(f"{uri}/{rel}"), rel, info.size, info.mtime_ns))
-    yield from sorted(found, key=lambda f: f.rel.split("/"))
+    rels = sorted(
+        ((info.path[len(root) :].lstrip("/"), info) for info in infos
+         if info.type == fs.FileType.File and PurePosixPath(info.path).suffix.lower() in IMAGE_EXTENSIONS),
+        key=lambda pair: pair[0].split("/"),
+    )  # fmt: skip
+    for raw, info in rels:
+        # Percent-encoded, as a URI must be for pyarrow to parse it again (spaces, accents, '%').
+        rel = quote(raw)
+        yield FoundFile(ObjectPath(f"{uri}/{rel}"), rel, info.size, info.mtime_ns)

@@ -23,8 +23,10 @@ from labelwise.errors import LabelwiseError
 from labelwise.ingest import objstore
 from labelwise.project import Project
 from labelwise.project.images import image_bytes, thumbnail
+from labelwise.project.labels import label_image
 from labelwise.project.users import add_user
 from labelwise.server.app import create_app
+from labelwise.store.models import Annotation, LabelClass
 from labelwise.store.models import Image as ImageRow
 from tests.conftest import write_bad_input_folder
 
@@ -224,6 +226,35 @@ def test_add_follows_the_prefix_and_the_server_reads_the_objects(tmp_path, s3):
         server.state.retrainer.stop()
         server.state.project.close()
         server.state.retrainer.project.close()
+
+
+def test_labels_from_folders_and_by_relative_path_on_an_object_store(tmp_path, s3):
+    images = tmp_path / "images"
+    photos = load_sample_images().images
+    for k, name in enumerate(["temple", "flower"]):
+        (images / f"{name} class").mkdir(parents=True)
+        Image.fromarray(photos[k]).save(images / f"{name} class" / f"{name} ü.jpg", quality=90)
+    upload(s3, images, f"{BUCKET}/classes")
+    uri = f"s3://{BUCKET}/classes"
+    invoke("init", tmp_path / "proj", "--images", uri, "--backbone", "squeezenet", "--labels-from-folders")
+    project = Project(tmp_path / "proj")
+    with project.sessions() as session:
+        labels = {
+            row.path: name
+            for row, name in session.query(ImageRow, LabelClass.name)
+            .join(Annotation, Annotation.image_id == ImageRow.id)
+            .join(LabelClass, LabelClass.id == Annotation.class_id)
+        }
+    assert labels == {
+        f"{uri}/temple%20class/temple%20%C3%BC.jpg": "temple class",
+        f"{uri}/flower%20class/flower%20%C3%BC.jpg": "flower class",
+    }
+    # A path relative to the images URI names the same object, as a relative path names a file.
+    label_image(project, "temple class/temple ü.jpg", "flower class")
+    label_image(project, f"{uri}/flower%20class/flower%20%C3%BC.jpg", "temple class")
+    with pytest.raises(LabelwiseError, match="not in the project"):
+        label_image(project, "temple class/nothing.jpg", "flower class")
+    project.close()
 
 
 def test_bad_uris_are_refused_with_the_uri_named(tmp_path, s3):

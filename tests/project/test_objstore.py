@@ -22,6 +22,8 @@ from labelwise.cli import app
 from labelwise.errors import LabelwiseError
 from labelwise.ingest import objstore
 from labelwise.project import Project
+from labelwise.project.check import check_project
+from labelwise.project.export import export_image_folder
 from labelwise.project.images import image_bytes, thumbnail
 from labelwise.project.labels import label_image
 from labelwise.project.users import add_user
@@ -254,6 +256,19 @@ def test_labels_from_folders_and_by_relative_path_on_an_object_store(tmp_path, s
     label_image(project, f"{uri}/flower%20class/flower%20%C3%BC.jpg", "temple class")
     with pytest.raises(LabelwiseError, match="not in the project"):
         label_image(project, "temple class/nothing.jpg", "flower class")
+    # Exported as files (fetched), checked against the store, re-embedded from the objects.
+    folder, count, _ = export_image_folder(project, tmp_path / "export")
+    assert count == 2
+    assert sorted(p.relative_to(folder).parent.name + "|" + p.name.split("-", 1)[1] for p in folder.rglob("*.jpg")) == [
+        "flower class|temple ü.jpg", "temple class|flower ü.jpg"
+    ]  # fmt: skip
+    for path in folder.rglob("*.jpg"):
+        original = images / ("temple class" if "temple" in path.name else "flower class") / path.name.split("-", 1)[1]
+        assert path.read_bytes() == original.read_bytes()
+    report = check_project(project, sample=0)
+    assert (report.files_missing, report.files_changed, report.wrong_vector, report.sampled) == ([], [], [], 2)
+    s3.delete_file(f"{BUCKET}/classes/temple class/temple ü.jpg")
+    assert check_project(project, sample=0).files_missing == [f"{uri}/temple%20class/temple%20%C3%BC.jpg"]
     project.close()
 
 

@@ -51,7 +51,7 @@ class ObjectPath:
 
     @property
     def name(self) -> str:
-        return PurePosixPath(urlsplit(self.uri).path).name
+        return unquote(PurePosixPath(urlsplit(self.uri).path).name)
 
     @property
     def suffix(self) -> str:
@@ -65,6 +65,16 @@ class ObjectPath:
             raise OSError(str(exc)) from None
         with filesystem.open_input_file(path) as file:
             return file.read()
+
+    def size_and_mtime(self) -> tuple[int, int | None]:
+        """(bytes, modification time in ns) from the store, as ``Path.stat`` gives them; FileNotFoundError if gone."""
+        from pyarrow import fs
+
+        filesystem, path = open_uri(self.uri)
+        info = filesystem.get_file_info(path)
+        if info.type != fs.FileType.File:
+            raise FileNotFoundError(self.uri)
+        return info.size, info.mtime_ns
 
     def readable(self) -> bool:
         """Whether this process sees the object (its file system opens, and it is there)."""

@@ -289,3 +289,14 @@ def test_bad_uris_are_refused_with_the_uri_named(tmp_path, s3):
         result.output
     )
     assert not os.path.exists(tmp_path / "p1")
+    # A folder relative to the images URI is a prefix under it.
+    with s3.open_output_stream(f"{BUCKET}/one/sub/b.png") as out:
+        out.write(b"not a png")
+    output = invoke("add", tmp_path / "p5", "--images", "sub")
+    assert "1 files found" in output and "1 broken" in output and "s3://photos/one/sub/b.png: not an image" in output
+    # A local project takes no URI.
+    local = tmp_path / "local-images"
+    local.mkdir()
+    Project.create(tmp_path / "p6", local).close()
+    result = runner.invoke(app, ["add", str(tmp_path / "p6"), "--images", "s3://photos/one"])
+    assert result.exit_code != 0 and "not on an object store" in result.output

@@ -13,10 +13,14 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
 
 from labelwise.errors import LabelwiseError
 from labelwise.ingest.scan import IMAGE_EXTENSIONS, FoundFile
+
+if TYPE_CHECKING:  # pyarrow is an optional extra, imported only when a URI is opened
+    from pyarrow.fs import FileSystem
 
 
 def is_uri(location: object) -> bool:
@@ -89,7 +93,7 @@ class ObjectPath:
 
 _lock = threading.Lock()
 # (scheme, netloc) -> (file system, the part of pyarrow's path before the URI's path, e.g. "bucket/").
-_filesystems: dict[tuple[str, str], tuple[object, str]] = {}
+_filesystems: dict[tuple[str, str], tuple[FileSystem, str]] = {}
 
 
 def forget_filesystems() -> None:
@@ -98,7 +102,7 @@ def forget_filesystems() -> None:
         _filesystems.clear()
 
 
-def open_uri(uri: str):
+def open_uri(uri: str) -> tuple[FileSystem, str]:
     """(pyarrow file system, path in it) for ``uri``; one file system per bucket and process,
     since opening one (credentials, region) costs milliseconds and objects are read by the thousand."""
     parts = urlsplit(uri)

@@ -194,7 +194,7 @@ RayAddress = Annotated[
 ]  # fmt: skip
 
 
-def _ingest_with_progress(proj: Project, folder: Path | None, ray: str | None = None) -> None:
+def _ingest_with_progress(proj: Project, folder: str | None, ray: str | None = None) -> None:
     from labelwise.project.ingest import ingest_folder, read_locally
 
     reader = read_locally
@@ -215,7 +215,7 @@ def _ingest_with_progress(proj: Project, folder: Path | None, ray: str | None = 
         )  # fmt: skip
     console.print(report.summary)
     if report.scanned == 0:
-        err_console.print(f"[yellow]warning:[/] no image files found in {folder or proj.images_root}")
+        err_console.print(f"[yellow]warning:[/] no image files found in {folder or proj.config.images_root}")
     for old, new in report.moved[:20]:
         console.print(f"  moved {old} -> {new}", highlight=False)
     for path in report.missing[:20]:
@@ -231,7 +231,9 @@ def _ingest_with_progress(proj: Project, folder: Path | None, ray: str | None = 
 @app.command()
 def init(
     project: Annotated[Path, typer.Argument(help="the project folder to create")],
-    images: Annotated[Path, typer.Option(help="folder of images, scanned recursively")],
+    images: Annotated[
+        str, typer.Option(help="folder of images, scanned recursively, or an object store URI (s3://bucket/prefix)")
+    ],
     classes: Annotated[str | None, typer.Option(help="comma-separated class names")] = None,
     labels_from_folders: Annotated[bool, typer.Option(help="ImageFolder layout: sub-folder name = class")] = False,
     labels: Annotated[Path | None, typer.Option(help="CSV of path,label, or a Label Studio JSON export")] = None,
@@ -318,7 +320,9 @@ def _report_import(result) -> None:
 @app.command()
 def add(
     project: Annotated[Path, typer.Argument(help="the project folder")],
-    images: Annotated[Path | None, typer.Option(help="folder inside the images root (default: the root)")] = None,
+    images: Annotated[
+        str | None, typer.Option(help="folder (or URI) inside the images root (default: the root)")
+    ] = None,
     embeddings: Annotated[
         Path | None, typer.Option(help="more of your vectors (a project made with init --embeddings): Parquet or NPZ")
     ] = None,

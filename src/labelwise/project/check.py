@@ -17,10 +17,12 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import select
 
+from labelwise.ingest.objstore import ObjectPath, is_uri
 from labelwise.ingest.pipeline import read_file
 from labelwise.ingest.scan import FoundFile
 from labelwise.project.lock import project_writer
@@ -91,11 +93,12 @@ def check_project(
     readable = []
     for row in rows:
         try:
-            stat = (root / row.path).stat()
+            path = _located(root, row.path)
+            size_and_mtime = path.size_and_mtime() if isinstance(path, ObjectPath) else _stat(path)
         except FileNotFoundError:
             report.files_missing.append(row.path)
             continue
-        if (stat.st_size, stat.st_mtime_ns) != (row.size_bytes, row.mtime_ns):
+        if size_and_mtime != (row.size_bytes, row.mtime_ns):
             report.files_changed.append(row.path)
             continue
         readable.append(row)
@@ -120,12 +123,22 @@ def check_project(
     return report
 
 
+def _located(root: Path, path: str) -> Path | ObjectPath:
+    """A stored path's file: under the images folder, or the object of its URI (an object store project)."""
+    return ObjectPath(path) if is_uri(path) else root / path
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
 def _embed(project: Project, rows: list, report: CheckReport) -> tuple[list, np.ndarray]:
     """Embed the files of ``rows`` whose bytes still have the recorded content hash."""
     backbone, root = project.backbone, project.images_root
     kept, pixels = [], []
     for row in rows:
-        found = FoundFile(root / row.path, row.path, row.size_bytes, row.mtime_ns, None)
+        found = FoundFile(_located(root, row.path), row.path, row.size_bytes, row.mtime_ns, None)
         result = read_file(found, backbone.prepare, backbone.input_size, lambda _: False, project.config.max_pixels)
         if result.broken or result.pixels is None:
             report.unreadable.append((row.path, result.reason or "cannot be decoded"))

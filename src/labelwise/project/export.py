@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 from sqlalchemy import select
 
 from labelwise.errors import LabelwiseError
+from labelwise.ingest.objstore import ObjectPath, is_uri
 from labelwise.project.project import Project
 from labelwise.store.models import STATUS_MISSING, Annotation, Image, LabelClass
 
@@ -109,7 +110,11 @@ def export_image_folder(project: Project, target: Path | None = None) -> tuple[P
         folder = target / r["label"].replace("/", "-")
         folder.mkdir(exist_ok=True)
         # The image id keeps names unique when two folders hold files of the same name.
-        dest = folder / f"{r['image_id']}-{PurePosixPath(r['path']).name}"
+        name = ObjectPath(r["path"]).name if is_uri(r["path"]) else PurePosixPath(r["path"]).name
+        dest = folder / f"{r['image_id']}-{name}"
+        if is_uri(r["path"]):  # an object store project: the object's bytes, fetched
+            dest.write_bytes(ObjectPath(r["path"]).read_bytes())
+            continue
         source = project.images_root / r["path"]
         try:
             os.link(source, dest)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from labelwise.embed.backbone import Backbone
 from labelwise.embed.batches import embed_into_store
 from labelwise.embed.store import EmbeddingStore
 from labelwise.errors import LabelwiseError
+from labelwise.ingest.objstore import is_uri, normalize_uri, scan_objects
 from labelwise.ingest.pipeline import ReadFile, read_files
 from labelwise.ingest.scan import FoundFile, scan_images
 from labelwise.project.lock import project_writer
@@ -124,17 +125,38 @@ def ingest_folder(
     reader: decodes (and may embed) the files to read; :func:`read_locally` by default, or
         :func:`labelwise.project.ray_ingest.ray_reader` to read and embed on a Ray cluster.
     """
-    folder = resolve_images_folder(project, folder)
-    prefix = _relative_prefix(project, folder)
+    root = project.config.images_root
+    if is_uri(root) or is_uri(folder):
+        uri = resolve_images_uri(root, folder)
+        prefix = uri + "/"  # the database keeps each object's full URI
+        scanned: Iterable[FoundFile] = scan_objects(uri)
+    else:
+        folder = resolve_images_folder(project, folder)
+        prefix = _relative_prefix(project, folder)
+        scanned = scan_images(folder, boundary=project.images_root)
     with project_writer(project.folder):
-        report = _ingest(project, folder, prefix, on_total, on_progress, reader)
+        report = _ingest(project, scanned, prefix, on_total, on_progress, reader)
         update_near_duplicates(project)  # the whole pool: a new image may join an old group
         return report
 
 
+def resolve_images_uri(root: str, folder: str | Path | None) -> str:
+    """The URI to scan for a project whose images are on an object store: the root, a URI under it,
+    or a folder relative to it."""
+    if not is_uri(root):
+        raise LabelwiseError(f"{folder}: the project's images are in the folder {root}, not on an object store")
+    root = normalize_uri(root)
+    if folder is None:
+        return root
+    uri = normalize_uri(str(folder) if is_uri(folder) else f"{root}/{Path(folder).as_posix().strip('/')}")
+    if uri != root and not uri.startswith(root + "/"):
+        raise LabelwiseError(f"{folder}: not under the project's images URI {root}")
+    return uri
+
+
 def _ingest(
     project: Project,
-    folder: Path,
+    scanned: Iterable[FoundFile],
     prefix: str,
     on_total: Callable[[int], None] | None,
     on_progress: Callable[[int], None] | None,
@@ -153,7 +175,7 @@ def _ingest(
         )
     found_paths: set[str] = set()
     todo: list[FoundFile] = []
-    for found in scan_images(folder, boundary=project.images_root):
+    for found in scanned:
         found = FoundFile(found.path, prefix + found.rel, found.size, found.mtime_ns, found.error)
         report.scanned += 1
         found_paths.add(found.rel)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from urllib.parse import quote, unquote
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from labelwise.errors import LabelwiseError
+from labelwise.ingest.objstore import is_uri
 from labelwise.project.project import Project
 from labelwise.store.models import STATUS_OK, Annotation, Image, LabelClass
 
@@ -35,7 +37,15 @@ def _image_by_path(session: Session, project: Project, path: str) -> Image:
 
 
 def normalize_path(project: Project, path: str) -> str:
-    """A user's path (relative to the images root, or absolute inside it) as the stored relative path."""
+    """A user's path (relative to the images root, or absolute inside it) as the stored relative path.
+
+    On an object store the stored path is the object's URI: a path relative to the images URI is
+    percent-encoded under it, a URI is kept."""
+    uri = project.images_uri
+    if uri is not None:
+        if is_uri(path):
+            return path
+        return f"{uri}/{quote(PurePosixPath(path.replace(chr(92), '/')).as_posix())}"
     candidate = Path(path)
     if candidate.is_absolute():
         try:
@@ -177,7 +187,11 @@ def labels_from_folders(project: Project) -> LabelImport:
     report = LabelImport()
     with project.sessions() as session:
         images = session.execute(select(Image.id, Image.path).where(Image.status == STATUS_OK)).all()
-    named = [(image_id, path.split("/", 1)[0]) for image_id, path in images if "/" in path]
+    if project.images_uri is not None:  # object URIs: the folder is the first part under the images URI
+        prefix = project.images_uri + "/"
+        images = [(image_id, unquote(path.removeprefix(prefix))) for image_id, path in images]
+    rels = images
+    named = [(image_id, rel.split("/", 1)[0]) for image_id, rel in rels if "/" in rel]
     project.add_classes(sorted({name for _, name in named}))
     with project.sessions.begin() as session:
         classes = {c.name: c for c in session.scalars(select(LabelClass))}

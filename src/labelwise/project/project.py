@@ -16,6 +16,7 @@ from labelwise.embed.store import EmbeddingStore
 from labelwise.embed.user_vectors import USER_BACKBONE, UserVectors
 from labelwise.errors import LabelwiseError
 from labelwise.ingest.decode import DEFAULT_MAX_PIXELS
+from labelwise.ingest.objstore import check_folder, is_uri, normalize_uri
 from labelwise.paths import atomic_write
 from labelwise.store import db
 from labelwise.store.models import LabelClass
@@ -95,15 +96,20 @@ class Project:
         folder = Path(folder)
         if (folder / CONFIG_NAME).exists():
             raise LabelwiseError(f"{folder}: already a labelwise project; use `labelwise add` to add images")
-        root = Path(images_root)
-        if root.is_file():
-            raise LabelwiseError(f"{root}: is a file, not a folder; --images takes the folder of images")
-        if not root.is_dir():
-            raise LabelwiseError(f"{root}: images folder not found")
+        if is_uri(images_root):  # an object store: kept as the URI, each object's path is its full URI
+            root_text = normalize_uri(str(images_root))
+            check_folder(root_text)
+        else:
+            root = Path(images_root)
+            if root.is_file():
+                raise LabelwiseError(f"{root}: is a file, not a folder; --images takes the folder of images")
+            if not root.is_dir():
+                raise LabelwiseError(f"{root}: images folder not found")
+            root_text = str(root.resolve())
         if backbone not in BACKBONE_DIMS and backbone != USER_BACKBONE:
             raise LabelwiseError(f"backbone: {backbone!r} is not one of {', '.join(BACKBONE_DIMS)}")
         folder.mkdir(parents=True, exist_ok=True)
-        config = ProjectConfig(str(root.resolve()), backbone=backbone, db_url=db_url, **settings)
+        config = ProjectConfig(root_text, backbone=backbone, db_url=db_url, **settings)
         config.save(folder / CONFIG_NAME)
         project = cls(folder, check_migrations=False)
         db.upgrade(project.engine)
@@ -114,7 +120,14 @@ class Project:
 
     @property
     def images_root(self) -> Path:
+        """The local images folder (for a project on an object store, see :attr:`images_uri`)."""
         return Path(self.config.images_root)
+
+    @property
+    def images_uri(self) -> str | None:
+        """The object store URI of the images (``s3://bucket/prefix``), or None for a local folder."""
+        root = self.config.images_root
+        return normalize_uri(root) if is_uri(root) else None
 
     @property
     def db_url(self) -> str:

@@ -6,7 +6,9 @@ database (:mod:`labelwise.project.ingest`). Only what costs CPU moves: an actor 
 then the backbone (one onnxruntime session per actor) on the decoded pictures. Results come back in
 input order, so the driver's batches, duplicates and broken files are those of the local path.
 
-The files must be readable by every node under the same absolute path (a shared file system).
+The files must be readable by every node under the same absolute path (a shared file system), or be
+objects of an object store URI (``s3://...``): each actor then opens the file system from the URI
+itself, with the credentials and endpoint of its own node's environment (docs/ray.md).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 from labelwise.embed.backbone import CPU_PROVIDERS, CUDA_PROVIDERS, Backbone, get_backbone
 from labelwise.embed.store import EmbeddingStore
 from labelwise.errors import LabelwiseError
+from labelwise.ingest.objstore import ObjectPath, local_or_object
 from labelwise.ingest.pipeline import ReadFile, read_file
 from labelwise.ingest.scan import FoundFile
 from labelwise.project.ingest import Reader
@@ -93,11 +96,17 @@ def _read_on_ray(
         for j in range(len(batch["i"])):
             found = todo[int(batch["i"][j])]
             reason = str(batch["reason"][j]) or None
-            if reason and reason.startswith("cannot read") and not found.error and os.access(found.path, os.R_OK):
+            if reason and reason.startswith("cannot read") and not found.error and _readable_here(found.path):
                 # Not a broken file: a node that does not see this machine's files.
+                where = (
+                    "the images must be on a file system every node mounts under the same path"
+                    if isinstance(found.path, Path)
+                    else "every node needs the object store's settings in its environment (AWS_ENDPOINT_URL, "
+                    "credentials, AWS_DEFAULT_REGION)"
+                )
                 raise LabelwiseError(
                     f"--ray: a Ray node cannot read {found.path} ({reason}), which this machine reads: "
-                    "the images must be on a file system every node mounts under the same path (docs/ray.md)"
+                    f"{where} (docs/ray.md)"
                 )
             yield ReadFile(
                 found,
@@ -108,6 +117,10 @@ def _read_on_ray(
                 known=bool(batch["known"][j]),
                 embedding=np.array(batch["embedding"][j], dtype=np.float32) if batch["embedded"][j] else None,
             )
+
+
+def _readable_here(path: Path | ObjectPath) -> bool:
+    return os.access(path, os.R_OK) if isinstance(path, Path) else path.readable()
 
 
 def _size(value: int) -> int | None:
@@ -139,7 +152,7 @@ def read_batch(
     model = get_backbone(backbone)  # no model is loaded: ``prepare`` only resizes
     size = model.input_size
     found = [
-        FoundFile(Path(str(p)), "", None, None, str(e) or None)
+        FoundFile(local_or_object(str(p)), "", None, None, str(e) or None)
         for p, e in zip(batch["path"], batch["error"], strict=True)
     ]
     results = [read_file(f, model.prepare, size, known.__contains__, max_pixels) for f in found]

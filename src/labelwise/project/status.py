@@ -36,7 +36,7 @@ def project_status(project: Project) -> dict:
         per_class[classes[position]] += 1
     return {
         "project": str(project.folder),
-        "images_root": str(project.images_root),
+        "images_root": project.config.images_root,
         "backbone": project.config.backbone,
         "images_ok": counts.get(STATUS_OK, 0),
         "images_broken": counts.get(STATUS_BROKEN, 0),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 from dataclasses import fields
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -147,9 +148,14 @@ def skip_image(body: SkipRequest, request: Request, user: CurrentUser) -> SkipRe
     "/images/{image_id}/file",
     responses={200: {"content": {"image/*": {}}, "description": "the file"}},
 )
-def image_file(image_id: ImageId, request: Request, user: CurrentUser) -> FileResponse:
-    path = images.image_file(_state(request).project, image_id)
-    return FileResponse(path, media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream")
+def image_file(image_id: ImageId, request: Request, user: CurrentUser) -> Response:
+    project = _state(request).project
+    path = images.image_file(project, image_id)
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    if isinstance(path, Path):
+        return FileResponse(path, media_type=media_type)
+    # An object on an object store (s3://...): read through its file system, whole (a picture).
+    return Response(images.image_bytes(project, image_id), media_type=media_type)
 
 
 @router.get(

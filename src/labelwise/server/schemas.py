@@ -257,3 +257,5 @@ class SettingsResponse(BaseModel):
     stop_kappa: int | float
     audit_fraction: int | float
     preselect_threshold: int | float | None
+    overlap: int | float  # share of the images labeled by more than one person (project/overlap.py)
+    labels_per_overlap_image: int

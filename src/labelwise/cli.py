@@ -84,12 +84,12 @@ def simulate(
     out: Annotated[Path, typer.Option(help="folder for curves.csv, summary.json, curves.png")] = Path("out"),
 ) -> None:
     """Replay active learning on labeled data and compare strategies with learning curves."""
-    from labelwise.loop import plots, report
+    from labelwise.loop import experiment, report
     from labelwise.loop.datasets import image_folder, load_dataset
-    from labelwise.loop.simulate import run_one
     from labelwise.loop.simulate import simulate as run_simulation
 
     try:
+        experiment.check_boundary_plot(plot_boundary, dataset, images)
         with _progress() as progress:
             task = progress.add_task("embedding (once; cached for later runs)", total=None, visible=False)
             hooks = {
@@ -104,51 +104,34 @@ def simulate(
             else:
                 data = load_dataset(dataset)
         names = [s.strip() for s in strategies.split(",") if s.strip()]
-        checkpoints = sorted(int(b) for b in budgets.split(",")) if budgets else None
-        if checkpoints:
-            budget = checkpoints[-1]
-            initial = 0 if initial is None else initial
-        initial = data.initial if initial is None else initial
-        batch = data.batch if batch is None else batch
-        budget = data.budget if budget is None else budget
-        pool = data.X_pool.shape[0]
-        if budget > pool:
-            # Past the pool every image is labeled: no strategy can choose, so no saving is measurable.
-            err_console.print(
-                f"[yellow]warning:[/] --budget {budget} is more than the {pool} images of the pool; using {pool}"
-            )
-            budget = pool
-            if checkpoints:
-                checkpoints = sorted({min(c, pool) for c in checkpoints})
+        plan = experiment.plan_simulation(
+            data, initial=initial, batch=batch, budget=budget,
+            checkpoints=[int(b) for b in budgets.split(",")] if budgets else None,
+        )  # fmt: skip
+        if plan.warning:
+            err_console.print(f"[yellow]warning:[/] {plan.warning}")
         out.mkdir(parents=True, exist_ok=True)
         with _progress() as progress:
             task = progress.add_task(f"simulating {dataset}", total=len(names) * seeds * len(head.split(",")))
             points = run_simulation(
-                data, names, seeds, initial, batch, budget,
-                workers=workers, checkpoints=checkpoints, on_done=lambda _: progress.advance(task),
+                data, names, seeds, plan.initial, plan.batch, plan.budget,
+                workers=workers, checkpoints=plan.checkpoints, on_done=lambda _: progress.advance(task),
                 audit_fraction=audit_fraction, heads=[h.strip() for h in head.split(",") if h.strip()],
             )  # fmt: skip
     except (LabelwiseError, ValueError) as exc:
         raise _fail(str(exc)) from exc
-    summary = report.summarize(points, budget)
-    summary.update(dataset=dataset, initial=initial, batch=batch, seeds=seeds)
-    report.write_curves_csv(points, out / "curves.csv")
-    report.write_summary(summary, out / "summary.json")
-    plots.plot_curves(summary, out / "curves.png", f"{dataset}: {seeds} seeds, batch {batch}")
-    table = Table(title=f"{dataset}: accuracy at {budget} labels (mean ± sd over {seeds} seeds)")
+    summary = report.summarize(points, plan.budget)
+    summary.update(dataset=dataset, initial=plan.initial, batch=plan.batch, seeds=seeds)
+    written = experiment.write_outputs(points, summary, out, f"{dataset}: {seeds} seeds, batch {plan.batch}")
+    table = Table(title=f"{dataset}: accuracy at {plan.budget} labels (mean ± sd over {seeds} seeds)")
     table.add_column("strategy", no_wrap=True)
     for column in ("accuracy", "vs random (points)", "labels to match random", "labels saved"):
         table.add_column(column, justify="right", no_wrap=column == "accuracy")
     for row in report.summary_rows(summary):
         table.add_row(*row)
     console.print(table)
-    written = [out / "curves.csv", out / "summary.json", out / "curves.png"]
     if plot_boundary:
-        if dataset != "toy":
-            raise _fail("--plot-boundary draws 2-D boundaries and needs --dataset toy")
-        loops = {name: run_one(data, name, 0, initial, batch, budget)[1] for name in ("random", "margin")}
-        plots.plot_boundary(data, loops, out / "boundary.png")
-        written.append(out / "boundary.png")
+        written.append(experiment.write_boundary_plot(data, plan, out / "boundary.png"))
     console.print("wrote " + ", ".join(str(p) for p in written))
 
 

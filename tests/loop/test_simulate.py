@@ -226,3 +226,13 @@ def test_embed_missing_loads_only_what_the_store_lacks(tmp_path, fashion_folder)
     assert sorted(loaded) == list(range(70))  # the first 30 were not loaded twice
     expected = net.embed(np.stack([net.prepare(Image.open(files[i])) for i in (3, 55)]))
     np.testing.assert_allclose(store.get([keys[3], keys[55]]), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_cli_refuses_plot_boundary_off_the_toy_set_before_simulating(tmp_path):
+    out = tmp_path / "sim"
+    result = runner.invoke(
+        app, ["simulate", "--dataset", "digits", "--strategies", "random", "--seeds", "1", "--plot-boundary",
+              "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 2 and "--plot-boundary" in " ".join(result.output.split())
+    assert not out.exists()  # refused before the simulation ran and wrote its curves

@@ -1,0 +1,78 @@
+"""The simulator's orchestration, shared by ``labelwise simulate`` and scripts: the run's budget and
+batch resolved from the data set's defaults, the outputs written, the toy set's boundary plot.
+
+The CLI only parses options and prints; what a simulation means lives here, beside the simulator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from labelwise.errors import LabelwiseError
+from labelwise.loop import plots, report
+from labelwise.loop.datasets import Dataset
+from labelwise.loop.simulate import CurvePoint, run_one
+
+
+@dataclass(frozen=True)
+class SimulationPlan:
+    """What one simulation will do: ``initial`` random labels, then batches of ``batch`` up to
+    ``budget`` labels (``checkpoints``: the budgets at which the loop also records, or None)."""
+
+    initial: int
+    batch: int
+    budget: int
+    checkpoints: list[int] | None
+    warning: str | None  # said to the user, e.g. a budget larger than the pool
+
+
+def check_boundary_plot(plot_boundary: bool, dataset: str, images: Path | None) -> None:
+    """Refused before any work: the boundary plot draws the toy set's two dimensions only."""
+    if plot_boundary and (images is not None or dataset != "toy"):
+        raise LabelwiseError("--plot-boundary draws 2-D boundaries and needs --dataset toy")
+
+
+def plan_simulation(
+    data: Dataset,
+    *,
+    initial: int | None = None,
+    batch: int | None = None,
+    budget: int | None = None,
+    checkpoints: list[int] | None = None,
+) -> SimulationPlan:
+    """The data set's defaults where the user gave none. With ``checkpoints`` the last one is the
+    budget and the loop starts from no labels unless ``initial`` says otherwise."""
+    checkpoints = sorted(checkpoints) if checkpoints else None
+    if checkpoints:
+        budget = checkpoints[-1]
+        initial = 0 if initial is None else initial
+    initial = data.initial if initial is None else initial
+    batch = data.batch if batch is None else batch
+    budget = data.budget if budget is None else budget
+    pool = data.X_pool.shape[0]
+    warning = None
+    if budget > pool:
+        # Past the pool every image is labeled: no strategy can choose, so no saving is measurable.
+        warning = f"--budget {budget} is more than the {pool} images of the pool; using {pool}"
+        budget = pool
+        if checkpoints:
+            checkpoints = sorted({min(c, pool) for c in checkpoints})
+    return SimulationPlan(initial=initial, batch=batch, budget=budget, checkpoints=checkpoints, warning=warning)
+
+
+def write_outputs(points: list[CurvePoint], summary: dict, out: Path, title: str) -> list[Path]:
+    """curves.csv (every round), summary.json and curves.png in ``out``; returns the paths written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "curves.csv", out / "summary.json", out / "curves.png"]
+    report.write_curves_csv(points, written[0])
+    report.write_summary(summary, written[1])
+    plots.plot_curves(summary, written[2], title)
+    return written
+
+
+def write_boundary_plot(data: Dataset, plan: SimulationPlan, path: Path) -> Path:
+    """Random's and margin's decision boundaries on the toy set, seed 0, at the plan's budget."""
+    loops = {name: run_one(data, name, 0, plan.initial, plan.batch, plan.budget)[1] for name in ("random", "margin")}
+    plots.plot_boundary(data, loops, path)
+    return path

@@ -9,7 +9,7 @@ import pytest
 from labelwise.errors import LabelwiseError
 from labelwise.ingest.objstore import ObjectPath, is_uri, local_or_object, normalize_uri, scan_objects
 from labelwise.ingest.scan import scan_images
-from tests.conftest import photo
+from tests.utils.images import photo
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 from urllib.parse import quote
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from moto.server import ThreadedMotoServer
@@ -30,7 +29,8 @@ from labelwise.project.users import add_user
 from labelwise.server.app import create_app
 from labelwise.store.models import Annotation, LabelClass
 from labelwise.store.models import Image as ImageRow
-from tests.conftest import write_bad_input_folder
+from tests.utils.images import write_bad_input_folder
+from tests.utils.ingest import assert_same_embeddings, assert_same_ingest
 
 runner = CliRunner()
 BUCKET = "photos"
@@ -94,18 +94,12 @@ def test_an_s3_prefix_ingests_like_the_local_folder_of_the_same_files(tmp_path, 
     invoke("init", tmp_path / "local", "--images", images, *args)
     invoke("init", tmp_path / "s3", "--images", uri + "/", *args)
     local, remote = status(tmp_path / "local"), status(tmp_path / "s3")
-    for key in ("images_ok", "images_broken", "images_duplicate", "store_vectors"):
-        assert local[key] == remote[key], key
+    # The same reasons, for the same files: each object stored under its full URI.
+    assert_same_ingest(local, remote, path=lambda p: f"{uri}/{quote(p)}")
     assert local["images_broken"] == 5 and local["images_ok"] == 15
     assert remote["images_root"] == uri
-    # The same reasons, for the same files: each object stored under its full URI.
-    assert sorted((f"{uri}/{quote(b['path'])}", b["reason"]) for b in local["broken"]) == sorted(
-        (b["path"], b["reason"]) for b in remote["broken"]
-    )
     a, b = Project(tmp_path / "local"), Project(tmp_path / "s3")
-    keys = a.store.keys()
-    assert sorted(keys) == sorted(b.store.keys())
-    assert np.abs(a.store.get(keys) - b.store.get(keys)).max() < 1e-5
+    assert_same_embeddings(a, b)
     with a.sessions() as sa, b.sessions() as sb:
         rows_a = {r.path: (r.status, r.content_hash, r.width, r.height) for r in sa.query(ImageRow)}
         rows_b = {r.path: (r.status, r.content_hash, r.width, r.height) for r in sb.query(ImageRow)}
@@ -157,16 +151,10 @@ def test_ray_reads_the_objects_in_its_actors(tmp_path, s3):
         invoke("init", tmp_path / "ray", *args, "--ray", "auto")
         assert sum(node["Alive"] for node in ray.nodes()) == 2
     local, remote = status(tmp_path / "local"), status(tmp_path / "ray")
-    for key in ("images_ok", "images_broken", "images_duplicate", "store_vectors"):
-        assert local[key] == remote[key], key
+    assert_same_ingest(local, remote)
     assert local["images_broken"] == 5 and local["images_ok"] == 15
-    assert sorted((b["path"], b["reason"]) for b in local["broken"]) == sorted(
-        (b["path"], b["reason"]) for b in remote["broken"]
-    )
     a, b = Project(tmp_path / "local"), Project(tmp_path / "ray")
-    keys = a.store.keys()
-    assert sorted(keys) == sorted(b.store.keys())
-    assert np.abs(a.store.get(keys) - b.store.get(keys)).max() < 1e-5
+    assert_same_embeddings(a, b)
     a.close()
     b.close()
 

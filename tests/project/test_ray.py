@@ -7,7 +7,6 @@ import contextlib
 import json
 import threading
 
-import numpy as np
 import pytest
 import ray  # the ray extra: make test installs it (pip install 'labelwise[ray]')
 from PIL import Image
@@ -23,6 +22,7 @@ from labelwise.project.ray_cluster import connect
 from labelwise.project.suggest import suggest
 from tests.project.ray_cluster import start_cluster
 from tests.utils.images import write_bad_input_folder, write_fashion_folder
+from tests.utils.ingest import assert_same_embeddings, assert_same_ingest
 
 runner = CliRunner()
 
@@ -62,16 +62,10 @@ def test_ray_ingest_on_two_nodes_gives_the_local_project(tmp_path, cluster):
     invoke("init", tmp_path / "local", *args)
     invoke("init", tmp_path / "ray", *args, "--ray", cluster.address)
     local, remote = status(tmp_path / "local"), status(tmp_path / "ray")
-    for key in ("images_ok", "images_broken", "images_duplicate", "store_vectors"):
-        assert local[key] == remote[key], key
+    assert_same_ingest(local, remote)
     assert local["images_broken"] == 5 and local["images_ok"] == 15
-    assert sorted((b["path"], b["reason"]) for b in local["broken"]) == sorted(
-        (b["path"], b["reason"]) for b in remote["broken"]
-    )
     a, b = Project(tmp_path / "local"), Project(tmp_path / "ray")
-    keys = a.store.keys()
-    assert sorted(keys) == sorted(b.store.keys())
-    assert np.abs(a.store.get(keys) - b.store.get(keys)).max() < 1e-5
+    assert_same_embeddings(a, b)
     assert b.store.duplicate_keys() == 0
 
 

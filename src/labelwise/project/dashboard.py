@@ -146,15 +146,19 @@ def dashboard_status(project: Project, ranking: Ranking | None, training: bool) 
     # What the ranking in service says is read from it on every call, never from the cache: a status
     # computed between the new model version's row and the swap of its ranking would otherwise keep
     # the old ranking's head (None after a cold start) under the new version's key.
-    return replace(
-        status,
-        serving_version=None if ranking is None else ranking.version,
-        queue_length=0 if ranking is None else len(ranking.entries),
-        serving_head=None if ranking is None else ranking.head,
-        serving_head_reason=None if ranking is None else ranking.head_reason,
-        ranking_note=None if ranking is None else ranking.note,
-        training=training,
-    )
+    return replace(status, **_serving(ranking, training))
+
+
+def _serving(ranking: Ranking | None, training: bool) -> dict[str, Any]:
+    """The status fields that the retrainer's ranking in service and its training flag give."""
+    return {
+        "serving_version": None if ranking is None else ranking.version,
+        "queue_length": 0 if ranking is None else len(ranking.entries),
+        "serving_head": None if ranking is None else ranking.head,
+        "serving_head_reason": None if ranking is None else ranking.head_reason,
+        "ranking_note": None if ranking is None else ranking.note,
+        "training": training,
+    }
 
 
 def compute_status(project: Project, ranking: Ranking | None, training: bool) -> DashboardStatus:
@@ -186,12 +190,7 @@ def compute_status(project: Project, ranking: Ranking | None, training: bool) ->
         unlabeled=info["unlabeled"],
         classes=info["classes"],
         model=model,
-        serving_version=None if ranking is None else ranking.version,
-        queue_length=0 if ranking is None else len(ranking.entries),
-        serving_head=None if ranking is None else ranking.head,
-        serving_head_reason=None if ranking is None else ranking.head_reason,
-        ranking_note=None if ranking is None else ranking.note,
-        training=training,
+        **_serving(ranking, training),
         training_error=None if failed is None else TrainingError(version=failed.id, error=failed.error),
         learning_curve=[
             CurvePoint(version=v.id, n_labels=v.n_labels, accuracy=e.value, low=e.low, high=e.high, n_audit=e.n)

@@ -334,8 +334,12 @@ def test_the_training_pool_holds_the_majority_and_leaves_ties_out(tmp_path):
     assert lease_next(project, p["bob"], 1, None, 10.0)[0].image_id == 2
     annotate(project, p["bob"], 2, "b", None, queued=True)
     annotate(project, p["ann"], 3, "a", None)  # no second opinion yet: its label as given
-    pool = load_pool(project)
+    pool = load_pool(project, votes=True)
     labels = dict(zip(pool.image_ids.tolist(), pool.labels.tolist(), strict=True))
     assert (labels[1], labels[2], labels[3]) == (1, -1, 0)
+    # Review, similar search and exports speak of each image's current label, disputed or not.
+    pool = load_pool(project)
+    labels = dict(zip(pool.image_ids.tolist(), pool.labels.tolist(), strict=True))
+    assert (labels[1], labels[2], labels[3]) == (0, 0, 0)
     with pytest.raises(StopIteration):
         next(made)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 # A claim keeps concurrent requests of this process from trying the same image; it is dropped when the
 # request ends, and runs out by itself after this long if its request never ends (a hung database).
@@ -107,11 +107,12 @@ class _Registry:
         self._by_project: dict[str, tuple[object, FreeIndex]] = {}
         self._lock = threading.Lock()
 
-    def index(self, project_key: str, ranking: object, order: Sequence[int]) -> FreeIndex:
+    def index(self, project_key: str, ranking: object, order: Callable[[], Sequence[int]]) -> FreeIndex:
+        """The index of ``ranking``; ``order`` (its image ids, best first) is read only for a new one."""
         with self._lock:
             held = self._by_project.get(project_key)
             if held is None or held[0] is not ranking:
-                held = (ranking, FreeIndex(order))
+                held = (ranking, FreeIndex(order()))
                 self._by_project[project_key] = held
             return held[1]
 

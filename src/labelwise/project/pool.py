@@ -33,8 +33,11 @@ class Pool:
     keys: np.ndarray  # (N,) int64 random order keys (Image.rand_key)
 
 
-def load_pool(project: Project, cache: PoolCache | None = None) -> Pool:
-    """The pool now. With ``cache``, the images and vectors it holds are reused (and it is updated)."""
+def load_pool(project: Project, cache: PoolCache | None = None, *, votes: bool = False) -> Pool:
+    """The pool now. With ``cache``, the images and vectors it holds are reused (and it is updated).
+
+    votes: the labels a model trains on (an overlap image's majority; a disputed tie left out) instead
+    of each image's current label, which is what review, similar search and exports speak of."""
     with project.sessions() as session:
         fingerprint = _fingerprint(session)
         if cache is not None and cache.pool is not None and cache.fingerprint == fingerprint:
@@ -46,11 +49,13 @@ def load_pool(project: Project, cache: PoolCache | None = None) -> Pool:
             pool = _from_rows(project, _image_rows(session), cache)
             if cache is not None:
                 cache.clusters = cache.typicality = None  # a new pool, or projection: made again when next needed
-        # Overlap images train on the majority of their labels; a tie waits for a reviewer.
-        labeled = training_labels(session, current_labels(session), len(project.class_names()))
+        names = project.class_names()
+        labeled = current_labels(session)
+        if votes:  # overlap images train on the majority of their labels; a tie waits for a reviewer
+            labeled = training_labels(session, labeled, len(names))
     if cache is not None:
         cache.pool, cache.fingerprint = pool, fingerprint
-    return replace(pool, labels=_label_array(pool.image_ids, labeled), class_names=project.class_names())
+    return replace(pool, labels=_label_array(pool.image_ids, labeled), class_names=names)
 
 
 @dataclass

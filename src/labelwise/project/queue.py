@@ -64,13 +64,14 @@ def _start_of_day(now: datetime) -> datetime:
 def lease_next(
     project: Project, user: User, n: int, ranking: Ranking | None, lease_minutes: float, max_leases: int | None = None
 ) -> list[Leased]:
-    """Up to ``n`` images for ``user``: the live leases they hold first, then the best free ones;
-    never more than ``max_leases`` live leases per person (``None``: no cap)."""
+    """Up to ``n`` images for ``user``: the live leases they hold first, then the second opinions
+    they can give (project/overlap.py; none while overlap is off), then the best free ones; never
+    more than ``max_leases`` live leases per person (``None``: no cap)."""
     if n < 0 or n > 100:
         raise LabelwiseError("n: must be between 0 and 100")
     now = utcnow()
     expires = now + timedelta(minutes=lease_minutes)
-    why = {e.image_id: e for e in ranking.entries} if ranking else {}
+    why = ranking.by_image if ranking else {}
     version = ranking.version if ranking else None
     strategy = ranking.strategy if ranking else None
     # The walk's claims end when the transaction does; what it learned is kept only if it committed.
@@ -95,7 +96,7 @@ def lease_next(
             )
         )
         # What you hold comes back in ranking order, not in the database's order.
-        rank_of = {e.image_id: k for k, e in enumerate(ranking.entries)} if ranking else {}
+        rank_of = ranking.position if ranking else {}
         held.sort(key=lambda lease: (rank_of.get(lease.image_id, len(rank_of)), lease.image_id))
         got = [lease.image_id for lease in held]
         for lease in held:  # asking again renews what you hold
@@ -133,7 +134,9 @@ def lease_next(
             .join(Lease, Lease.image_id == Image.id)
             .where(Image.id.in_(got))
         ).all()
-        opinion_paths = dict(session.execute(select(Image.id, Image.path).where(Image.id.in_(opinions))).all())
+        opinion_paths = (
+            dict(session.execute(select(Image.id, Image.path).where(Image.id.in_(opinions))).all()) if opinions else {}
+        )
     by_id = {r[0]: r for r in rows}
     primary = [
         Leased(i, by_id[i][1], _aware(by_id[i][2]), by_id[i][3], by_id[i][4], by_id[i][5],
@@ -185,7 +188,7 @@ class _RankingWalk:
 
     def __init__(self, project: Project, ranking: Ranking | None, user_id: int, now: datetime) -> None:
         self.index = None if ranking is None else INDEXES.index(
-            str(project.folder), ranking, [e.image_id for e in ranking.entries])  # fmt: skip
+            str(project.folder), ranking, lambda: [e.image_id for e in ranking.entries])  # fmt: skip
         self.user_id, self.now = user_id, now
         self.claimed: list[int] = []
         self.labeled: set[int] = set()

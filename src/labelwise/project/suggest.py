@@ -67,7 +67,7 @@ def suggest(
         return suggest_on_ray(project, n, strategy=strategy, candidates=candidates, explore=explore, seed=seed,
                               address=ray, head=head)  # fmt: skip
     get_strategy(strategy)  # an unknown name is refused before the pool is loaded
-    pool = load_pool(project)
+    pool = load_pool(project, votes=True)  # what the server would train on
     check_classes(pool.class_names, pool.X.shape[0])
     # One batch of n: what the strategy would choose for n labels before the next retrain, with the
     # head the server uses (the project's setting).

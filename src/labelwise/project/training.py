@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,15 @@ class Ranking:
     head: str | None = None  # the head whose probabilities ranked the pool; None in rankings saved before
     head_reason: str | None = None  # why it serves (auto: the cross-validation that chose it)
     note: str | None = None  # where it was ranked when ray_address is set (project/ray_rank.py), else None
+
+    # Read by every queue request: made once per ranking (its entries never change once it is built).
+    @cached_property
+    def by_image(self) -> dict[int, QueueEntry]:
+        return {e.image_id: e for e in self.entries}
+
+    @cached_property
+    def position(self) -> dict[int, int]:
+        return {e.image_id: k for k, e in enumerate(self.entries)}
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -187,7 +197,7 @@ def train_and_rank(
     pool_cache: the pool kept by the caller between rounds (the training worker), updated here.
     """
     start = time.perf_counter()
-    pool = load_pool(project, pool_cache)
+    pool = load_pool(project, pool_cache, votes=True)
     if len(pool.class_names) < 2:
         raise LabelwiseError("the project needs at least two classes before a model can be trained")
     history = load_history(project)

@@ -19,7 +19,7 @@ from labelwise.project.grid import GridFilters, image_grid
 from labelwise.project.near_duplicates import near_duplicate_counts
 from labelwise.project.preselect import preselections
 from labelwise.project.settings import get_settings, update_settings
-from labelwise.project.similar import MAX_BATCH, group_batch, label_batch, similar_unlabeled
+from labelwise.project.similar import MAX_BATCH, SimilarBatch, group_batch, label_batch, similar_unlabeled
 from labelwise.server.deps import Admin, CurrentUser
 from labelwise.server.schemas import (
     ERROR_RESPONSES,
@@ -171,18 +171,17 @@ def similar_images(
     image_id: ImageId, request: Request, user: CurrentUser, n: Annotated[int, Query(ge=1, le=MAX_BATCH)] = MAX_BATCH
 ) -> SimilarResponse:
     """The unlabeled images nearest to this one (cosine, projected embeddings), most similar first."""
-    batch = similar_unlabeled(_state(request).project, image_id, n)
-    return SimilarResponse(image_id=batch.image_id, path=batch.path, label=batch.label, items=[
-        SimilarItem(image_id=i.image_id, path=i.path, thumb_url=f"/api/images/{i.image_id}/thumb",
-                    similarity=i.similarity)
-        for i in batch.items
-    ])  # fmt: skip
+    return _similar_response(similar_unlabeled(_state(request).project, image_id, n))
 
 
 @router.get("/images/{image_id}/group", response_model=SimilarResponse)
 def near_duplicate_group(image_id: ImageId, request: Request, user: CurrentUser) -> SimilarResponse:
     """The unlabeled near-duplicates of this image (its group; none when grouping is off)."""
-    batch = group_batch(_state(request).project, image_id)
+    return _similar_response(group_batch(_state(request).project, image_id))
+
+
+def _similar_response(batch: SimilarBatch) -> SimilarResponse:
+    """A batch of images like one (similar search or its near-duplicate group), with thumbnail links."""
     return SimilarResponse(image_id=batch.image_id, path=batch.path, label=batch.label, items=[
         SimilarItem(image_id=i.image_id, path=i.path, thumb_url=f"/api/images/{i.image_id}/thumb",
                     similarity=i.similarity)

@@ -18,16 +18,33 @@ async function decide(item, tr, label) {
   loadHistory();
 }
 
-function row(item) {
-  const tr = document.createElement("tr");
-  tr.dataset.imageId = item.image_id;
-  cell(tr, String(item.rank));
+// The image's thumbnail, named by its path.
+function thumb(item) {
   const img = document.createElement("img");
   img.src = `/api/images/${item.image_id}/thumb`;
   img.alt = item.path;
   img.title = item.path;
   img.className = "review-thumb";
-  cell(tr, img);
+  return img;
+}
+
+// A class list starting at `initial` and a button that decides with the class chosen.
+function classPicker(initial, text, onPick) {
+  const select = document.createElement("select");
+  select.innerHTML = options.innerHTML;
+  select.value = initial;
+  const button = document.createElement("button");
+  button.textContent = text;
+  button.className = "change";
+  button.onclick = () => onPick(select.value);
+  return [select, " ", button];
+}
+
+function row(item) {
+  const tr = document.createElement("tr");
+  tr.dataset.imageId = item.image_id;
+  cell(tr, String(item.rank));
+  cell(tr, thumb(item));
   cell(tr, `${item.label} (${item.annotator})`);
   cell(tr, item.given_p.toFixed(3)).className = "num";
   cell(tr, `${item.suggested} ${(100 * item.suggested_p).toFixed(0)}%` + (item.flagged ? " ⚑" : ""));
@@ -36,14 +53,7 @@ function row(item) {
   ok.textContent = `Keep ${item.label}`;
   ok.className = "confirm";
   ok.onclick = () => decide(item, tr, null);
-  const select = document.createElement("select");
-  select.innerHTML = options.innerHTML;
-  select.value = item.suggested;
-  const change = document.createElement("button");
-  change.textContent = "Change";
-  change.className = "change";
-  change.onclick = () => decide(item, tr, select.value);
-  actions.append(ok, " ", select, " ", change);
+  actions.append(ok, " ", ...classPicker(item.suggested, "Change", (label) => decide(item, tr, label)));
   cell(tr, actions);
   return tr;
 }
@@ -93,12 +103,7 @@ async function loadDisputed() {
   for (const item of r.body.items) {
     const tr = document.createElement("tr");
     tr.dataset.imageId = item.image_id;
-    const img = document.createElement("img");
-    img.src = `/api/images/${item.image_id}/thumb`;
-    img.alt = item.path;
-    img.title = item.path;
-    img.className = "review-thumb";
-    cell(tr, img);
+    cell(tr, thumb(item));
     cell(tr, item.votes.map((v) => `${v.by}: ${v.label}`).join(", "));
     const actions = document.createElement("div");
     for (const label of item.tied) {
@@ -108,14 +113,7 @@ async function loadDisputed() {
       b.onclick = () => decideDispute(item, tr, label);
       actions.append(b, " ");
     }
-    const select = document.createElement("select");
-    select.innerHTML = options.innerHTML;
-    select.value = item.label;
-    const other = document.createElement("button");
-    other.textContent = "Set";
-    other.className = "change";
-    other.onclick = () => decideDispute(item, tr, select.value);
-    actions.append(select, " ", other);
+    actions.append(...classPicker(item.label, "Set", (label) => decideDispute(item, tr, label)));
     cell(tr, actions);
     body.append(tr);
   }

@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from labelwise.loop.multilabel import MultiLabelPoint, fashion_mnist_pairs, simulate_multilabel
+from labelwise.strategies.multilabel import multilabel_strategy_names
 
-STRATEGIES = "random,mean-binary-entropy,max-binary-uncertainty"
+STRATEGIES = ",".join(multilabel_strategy_names())
 SHOWN = [20, 50, 100, 200, 300, 400, 500, 600, 700, 800, 1000]
 
 
@@ -48,12 +49,15 @@ def main() -> None:
     parser.add_argument("--initial", type=int, default=20)
     parser.add_argument("--pool", type=int, default=10_000)
     parser.add_argument("--test", type=int, default=5_000)
-    parser.add_argument("--pca", type=int, default=64)
+    parser.add_argument("--features", default="lite0", help="a backbone (embedded via the cache) or pixels")
+    parser.add_argument(
+        "--pca", type=int, default=None, help="PCA dimensions (default 256 on a backbone, 64 on pixels)"
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("bench-out/multilabel"))
     args = parser.parse_args()
     start = time.perf_counter()
-    data = fashion_mnist_pairs(args.pool, args.test, args.pca)
+    data = fashion_mnist_pairs(args.pool, args.test, args.pca, features=args.features)
     cardinality = data.Y_pool.sum(axis=1)
     ones, twos = np.mean(cardinality == 1), np.mean(cardinality == 2)
     print(f"fmnist-pairs: pool {len(data.Y_pool)}, test {len(data.Y_test)}, {data.extras['features']}; "

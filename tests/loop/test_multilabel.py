@@ -87,10 +87,10 @@ def test_a_label_matrix_with_the_wrong_columns_is_refused_naming_the_dataset():
 
 
 def test_fashion_mnist_pairs_have_one_or_two_classes_per_picture_and_are_reproducible():
-    data = fashion_mnist_pairs(n_pool=300, n_test=100, pca_components=16)
+    data = fashion_mnist_pairs(n_pool=300, n_test=100, pca_components=16, features="pixels")
     assert data.X_pool.shape == (300, 16) and data.X_test.shape == (100, 16)
     assert data.Y_pool.shape == (300, 10) and set(np.unique(data.Y_pool.sum(axis=1))) == {1, 2}
     assert data.extras == {"features": "pixels-pca16", "picture": "56x28"}
-    again = fashion_mnist_pairs(n_pool=300, n_test=100, pca_components=16)
+    again = fashion_mnist_pairs(n_pool=300, n_test=100, pca_components=16, features="pixels")
     np.testing.assert_array_equal(data.Y_test, again.Y_test)
     np.testing.assert_allclose(data.X_pool, again.X_pool)

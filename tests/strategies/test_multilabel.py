@@ -21,8 +21,10 @@ def pool(n: int = 200, k: int = 5, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).random((n, k))
 
 
-def test_the_registry_holds_random_and_two_aggregations():
-    assert multilabel_strategy_names() == ["random", "mean-binary-entropy", "max-binary-uncertainty"]
+def test_the_registry_holds_random_the_aggregations_and_the_literatures_strategies():
+    assert multilabel_strategy_names() == ["random", "mean-binary-entropy", "max-binary-uncertainty", "max-margin",
+                                           "max-margin-cardinality", "mmc", "cluster-max-uncertainty",
+                                           "binary-badge"]  # fmt: skip
 
 
 @pytest.mark.parametrize("score", SCORES)

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
+from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.metrics import f1_score
+from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from labelwise.embed import get_backbone
@@ -99,6 +101,23 @@ def fashion_mnist_pairs(n_pool: int = 10_000, n_test: int = 5_000, pca_component
     return MultiLabelDataset(
         "fmnist-pairs", np.asarray(X_pool, np.float32), Y_pool, np.asarray(X_test, np.float32), Y_test,
         FASHION_MNIST_CLASSES, extras={"features": f"{features}-pca{components}", "picture": "56x28"},
+    )  # fmt: skip
+
+
+def digits_pairs(n_pool: int = 3_000, n_test: int = 1_500, seed: int = 0) -> MultiLabelDataset:
+    """scikit-learn's 8x8 digits, two side by side in one 8x16 picture, labeled with their digits (one or
+    two); features are the 128 pixels scaled to [0, 1]. The pool pairs the single-label ``digits`` set's
+    training digits, the test split its test digits. A second, small multi-label set: 1,257 training
+    digits make at most 1.6 million pairs, so 3,000 rarely repeat a pair; the budget is 500."""
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X / 16.0, y, test_size=0.3, stratify=y, random_state=0)
+    rng = np.random.default_rng(seed)
+    pool_pics, Y_pool = side_by_side_pairs(X_train.reshape(-1, 8, 8), y_train, n_pool, 10, rng)
+    test_pics, Y_test = side_by_side_pairs(X_test.reshape(-1, 8, 8), y_test, n_test, 10, rng)
+    return MultiLabelDataset(
+        "digits-pairs", pool_pics.reshape(n_pool, -1).astype(np.float32), Y_pool,
+        test_pics.reshape(n_test, -1).astype(np.float32), Y_test, tuple(str(d) for d in range(10)),
+        extras={"features": "pixels", "picture": "8x16"}, budget=500,
     )  # fmt: skip
 
 

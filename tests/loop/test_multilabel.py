@@ -101,12 +101,12 @@ def test_digits_pairs_are_two_digits_side_by_side():
     data = digits_pairs(n_pool=200, n_test=50)
     assert data.X_pool.shape == (200, 128) and data.X_test.shape == (50, 128) and data.budget == 500
     assert set(np.unique(data.Y_pool.sum(axis=1))) == {1, 2} and data.class_names[3] == "3"
-    assert 0.0 <= data.X_pool.min() and data.X_pool.max() <= 1.0
+    assert data.X_pool.min() >= 0.0 and data.X_pool.max() <= 1.0
     # The left half of a picture is a training digit whose class is on in the label row.
     from sklearn.datasets import load_digits
 
     X, y = load_digits(return_X_y=True)
     left = data.X_pool[0].reshape(8, 16)[:, :8].ravel() * 16.0
-    (match,) = np.flatnonzero((X == left).all(axis=1))[:1]
+    (match,) = np.flatnonzero((left == X).all(axis=1))[:1]
     assert data.Y_pool[0, y[match]] == 1
     np.testing.assert_array_equal(data.Y_test, digits_pairs(n_pool=200, n_test=50).Y_test)

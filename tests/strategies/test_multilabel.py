@@ -7,6 +7,7 @@ import pytest
 
 from labelwise.strategies import PoolView, get_strategy, strategy_names
 from labelwise.strategies.multilabel import (
+    DEFAULT_MULTILABEL_STRATEGY,
     get_multilabel_strategy,
     max_binary_uncertainty,
     mean_binary_entropy,
@@ -113,3 +114,8 @@ def test_bad_probabilities_are_refused(score, probs, message):
 def test_labeled_mask_must_match_the_pool():
     with pytest.raises(ValueError, match=r"labeled: expected shape \(200,\)"):
         get_multilabel_strategy("random").query(pool(), np.zeros(10, bool), 3)
+
+
+def test_the_default_needs_the_probabilities_only():
+    default = get_multilabel_strategy(DEFAULT_MULTILABEL_STRATEGY)
+    assert default.name == "max-margin" and not default.needs

@@ -72,7 +72,9 @@ def write_pairs_folder(root, n: int) -> list[str]:
     return rows
 
 
-def test_a_users_folder_with_a_labels_csv_runs_multi_label(tmp_path, isolated_cache):
+def test_a_users_folder_with_a_labels_csv_runs_multi_label(tmp_path, monkeypatch):
+    # A cache of this test's own: the session's shared one is counted by other tests.
+    monkeypatch.setenv("LABELWISE_CACHE", str(tmp_path / "cache"))
     rows = write_pairs_folder(tmp_path / "pairs", 60)
     (tmp_path / "labels.csv").write_text("path,labels\n" + "\n".join(rows) + "\n")
     out = tmp_path / "sim"
@@ -84,10 +86,11 @@ def test_a_users_folder_with_a_labels_csv_runs_multi_label(tmp_path, isolated_ca
     summary = json.loads((out / "summary.json").read_text())
     assert summary["dataset"] == "pairs" and summary["budget"] == 30
     assert summary["strategies"]["max-margin"]["n_labeled"] == [10, 20, 30]
-    assert (isolated_cache / "embeddings" / "squeezenet" / "keys.bin").stat().st_size == 60 * 32  # embedded once
+    assert (tmp_path / "cache" / "embeddings" / "squeezenet" / "keys.bin").stat().st_size == 60 * 32
 
 
-def test_a_bad_labels_row_is_named_by_file_and_line(tmp_path, isolated_cache):
+def test_a_bad_labels_row_is_named_by_file_and_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABELWISE_CACHE", str(tmp_path / "cache"))
     rows = write_pairs_folder(tmp_path / "pairs", 3)
     rows[1] = "missing.png,Bag"
     (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")

@@ -65,9 +65,9 @@ __all__ = [
 ]
 
 INPUTS = ("embeddings", "labels")
-# The multi-label strategy to use when nobody chose one: best or within 20 labels of the best on the three
-# multi-label benchmark sets (fmnist-pairs on lite0 and on pixels, digits-pairs; docs/trust.md), and it needs
-# the probabilities only, so any ranking that has them can use it.
+# The multi-label strategy to use when nobody chose one: with batches of 20, best or within 20 labels of the
+# best on the three multi-label benchmark sets (fmnist-pairs on lite0 and on pixels, digits-pairs;
+# docs/trust.md), and it needs the probabilities only, so any ranking that has them can use it.
 DEFAULT_MULTILABEL_STRATEGY = "max-margin"
 
 

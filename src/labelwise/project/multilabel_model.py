@@ -35,8 +35,8 @@ from labelwise.strategies.registry import StrategyKindError
 # random measured by the multi-label benchmark.
 DEFAULT_STRATEGY = "max-binary-uncertainty"
 NOT_MEASURED = (
-    "not measured: a multi-label model has no audit sample yet; the figure on its own training labels "
-    "would flatter it, so none is shown"
+    "a multi-label model has no audit sample yet (its macro-F1 on its own training labels would flatter it, "
+    "so none is shown)"
 )
 
 

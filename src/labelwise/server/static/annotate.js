@@ -90,7 +90,7 @@ function show() {
     (item.model_version ? `, model v${item.model_version}` : "") + "</p>" +
     (top ? `<p>The model thinks:</p><ol>${top}</ol>` :
       (current && current.model ? `<p>No prediction for this image: it was handed out before model v${current.model.version}.</p>`
-        : "<p>No predictions yet: the model needs labels of two classes.</p>"));
+        : `<p>No predictions yet: the model needs ${MULTI ? "a first label" : "labels of two classes"}.</p>`));
 }
 
 // One-key accept: the model's top class, when likely enough (the preselect_threshold setting), is

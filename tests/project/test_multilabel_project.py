@@ -101,7 +101,7 @@ def test_the_wrong_shape_and_bad_classes_are_refused_naming_the_field(project, t
     assert sets(project) == {}
     single = make_project(tmp_path / "s", None, multi_label=False)
     bob = people(single)["bob"]
-    with pytest.raises(LabelwiseError, match="^label: this is a single-label project"):
+    with pytest.raises(LabelwiseError, match=r"^label: this is a single-label project"):
         annotate(single, bob, 1, ["cat"], None)
     single.close()
 
@@ -116,14 +116,14 @@ def test_a_live_lease_of_somebody_else_refuses_the_set(project):
 
 
 def test_settings_of_a_multi_label_project(project):
-    with pytest.raises(LabelwiseError, match="settings.strategy: this is a multi-label project; .*single-label"):
+    with pytest.raises(LabelwiseError, match=r"settings\.strategy: this is a multi-label project; .*single-label"):
         update_settings(project, {"strategy": "margin"}, "test")
-    with pytest.raises(LabelwiseError, match="settings.overlap: not available on a multi-label project"):
+    with pytest.raises(LabelwiseError, match=r"settings\.overlap: not available on a multi-label project"):
         update_settings(project, {"overlap": 0.2}, "test")
-    with pytest.raises(LabelwiseError, match="settings.head"):
+    with pytest.raises(LabelwiseError, match=r"settings\.head"):
         update_settings(project, {"head": "label-spreading"}, "test")
     assert update_settings(project, {"strategy": "mean-binary-entropy"}, "test")["strategy"] == "mean-binary-entropy"
-    with pytest.raises(LabelwiseError, match="review: not available on a multi-label project"):
+    with pytest.raises(LabelwiseError, match=r"review: not available on a multi-label project"):
         likely_mislabeled(project)
 
 

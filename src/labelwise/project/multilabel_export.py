@@ -22,8 +22,9 @@ SEPARATOR = ";"  # a class name holding it is refused by the CSV export (_check_
 
 
 def _fields(row: LabelSetRow) -> dict:
-    return {"path": row.path, "annotator": row.annotator, "time": row.time.isoformat() if row.time else None,
-            "model_version": row.model_version, "strategy": row.strategy, "score": row.score, "flag": row.flag}  # fmt: skip
+    when = row.time.isoformat() if row.time else None
+    return {"path": row.path, "annotator": row.annotator, "time": when, "model_version": row.model_version,
+            "strategy": row.strategy, "score": row.score, "flag": row.flag}  # fmt: skip
 
 
 def _check_names(project: Project) -> None:
@@ -52,9 +53,7 @@ def export_multilabel_text(project: Project, fmt: str, columns: list[str], safe)
         return json.dumps([{**_fields(r), "label": r.labels} for r in rows], indent=2, ensure_ascii=False)
     if fmt == "coco":
         annotations = [
-            {"image_id": r.image_id, "category_id": p + 1, "annotator": r.annotator}
-            for r in rows
-            for p in r.positions
+            {"image_id": r.image_id, "category_id": p + 1, "annotator": r.annotator} for r in rows for p in r.positions
         ]
         coco = {
             "info": {"description": f"labelwise multi-label export of {project.folder.name}",

@@ -146,12 +146,13 @@ def rank_multilabel_images(
         probs = model.predict_proba(pool.X)
         name = chosen.name
     else:
-        probs_for_rank = np.full((labeled.size, n_classes), 0.5)
         chosen, name = get_multilabel_strategy("random"), "random (cold start)"
+    # Without a model, random ranks a flat 0.5 (it reads nothing but the row count).
+    ranked_on = probs if probs is not None else np.full((labeled.size, n_classes), 0.5)
     picks: list[tuple[int, bool]] = []
     if unlabeled and queue_size > 0:
-        selection = chosen.rank(probs if probs is not None else probs_for_rank, labeled,
-                                min(queue_size, unlabeled), seed=seed, candidates=candidates, explore=explore)  # fmt: skip
+        n = min(queue_size, unlabeled)
+        selection = chosen.rank(ranked_on, labeled, n, seed=seed, candidates=candidates, explore=explore)
         picks = list(zip(selection.indices.tolist(), selection.explored.tolist(), strict=True))
         scores = selection.scores if probs is not None else None
     elif probs is not None:

@@ -100,3 +100,14 @@ def test_a_list_on_a_single_label_project_is_refused(client):
     r = client.ann.post("/api/annotations", json={"image_id": image_id, "label": ["Bag"], "queued": True})
     assert r.status_code == 422 and r.json()["detail"].startswith("label: this is a single-label project")
     assert client.ann.post("/api/annotations", json={"image_id": image_id, "label": "Bag"}).status_code == 201
+
+
+def test_the_pages_render_and_the_grid_shows_the_sets(ml):
+    first, second = next_ids(ml.ann)
+    ml.ann.post("/api/annotations", json={"image_id": first, "label": ["Coat", "Bag"]})
+    ml.ann.post("/api/annotations", json={"image_id": second, "label": []})
+    for page in ("/", "/annotate", "/images", "/export"):
+        assert ml.admin.get(page).status_code == 200, page
+    assert '"multi_label": true' in ml.ann.get("/annotate").text
+    items = ml.admin.get("/api/images", params={"labeled": True}).json()["items"]
+    assert {i["image_id"]: i["label"] for i in items} == {first: "Coat; Bag", second: "none"}

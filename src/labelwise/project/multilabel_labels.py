@@ -177,3 +177,18 @@ def label_set_rows(project: Project) -> list[LabelSetRow]:
                     score=r[9], flag="missing" if r[10] == STATUS_MISSING else "")
         for r in rows
     ]  # fmt: skip
+
+
+def label_texts(project: Project, image_ids: list[int]) -> dict[int, str]:
+    """image id -> its current set as display text ("Bag; Coat", "none"), for the images labeled."""
+    names = project.class_names()
+    with project.sessions() as session:
+        current = dict(
+            session.execute(
+                select(Annotation.id, Annotation.image_id).where(
+                    Annotation.superseded.is_(False), Annotation.class_id.is_(None), Annotation.image_id.in_(image_ids)
+                )
+            ).all()
+        )
+        sets = label_sets_of(session, list(current))
+    return {image_id: "; ".join(names[p] for p in sets[a]) or "none" for a, image_id in current.items()}

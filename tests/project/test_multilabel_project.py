@@ -185,3 +185,29 @@ def test_training_ranks_the_pool_and_the_queue_serves_it(fashion_multilabel):
     with project.sessions() as session:
         paths = dict(session.execute(select(Image.id, Image.path)).all())
     assert [i.path for i in result.items] == [paths[e.image_id] for e in ranking.entries[:5]]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_0013_keeps_the_labels_of_a_0012_database(request, tmp_path, backend):
+    from alembic import command
+
+    from labelwise.project.labels import current_labels, label_image
+    from labelwise.store import db
+
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else ""
+    (tmp_path / "images").mkdir()
+    project = Project.create(tmp_path / "proj", tmp_path / "images", backbone="squeezenet", db_url=url)
+    command.downgrade(db.alembic_config(project.engine), "0012_trust2")  # a database of the release before
+    project.add_classes(CLASSES)
+    with project.sessions.begin() as session:
+        session.add_all([Image(path="a.png", content_hash="a" * 64, status=STATUS_OK),
+                         Image(path="b.png", content_hash="b" * 64, status=STATUS_OK)])  # fmt: skip
+    label_image(project, "a.png", "owl")
+    assert db.pending_migrations(project.engine) == ["0013_multilabel"]
+    project.upgrade_database()
+    with project.sessions() as session:
+        assert current_labels(session) == {1: 2}
+    project.config.multi_label = True  # the new column takes a set (no class) on the upgraded table
+    label_image_set(project, "b.png", [])
+    assert sets(project) == {2: []}
+    project.close()

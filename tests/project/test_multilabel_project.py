@@ -211,3 +211,17 @@ def test_0013_keeps_the_labels_of_a_0012_database(request, tmp_path, backend):
     label_image_set(project, "b.png", [])
     assert sets(project) == {2: []}
     project.close()
+
+
+def test_single_label_operations_are_refused_not_half_done(project, tmp_path):
+    from labelwise.project.classes import merge_classes
+    from labelwise.project.label_studio_files import import_labels_label_studio
+
+    label_image_set(project, "0.png", ["cat", "dog"])
+    with pytest.raises(LabelwiseError, match=r"^merge: not available on a multi-label project"):
+        merge_classes(project, "cat", "dog", "test")
+    export = tmp_path / "ls.json"
+    export.write_text("[]")
+    with pytest.raises(LabelwiseError, match=r"ls\.json: a Label Studio import: not available on a multi-label"):
+        import_labels_label_studio(project, export)
+    assert sets(project) == {1: [0, 1]}

@@ -31,6 +31,12 @@ def require_kind(project: Project, multi_label: bool, what: str) -> None:
         raise LabelwiseError(f"{what}: this is a {project.kind} project, whose label is {need}")
 
 
+def refuse_on_multi_label(project: Project, what: str) -> None:
+    """Refuse a single-label operation (one class per image) on a multi-label project, naming it."""
+    if project.multi_label:
+        raise LabelwiseError(f"{what}: not available on a multi-label project (it gives one class per image)")
+
+
 def resolve_label_set(session: Session, names: list[str], field: str = "label") -> list[LabelClass]:
     """The classes named by ``names``, in class order; refuses an unknown, retired or repeated name."""
     if isinstance(names, str) or not isinstance(names, list | tuple):

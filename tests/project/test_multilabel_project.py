@@ -225,3 +225,15 @@ def test_single_label_operations_are_refused_not_half_done(project, tmp_path):
     with pytest.raises(LabelwiseError, match=r"ls\.json: a Label Studio import: not available on a multi-label"):
         import_labels_label_studio(project, export)
     assert sets(project) == {1: [0, 1]}
+
+
+def test_with_ray_address_a_multi_label_retrain_ranks_here_and_says_so(fashion_multilabel):
+    from labelwise.project.ray_rank import rank_for_worker
+
+    project, _ = fashion_multilabel
+    settings = {**get_settings(project), "strategy": "mean-binary-entropy"}  # a name Ray's path would refuse
+    ranking = rank_for_worker(project, settings, "ray://nowhere:10001")
+    assert ranking.strategy in ("mean-binary-entropy", "random (cold start)")
+    assert "multi-label project is ranked on the server's machine" in ranking.note
+    with pytest.raises(LabelwiseError, match="--ray: a multi-label project"):
+        suggest(project, 3, ray="ray://nowhere:10001")

@@ -58,6 +58,8 @@ def suggest(
     address (:mod:`labelwise.project.ray_rank`): the same suggestions, for per-image strategies.
     head: the head to train (``None``: the project's ``head`` setting, as the server trains)."""
     if project.multi_label:
+        if ray is not None:
+            raise LabelwiseError("--ray: a multi-label project is ranked on this machine; leave --ray out")
         return _suggest_multilabel(project, n, strategy=strategy, candidates=candidates, explore=explore, seed=seed)
     if head is None:
         head = get_settings(project)["head"]

@@ -301,6 +301,9 @@ def init(
     near_duplicates: Annotated[
         float | None, typer.Option(help="group images whose embeddings' cosine is at least this (e.g. 0.97)")
     ] = None,
+    multi_label: Annotated[
+        bool, typer.Option("--multi-label", help="each image carries a set of classes, possibly none (fixed)")
+    ] = False,
     no_wait: NoWait = False,
     ray: RayAddress = None,
 ) -> None:
@@ -320,7 +323,7 @@ def init(
         vectors = read_user_embeddings(embeddings) if embeddings is not None else None
         extra = {} if vectors is None else {"extra": embeddings_file_setting(embeddings, vectors.vectors.shape[1])}
         proj = Project.create(project, images, backbone=USER_BACKBONE if vectors is not None else backbone, db_url=db,
-                              max_pixels=max_pixels, **extra)  # fmt: skip
+                              max_pixels=max_pixels, multi_label=multi_label, **extra)  # fmt: skip
         if near_duplicates is not None:
             from labelwise.project.near_duplicates import set_threshold
 
@@ -424,7 +427,8 @@ def status(
     if as_json:
         typer.echo(json.dumps(info, ensure_ascii=False))
         return
-    console.print(f"[bold]{info['project']}[/]  images: {info['images_root']}  backbone: {info['backbone']}")
+    console.print(f"[bold]{info['project']}[/]  {info['kind']}  images: {info['images_root']}  "
+                  f"backbone: {info['backbone']}")  # fmt: skip
     console.print(
         f"images ok {info['images_ok']}, broken {info['images_broken']}, duplicate {info['images_duplicate']}, "
         f"missing {info['images_missing']}; "
@@ -535,11 +539,18 @@ def label(
     path: Annotated[str, typer.Argument(help="image path, relative to the images root")],
     class_name: Annotated[str, typer.Argument(metavar="CLASS", help="a class of the project")],
 ) -> None:
-    """Label one image (relabeling keeps the history)."""
+    """Label one image (relabeling keeps the history). A multi-label project takes its classes joined
+    with ';' ("cat;dog"), and "" for none of them."""
     from labelwise.project.labels import label_image
+    from labelwise.project.multilabel_labels import label_image_set, split_names
 
     try:
-        label_image(_open(project), path, class_name)
+        proj = _open(project)
+        if proj.multi_label:
+            label_image_set(proj, path, split_names(class_name))
+            console.print(f"labeled {path} as {split_names(class_name) or 'none of the classes'}", highlight=False)
+            return
+        label_image(proj, path, class_name)
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
     console.print(f"labeled {path} as {class_name}")
@@ -707,7 +718,7 @@ def export(
     fmt: Annotated[str, typer.Option("--format", help="csv, json, coco or label-studio")] = "csv",
 ) -> None:
     """Export the current labels with who gave them, when, and what suggested them."""
-    from labelwise.project.export import export_text, labeled_rows
+    from labelwise.project.export import export_text, labeled_count
 
     if out.is_dir():
         raise _fail(f"--out: {out}: is a folder; give a file name, e.g. {out / ('labels.' + fmt)}")
@@ -716,7 +727,7 @@ def export(
     try:
         proj = _open(project)
         out.write_text(export_text(proj, fmt), encoding="utf-8")
-        count = len(labeled_rows(proj))
+        count = labeled_count(proj)
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
     except OSError as exc:

@@ -26,6 +26,7 @@ from labelwise.project.suggest import suggest
 from labelwise.project.training import train_and_rank
 from labelwise.project.users import add_user
 from labelwise.store.models import STATUS_OK, Annotation, AnnotationClass, Image, User
+from labelwise.strategies.multilabel import DEFAULT_MULTILABEL_STRATEGY, get_multilabel_strategy
 from tests.utils.images import write_fashion_folder
 
 CLASSES = ["cat", "dog", "owl", "fox"]
@@ -167,7 +168,7 @@ def test_training_ranks_the_pool_and_the_queue_serves_it(fashion_multilabel):
     labeled = set(sets(project))
     assert len(labeled) == 16
     ranking, info = train_and_rank(project, get_settings(project))
-    assert ranking.strategy == "max-binary-uncertainty" and info["n_labels"] == 16
+    assert ranking.strategy == DEFAULT_MULTILABEL_STRATEGY and info["n_labels"] == 16
     assert len(ranking.entries) == 40 - 16 and not labeled & {e.image_id for e in ranking.entries}
     scores = [e.score for e in ranking.entries]
     assert scores == sorted(scores, reverse=True)  # most uncertain first
@@ -181,7 +182,7 @@ def test_training_ranks_the_pool_and_the_queue_serves_it(fashion_multilabel):
     served = [item.image_id for item in lease_next(project, cid, 3, ranking, 10.0)]
     assert served == [e.image_id for e in ranking.entries[:3]]
     result = suggest(project, 5)
-    assert result.strategy == "max-binary-uncertainty"
+    assert result.strategy == DEFAULT_MULTILABEL_STRATEGY
     with project.sessions() as session:
         paths = dict(session.execute(select(Image.id, Image.path)).all())
     assert [i.path for i in result.items] == [paths[e.image_id] for e in ranking.entries[:5]]
@@ -237,3 +238,17 @@ def test_with_ray_address_a_multi_label_retrain_ranks_here_and_says_so(fashion_m
     assert "multi-label project is ranked on the server's machine" in ranking.note
     with pytest.raises(LabelwiseError, match="--ray: a multi-label project"):
         suggest(project, 3, ray="ray://nowhere:10001")
+
+
+@pytest.mark.parametrize("strategy", ["mmc", "max-margin-cardinality", "cluster-max-uncertainty", "binary-badge"])
+def test_strategies_that_need_labels_or_features_serve_too(fashion_multilabel, strategy):
+    """The retrain gives every multi-label strategy what it needs (the label sets, the features)."""
+    project, folder = fashion_multilabel
+    for sub in sorted(folder.iterdir())[:4]:
+        for path in sorted(sub.iterdir())[:2]:
+            label_image_set(project, f"{sub.name}/{path.name}", ["top"] if sub.name == "Shirt" else ["dark"])
+    assert get_multilabel_strategy(strategy).needs
+    ranking, _ = train_and_rank(project, {**get_settings(project), "strategy": strategy})
+    labeled = set(sets(project))
+    assert ranking.strategy == strategy and ranking.entries
+    assert not labeled & {e.image_id for e in ranking.entries}

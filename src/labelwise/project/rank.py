@@ -152,11 +152,14 @@ def rank_multilabel_images(
     picks: list[tuple[int, bool]] = []
     if unlabeled and queue_size > 0:
         n = min(queue_size, unlabeled)
-        selection = chosen.rank(ranked_on, labeled, n, seed=seed, candidates=candidates, explore=explore)
+        # Every input a strategy may need (chosen.needs): the labeled rows' label sets and the features
+        # the head was trained on, so each registered multi-label strategy can serve.
+        selection = chosen.rank(ranked_on, labeled, n, seed=seed, candidates=candidates, explore=explore,
+                                embeddings=pool.X, labels=Y[labeled] if probs is not None else None)  # fmt: skip
         picks = list(zip(selection.indices.tolist(), selection.explored.tolist(), strict=True))
         scores = selection.scores if probs is not None else None
     elif probs is not None:
-        scores = chosen.score(probs, seed)
+        scores = chosen.score(chosen.view(probs, labeled, pool.X, Y[labeled]), seed) if chosen.score else None
     images = []
     for k, (index, explored) in enumerate(picks):
         top = [] if probs is None else [(pool.class_names[c], float(probs[index, c]))

@@ -21,6 +21,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,9 @@ BUDGETS = {
     "fmnist-longtail": LONG,
     "fmnist-shirt-pair": SMALL,
     "fmnist-neardup": LONG,
+    # The same long tail and 10k pool on Lite0 embeddings (the issue's features), once the 70k are cached.
+    "lite0-longtail": LONG,
+    "lite0-10k": LONG,
     "digits": [10, 20, 50, 100, 200, 500],
     "toy": [4, 8, 12, 20, 28],
 }
@@ -72,15 +76,36 @@ def fmnist_10k() -> Dataset:
     return _pca_dataset("fmnist-10k", x[pick], y[pick], tx, ty, FASHION_MNIST_CLASSES)
 
 
-def fmnist_longtail(ratio: float = 100.0) -> Dataset:
-    """Class sizes falling geometrically from the largest to 1/ratio of it (class order shuffled once)."""
-    x, y, tx, ty = _pixels()
+def longtail_pick(y: np.ndarray, ratio: float = 100.0) -> np.ndarray:
+    """Pool indices with class sizes falling geometrically from 3,000 to 3000/ratio (class order shuffled once)."""
     rng = np.random.default_rng(0)
     order = rng.permutation(10)
     sizes = np.round(3000 * ratio ** (-np.arange(10) / 9)).astype(int)  # 3000 ... 30
     members = [np.flatnonzero(y == c) for c in order]
-    pick = np.concatenate([rng.choice(m, s, replace=False) for m, s in zip(members, sizes, strict=True)])
+    return np.concatenate([rng.choice(m, s, replace=False) for m, s in zip(members, sizes, strict=True)])
+
+
+def fmnist_longtail(ratio: float = 100.0) -> Dataset:
+    """Class sizes falling geometrically from the largest to 1/ratio of it (class order shuffled once)."""
+    x, y, tx, ty = _pixels()
+    pick = longtail_pick(y, ratio)
     return _pca_dataset("fmnist-longtail", x[pick], y[pick], tx, ty, FASHION_MNIST_CLASSES)
+
+
+def _lite0_subset(name: str, pick_from: Callable[[np.ndarray], np.ndarray]) -> Dataset:
+    """A sub-pool of Fashion-MNIST on Lite0 embeddings (PCA-256 of the 60k pool, cached), the 10k test set."""
+    full = load_dataset("fashion-mnist")
+    pick = pick_from(full.y_pool)
+    return Dataset(name, full.X_pool[pick], full.y_pool[pick], full.X_test, full.y_test, full.class_names,
+                   initial=10, batch=10, extras=full.extras)  # fmt: skip
+
+
+def lite0_longtail() -> Dataset:
+    return _lite0_subset("lite0-longtail", longtail_pick)
+
+
+def lite0_10k() -> Dataset:
+    return _lite0_subset("lite0-10k", lambda y: np.random.default_rng(0).choice(len(y), SUITE_POOL, replace=False))
 
 
 def fmnist_shirt_pair() -> Dataset:
@@ -105,7 +130,7 @@ def fmnist_neardup(share: float = 0.3) -> Dataset:
 
 
 SUITE = {"fmnist-10k": fmnist_10k, "fmnist-longtail": fmnist_longtail, "fmnist-shirt-pair": fmnist_shirt_pair,
-         "fmnist-neardup": fmnist_neardup}  # fmt: skip
+         "fmnist-neardup": fmnist_neardup, "lite0-longtail": lite0_longtail, "lite0-10k": lite0_10k}  # fmt: skip
 
 
 def labels_to_reach(curve: dict, target: float) -> int | None:

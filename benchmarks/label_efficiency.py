@@ -249,6 +249,8 @@ def main() -> None:
                           checkpoints=budgets, audit_fraction=args.audit_fraction, heads=heads)  # fmt: skip
         if args.reuse is not None and (args.reuse / name / "curves.csv").exists():
             points = read_curves(args.reuse / name / "curves.csv", set(strategies)) + points
+            order = {s: i for i, s in enumerate(ALL.split(","))}  # tables in the usual order, auto last
+            points.sort(key=lambda p: order.get(p.strategy, len(order)))
         summary = report.summarize(points, budgets[-1])
         summary.update(dataset=name, budgets=budgets, seeds=args.seeds, step=args.step)
         out = args.out / name

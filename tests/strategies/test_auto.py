@@ -290,3 +290,38 @@ def test_class_balanced_quotas_follow_the_label_counts():
     # class 1: item 3 (margin 1 - 0.10 = 0.90); class 2: items 6 (0.90) and 5 (0.60); rest: item 1 (0.95)
     assert picked.tolist() == [3, 6, 5, 1]
     assert class_balanced_margin(view, 0, np.arange(8)).size == 0
+
+
+def test_replay_and_long_tail_wait_for_five_labels_per_class(monkeypatch):
+    import labelwise.strategies.auto as auto
+
+    monkeypatch.setattr(auto, "labeled_coverage", lambda view: 0.0)  # neither coverage nor the ceiling decides
+    monkeypatch.setattr(auto, "typical_labels_teach_more", lambda view: False)  # the replay says "switch"
+    X, y = hard_pair_and_rare_class(0, rare=500)
+    # 3 classes: 14 labels are below one per class per held-out fold (15), so the replay is not asked yet.
+    assert auto_phase(labels_view(X, y, np.r_[0:5, 500:505, 1000:1004], 3)) == "typiclust"
+    assert auto_phase(labels_view(X, y, np.r_[0:5, 500:505, 1000:1005], 3)) == "cluster-margin"
+
+
+def test_long_tailed_pool_leaves_the_typical_phase_at_five_labels_per_class(monkeypatch):
+    import labelwise.strategies.auto as auto
+
+    monkeypatch.setattr(auto, "labeled_coverage", lambda view: 0.0)
+    monkeypatch.setattr(auto, "typical_labels_teach_more", lambda view: True)  # the replay says "stay typical"
+    X, y = hard_pair_and_rare_class(0)
+    view = labels_view(X, y, np.r_[0:7, 500:507, 1000:1002], 3)  # 16 labels, the rare class's share far below
+    assert class_balanced(view) and auto_phase(view) == "cluster-margin"
+    balanced_X, balanced_y = hard_pair_and_rare_class(0, rare=500)
+    balanced = labels_view(balanced_X, balanced_y, np.r_[0:6, 500:506, 1000:1004], 3)
+    assert not class_balanced(balanced) and auto_phase(balanced) == "typiclust"
+
+
+def test_classes_without_labels_do_not_count_in_the_imbalance():
+    # Three balanced classes, labels of two: the third's share is near zero, but nobody has labeled it yet.
+    X, y = hard_pair_and_rare_class(0, rare=500)
+    two = labels_view(X, y, np.r_[0:10, 500:510], 3)
+    probs = np.c_[np.asarray(two.probs) * 0.999, np.full(len(X), 0.001)]  # a head over 3 classes, one unseen
+    view = PoolView(labeled=two.labeled, embeddings=X, labels=two.labels, probs=probs, n_classes=3)
+    share = probs.mean(axis=0)
+    assert share.max() / share.min() >= IMBALANCE_RATIO  # what counting every class would read
+    assert predicted_imbalance(view) < 2.0

@@ -8,15 +8,19 @@ The rule, from the literature and from our measurements (docs/heuristics.md):
 2. Afterwards, the lowest-margin image of each pool cluster before a second one of any cluster
    (Cluster-Margin's diversity, Citovsky et al. 2021, with each cluster's most uncertain image instead
    of a random one), plus an exploration share of ``EXPLORE`` drawn at random. When the pool is
-   long-tailed (the model's predicted class shares differ by ``IMBALANCE_RATIO`` or more), the batch first
-   tops up the classes with fewer labels, each with its own lowest-margin images (class-balanced active
-   learning, Bengar et al. 2022; Aggarwal et al. 2020): margin alone keeps asking about the large classes.
+   long-tailed (the model's predicted shares of the labeled classes differ by ``IMBALANCE_RATIO`` or more),
+   the batch first tops up the classes with fewer labels, each with its own lowest-margin images
+   (class-balanced active learning, Bengar et al. 2022; Aggarwal et al. 2020): margin alone keeps asking
+   about the large classes.
 
-The switch is decided from the data, by the first of three tests that says so:
+The switch is decided from the data, by the first of four tests that says so:
 
 - the replay (:func:`regime_statistic`): SelectAL's question (Hacohen & Weinshall 2024) asked of the
   labels already given: within held-out folds of the labels, would a batch picked by margin or one
-  picked by typicality teach a model more? Switch when margin's picks win beyond noise;
+  picked by typicality teach a model more? Switch when margin's picks win beyond noise; asked from
+  ``REGIME_FOLDS`` labels per class on (one per class per held-out fold);
+- a long-tailed pool (:func:`class_balanced`), read from the same number of labels on: typical picks keep
+  to the large classes, so the class-balanced margins start at once;
 - coverage (ProbCover, Yehuda et al. 2022): a majority (``SWITCH_COVERAGE``) of the pool lies within the
   purity radius of a labeled item, classes taken from the model's predictions;
 - a ceiling of ``MAX_TYPICAL_LABELS_PER_CLASS`` labels per class, the old fixed rule, kept as a bound.

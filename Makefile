@@ -70,11 +70,11 @@ bench: install
 
 # The label-efficiency suite of issue 10 (docs/results.md): every strategy on the Fashion-MNIST variants
 # (10k pool, long tail, Shirt vs T-shirt/top, 30% near-duplicates), Fashion-MNIST on Lite0 embeddings
-# (embeds 70,000 images once), digits and the toy set, 5 seeds; then the heads of issue 14 (logistic
-# against head=auto, with auto selection). Hours on 2 shared cores; not part of `make test`.
+# (embeds 70,000 images once) and the long tail on them, digits and the toy set, 5 seeds; then the heads
+# of issue 14 (logistic against head=auto, with auto selection). Hours on 2 shared cores; not part of `make test`.
 SUITE := fmnist-shirt-pair,fmnist-longtail,fmnist-neardup,fmnist-10k,digits,toy
 bench-long: install
-	$(PY) benchmarks/label_efficiency.py --datasets $(SUITE),fashion-mnist --seeds 5 --out bench-out/label-efficiency
+	$(PY) benchmarks/label_efficiency.py --datasets $(SUITE),fashion-mnist,lite0-longtail --seeds 5 --out bench-out/label-efficiency
 	$(PY) benchmarks/label_efficiency.py --datasets $(SUITE) --strategies auto --heads logistic,auto --seeds 5 \
 	  --out bench-out/label-efficiency-heads
 

@@ -9,6 +9,8 @@ class has a label (median and worst seed), and `auto`'s gap to random and to the
 each budget with the worst one. Writes summary.json (with ``auto_gaps`` and ``labels_until_every_class``),
 table.md, curves.csv and curves.png.
 The same runs are reachable as `labelwise simulate --dataset D --budgets 10,20,...`.
+--reuse DIR joins an earlier run's curves (DIR/<dataset>/curves.csv) of the strategies not run now, so that
+one changed strategy can be re-measured against the others' curves without running them again.
 
 --heads compares heads (issue 14): curves of heads other than the logistic one are named
 ``strategy+head``, and each head's difference to the logistic head is printed per budget, with the
@@ -18,9 +20,11 @@ worst per-seed-mean gap (e.g. `--strategies random --heads logistic,label-spread
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +34,7 @@ from _common import perturbed_copies
 
 from labelwise.loop import plots, report
 from labelwise.loop.datasets import FASHION_MNIST_CLASSES, Dataset, fashion_mnist_arrays, load_dataset
-from labelwise.loop.simulate import simulate
+from labelwise.loop.simulate import CurvePoint, simulate
 
 ALL = "random,margin,entropy,least-confidence,variance,bald,typiclust,probcover,kcenter,badge,cluster-margin,auto"
 LONG = [10, 20, 50, 100, 200, 500, 1000, 2000]
@@ -43,6 +47,8 @@ BUDGETS = {
     "fmnist-longtail": LONG,
     "fmnist-shirt-pair": SMALL,
     "fmnist-neardup": LONG,
+    # The same long tail on Lite0 embeddings (the issue's features; loads in seconds once the 70k are cached).
+    "lite0-longtail": LONG,
     "digits": [10, 20, 50, 100, 200, 500],
     "toy": [4, 8, 12, 20, 28],
 }
@@ -72,15 +78,32 @@ def fmnist_10k() -> Dataset:
     return _pca_dataset("fmnist-10k", x[pick], y[pick], tx, ty, FASHION_MNIST_CLASSES)
 
 
-def fmnist_longtail(ratio: float = 100.0) -> Dataset:
-    """Class sizes falling geometrically from the largest to 1/ratio of it (class order shuffled once)."""
-    x, y, tx, ty = _pixels()
+def longtail_pick(y: np.ndarray, ratio: float = 100.0) -> np.ndarray:
+    """Pool indices with class sizes falling geometrically from 3,000 to 3000/ratio (class order shuffled once)."""
     rng = np.random.default_rng(0)
     order = rng.permutation(10)
     sizes = np.round(3000 * ratio ** (-np.arange(10) / 9)).astype(int)  # 3000 ... 30
     members = [np.flatnonzero(y == c) for c in order]
-    pick = np.concatenate([rng.choice(m, s, replace=False) for m, s in zip(members, sizes, strict=True)])
+    return np.concatenate([rng.choice(m, s, replace=False) for m, s in zip(members, sizes, strict=True)])
+
+
+def fmnist_longtail(ratio: float = 100.0) -> Dataset:
+    """Class sizes falling geometrically from the largest to 1/ratio of it (class order shuffled once)."""
+    x, y, tx, ty = _pixels()
+    pick = longtail_pick(y, ratio)
     return _pca_dataset("fmnist-longtail", x[pick], y[pick], tx, ty, FASHION_MNIST_CLASSES)
+
+
+def _lite0_subset(name: str, pick_from: Callable[[np.ndarray], np.ndarray]) -> Dataset:
+    """A sub-pool of Fashion-MNIST on Lite0 embeddings (PCA-256 of the 60k pool, cached), the 10k test set."""
+    full = load_dataset("fashion-mnist")
+    pick = pick_from(full.y_pool)
+    return Dataset(name, full.X_pool[pick], full.y_pool[pick], full.X_test, full.y_test, full.class_names,
+                   initial=10, batch=10, extras=full.extras)  # fmt: skip
+
+
+def lite0_longtail() -> Dataset:
+    return _lite0_subset("lite0-longtail", longtail_pick)
 
 
 def fmnist_shirt_pair() -> Dataset:
@@ -105,7 +128,22 @@ def fmnist_neardup(share: float = 0.3) -> Dataset:
 
 
 SUITE = {"fmnist-10k": fmnist_10k, "fmnist-longtail": fmnist_longtail, "fmnist-shirt-pair": fmnist_shirt_pair,
-         "fmnist-neardup": fmnist_neardup}  # fmt: skip
+         "fmnist-neardup": fmnist_neardup, "lite0-longtail": lite0_longtail}  # fmt: skip
+
+
+def read_curves(path: Path, skip: set[str]) -> list[CurvePoint]:
+    """The points of an earlier run's curves.csv, less the strategies in ``skip`` (those run again now)."""
+    ints, floats = {"seed", "round", "n_labeled", "audit_n", "classes_labeled"}, {"accuracy", "macro_f1",
+                    "audit_accuracy", "audit_low", "audit_high"}  # fmt: skip
+    points = []
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            if row["strategy"] in skip:
+                continue
+            fields = {k: (None if v == "" else int(v) if k in ints else float(v) if k in floats else v)
+                      for k, v in row.items()}  # fmt: skip
+            points.append(CurvePoint(**fields))
+    return points
 
 
 def labels_to_reach(curve: dict, target: float) -> int | None:
@@ -198,6 +236,8 @@ def main() -> None:
     parser.add_argument("--heads", default="logistic", help="comma-separated heads (logistic first to compare)")
     parser.add_argument("--audit-fraction", type=float, default=0.05, help="random audit picks per batch, as served")
     parser.add_argument("--out", type=Path, default=Path("bench-out/label-efficiency"))
+    parser.add_argument("--reuse", type=Path, default=None,
+                        help="an earlier --out: its curves of the strategies not run now join the tables")  # fmt: skip
     args = parser.parse_args()
     strategies = args.strategies.split(",")
     heads = args.heads.split(",")
@@ -207,6 +247,10 @@ def main() -> None:
         start = time.perf_counter()
         points = simulate(data, strategies, args.seeds, 0, min(args.step, budgets[-1]), budgets[-1],
                           checkpoints=budgets, audit_fraction=args.audit_fraction, heads=heads)  # fmt: skip
+        if args.reuse is not None and (args.reuse / name / "curves.csv").exists():
+            points = read_curves(args.reuse / name / "curves.csv", set(strategies)) + points
+            order = {s: i for i, s in enumerate(ALL.split(","))}  # tables in the usual order, auto last
+            points.sort(key=lambda p: order.get(p.strategy, len(order)))
         summary = report.summarize(points, budgets[-1])
         summary.update(dataset=name, budgets=budgets, seeds=args.seeds, step=args.step)
         out = args.out / name

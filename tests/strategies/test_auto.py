@@ -7,11 +7,15 @@ import pytest
 
 from labelwise.strategies import PoolView, get_strategy
 from labelwise.strategies.auto import (
+    IMBALANCE_RATIO,
     REGIME_Z,
     SWITCH_COVERAGE,
     auto_phase,
+    class_balanced,
+    class_balanced_margin,
     labeled_coverage,
     margin_per_cluster,
+    predicted_imbalance,
     regime_statistic,
 )
 
@@ -227,3 +231,97 @@ def test_the_sample_is_reused_for_the_same_pool_only(monkeypatch):
     assert len(calls) == 2
     monkeypatch.setattr(auto, "COVERAGE_SAMPLE", 10)
     assert auto._sample(other).size == 10 and len(calls) == 3  # the sample size is part of the key
+
+
+# -- a long-tailed pool (issue 10): the high-budget phase tops up the classes with few labels --
+
+
+def hard_pair_and_rare_class(seed, rare=20):
+    """Two large overlapping classes (500 each, centres 1.5 apart) and a small, well-separated third one: margin
+    keeps asking about the pair's boundary, where the large classes meet, and never about the rare class."""
+    rng = np.random.default_rng(seed)
+    centres, sizes = np.array([[0, 0], [1.5, 0], [0, 8]]), (500, 500, rare)
+    X = np.concatenate([rng.normal(c, 1.0, size=(s, 2)) for c, s in zip(centres, sizes, strict=True)])
+    return X.astype(np.float32), np.repeat(np.arange(3), sizes)
+
+
+def test_long_tail_batch_asks_about_the_rare_class(monkeypatch):
+    import labelwise.strategies.auto as auto
+
+    for seed in range(3):
+        X, y = hard_pair_and_rare_class(seed)
+        # 60 labels (29 + 29 + 2): past the typical phase's ceiling of 20 per class, so auto is in its margins.
+        view = labels_view(X, y, np.r_[0:29, 500:529, 1000:1002], 3)
+        assert auto_phase(view) == "cluster-margin"
+        assert predicted_imbalance(view) >= IMBALANCE_RATIO and class_balanced(view)
+        picked = get_strategy("auto").query(view, 20, seed=0)
+        assert np.count_nonzero(y[picked] == 2) >= 15, np.bincount(y[picked], minlength=3)
+        assert get_strategy("auto").label(view) == "auto: cluster-margin (class-balanced)"
+        # The rule before: lowest margins per pool cluster, all on the large pair's boundary.
+        monkeypatch.setattr(auto, "IMBALANCE_RATIO", np.inf)
+        old = get_strategy("auto").query(view, 20, seed=0)
+        assert np.count_nonzero(y[old] == 2) <= 2, np.bincount(y[old], minlength=3)
+        monkeypatch.undo()
+
+
+def test_balanced_pool_keeps_margin_per_cluster(monkeypatch):
+    import labelwise.strategies.auto as auto
+
+    X, y = hard_pair_and_rare_class(0, rare=500)  # the same shapes with three classes of 500
+    view = labels_view(X, y, np.r_[0:20, 500:520, 1000:1020], 3)
+    assert auto_phase(view) == "cluster-margin"
+    assert predicted_imbalance(view) < IMBALANCE_RATIO and not class_balanced(view)
+    picked = get_strategy("auto").query(view, 20, seed=0)
+    monkeypatch.setattr(auto, "IMBALANCE_RATIO", np.inf)
+    np.testing.assert_array_equal(get_strategy("auto").query(view, 20, seed=0), picked)
+
+
+def test_class_balanced_quotas_follow_the_label_counts():
+    # 3 classes, labels 6 / 2 / 0 of 8, batch of 4: owed (8 + 4) / 3 - counts = 0, 2, 4, capped by the
+    # candidates predicted in each class (3, 2, 3) to 0, 2, 3, scaled to 4 in all and rounded down (0, 1, 2);
+    # the one left over goes to the lowest margin of what remains.
+    probs = np.array([[0.90, 0.05, 0.05], [0.40, 0.35, 0.25], [0.10, 0.80, 0.10], [0.10, 0.50, 0.40],
+                      [0.05, 0.05, 0.90], [0.20, 0.20, 0.60], [0.30, 0.30, 0.40], [0.80, 0.10, 0.10]])  # fmt: skip
+    labeled = np.zeros(16, dtype=bool)
+    labeled[8:] = True
+    labels = np.r_[np.full(8, -1), [0] * 6, [1] * 2]
+    view = PoolView(labeled=labeled, probs=np.r_[probs, np.full((8, 3), 1 / 3)], labels=labels, n_classes=3)
+    picked = class_balanced_margin(view, 4, np.arange(8))
+    # class 1: item 3 (margin 1 - 0.10 = 0.90); class 2: items 6 (0.90) and 5 (0.60); rest: item 1 (0.95)
+    assert picked.tolist() == [3, 6, 5, 1]
+    assert class_balanced_margin(view, 0, np.arange(8)).size == 0
+
+
+def test_replay_and_long_tail_wait_for_five_labels_per_class(monkeypatch):
+    import labelwise.strategies.auto as auto
+
+    monkeypatch.setattr(auto, "labeled_coverage", lambda view: 0.0)  # neither coverage nor the ceiling decides
+    monkeypatch.setattr(auto, "typical_labels_teach_more", lambda view: False)  # the replay says "switch"
+    X, y = hard_pair_and_rare_class(0, rare=500)
+    # 3 classes: 14 labels are below one per class per held-out fold (15), so the replay is not asked yet.
+    assert auto_phase(labels_view(X, y, np.r_[0:5, 500:505, 1000:1004], 3)) == "typiclust"
+    assert auto_phase(labels_view(X, y, np.r_[0:5, 500:505, 1000:1005], 3)) == "cluster-margin"
+
+
+def test_long_tailed_pool_leaves_the_typical_phase_at_five_labels_per_class(monkeypatch):
+    import labelwise.strategies.auto as auto
+
+    monkeypatch.setattr(auto, "labeled_coverage", lambda view: 0.0)
+    monkeypatch.setattr(auto, "typical_labels_teach_more", lambda view: True)  # the replay says "stay typical"
+    X, y = hard_pair_and_rare_class(0)
+    view = labels_view(X, y, np.r_[0:7, 500:507, 1000:1002], 3)  # 16 labels, the rare class's share far below
+    assert class_balanced(view) and auto_phase(view) == "cluster-margin"
+    balanced_X, balanced_y = hard_pair_and_rare_class(0, rare=500)
+    balanced = labels_view(balanced_X, balanced_y, np.r_[0:6, 500:506, 1000:1004], 3)
+    assert not class_balanced(balanced) and auto_phase(balanced) == "typiclust"
+
+
+def test_classes_without_labels_do_not_count_in_the_imbalance():
+    # Three balanced classes, labels of two: the third's share is near zero, but nobody has labeled it yet.
+    X, y = hard_pair_and_rare_class(0, rare=500)
+    two = labels_view(X, y, np.r_[0:10, 500:510], 3)
+    probs = np.c_[np.asarray(two.probs) * 0.999, np.full(len(X), 0.001)]  # a head over 3 classes, one unseen
+    view = PoolView(labeled=two.labeled, embeddings=X, labels=two.labels, probs=probs, n_classes=3)
+    share = probs.mean(axis=0)
+    assert share.max() / share.min() >= IMBALANCE_RATIO  # what counting every class would read
+    assert predicted_imbalance(view) < 2.0

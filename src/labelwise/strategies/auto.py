@@ -7,13 +7,20 @@ The rule, from the literature and from our measurements (docs/heuristics.md):
    teaches the most (Hacohen et al. 2022).
 2. Afterwards, the lowest-margin image of each pool cluster before a second one of any cluster
    (Cluster-Margin's diversity, Citovsky et al. 2021, with each cluster's most uncertain image instead
-   of a random one), plus an exploration share of ``EXPLORE`` drawn at random.
+   of a random one), plus an exploration share of ``EXPLORE`` drawn at random. When the pool is
+   long-tailed (the model's predicted shares of the labeled classes differ by ``IMBALANCE_RATIO`` or more),
+   the batch first tops up the classes with fewer labels, each with its own lowest-margin images
+   (class-balanced active learning, Bengar et al. 2022; Aggarwal et al. 2020): margin alone keeps asking
+   about the large classes.
 
-The switch is decided from the data, by the first of three tests that says so:
+The switch is decided from the data, by the first of four tests that says so:
 
 - the replay (:func:`regime_statistic`): SelectAL's question (Hacohen & Weinshall 2024) asked of the
   labels already given: within held-out folds of the labels, would a batch picked by margin or one
-  picked by typicality teach a model more? Switch when margin's picks win beyond noise;
+  picked by typicality teach a model more? Switch when margin's picks win beyond noise; asked from
+  ``REGIME_FOLDS`` labels per class on (one per class per held-out fold);
+- a long-tailed pool (:func:`class_balanced`), read from the same number of labels on: typical picks keep
+  to the large classes, so the class-balanced margins start at once;
 - coverage (ProbCover, Yehuda et al. 2022): a majority (``SWITCH_COVERAGE``) of the pool lies within the
   purity radius of a labeled item, classes taken from the model's predictions;
 - a ceiling of ``MAX_TYPICAL_LABELS_PER_CLASS`` labels per class, the old fixed rule, kept as a bound.
@@ -50,6 +57,10 @@ REGIME_FOLDS = 5  # held-out folds of the labels for the regime test
 TYPICALITY_K = 20  # neighbours of TypiClust's typicality (Hacohen et al. 2022 use 20)
 REGIME_Z = 1.645  # one-sided 5% test: the labels must show that margin's picks teach more, beyond noise
 _PROB_FLOOR = 1e-3  # a class a half-set never saw still gets this probability: a finite log-loss
+# A pool counts as long-tailed from the smallest imbalance ratio (largest over smallest class) of the standard
+# long-tailed benchmarks (CIFAR-10/100-LT use 10 to 200: Cui et al. 2019, Cao et al. 2019). Balanced pools
+# read 1 to 3 (Fashion-MNIST, digits, the binary sets of our suite), so the rule leaves them alone.
+IMBALANCE_RATIO = 10.0
 
 
 def _key(X: np.ndarray) -> np.ndarray:
@@ -192,11 +203,77 @@ def auto_phase(view: PoolView) -> str:
     if view.probs is None:
         return "typiclust"
     n_classes = view.n_classes or view.probs.shape[1]
-    if np.count_nonzero(view.labeled) >= MAX_TYPICAL_LABELS_PER_CLASS * n_classes:
+    n_labeled = np.count_nonzero(view.labeled)
+    if n_labeled >= MAX_TYPICAL_LABELS_PER_CLASS * n_classes:
         return "cluster-margin"
     if labeled_coverage(view) >= SWITCH_COVERAGE:
         return "cluster-margin"
+    # Below one label per class per held-out fold, the labels are too few to read a regime or the pool's class
+    # shares from: at 20 labels of 10 classes the replay holds out 4 labels per fold, and one noisy "switch" in 5
+    # seeds cost Fashion-MNIST 1.5 points at 50 labels.
+    if n_labeled < REGIME_FOLDS * n_classes:
+        return "typiclust"
+    if class_balanced(view):  # a long tail: typical picks keep to the large classes, the rare ones need margins
+        return "cluster-margin"
     return "cluster-margin" if typical_labels_teach_more(view) is False else "typiclust"
+
+
+def predicted_imbalance(view: PoolView) -> float:
+    """Largest over smallest class share of the pool, the shares being the model's mean probabilities.
+
+    Only classes with a label count (when the labels are known): a class nobody has labeled yet has a near-zero
+    share on any pool, long-tailed or not. Soft shares, not arg-max counts: a class the model never predicts
+    still has a small, finite share. 1.0 with fewer than two such classes.
+    """
+    share = np.asarray(view.probs, dtype=np.float64).mean(axis=0)
+    if view.labels is not None:
+        labels = np.asarray(view.labels)[np.asarray(view.labeled, dtype=bool)]
+        share = share[np.unique(labels[(labels >= 0) & (labels < share.size)])]
+    if share.size < 2:
+        return 1.0
+    return float(share.max() / max(share.min(), 1e-12))
+
+
+def class_balanced(view: PoolView) -> bool:
+    """Whether the high-budget phase balances classes: true labels known and a long-tailed pool."""
+    return view.labels is not None and predicted_imbalance(view) >= IMBALANCE_RATIO
+
+
+def auto_label(view: PoolView) -> str:
+    """What ``auto`` does for this view, as shown to the user (``auto: typiclust``, ...)."""
+    phase = auto_phase(view)
+    balanced = phase != "typiclust" and class_balanced(view)
+    return f"auto: {phase}" + (" (class-balanced)" if balanced else "")
+
+
+def class_balanced_margin(view: PoolView, n: int, candidates: np.ndarray) -> np.ndarray:
+    """``n`` candidates that bring the labeled set toward equal class counts, lowest margins first.
+
+    Class-balanced selection (Bengar et al. 2022, "Class-Balanced Active Learning for Image Classification"):
+    with ``c_j`` labels of class ``j`` and ``L`` labels in all, class ``j`` is owed ``max(0, (L + n) / k - c_j)``
+    picks, scaled down to ``n`` in all and capped by the candidates the model predicts as ``j``; each class
+    gives its lowest-margin candidates. What the quotas leave (rounding, classes with too few candidates)
+    goes to :func:`margin_per_cluster`.
+    """
+    if n <= 0:
+        return np.empty(0, dtype=np.intp)
+    probs = np.asarray(view.probs)[candidates]
+    k = probs.shape[1]
+    labels = np.asarray(view.labels)[np.asarray(view.labeled, dtype=bool)]
+    counts = np.bincount(labels[labels >= 0], minlength=k)[:k]
+    predicted = np.argmax(probs, axis=1)
+    available = np.bincount(predicted, minlength=k)
+    owed = np.minimum(np.maximum((counts.sum() + n) / k - counts, 0.0), available)
+    quota = np.minimum(np.floor(owed * n / max(owed.sum(), 1.0)).astype(np.intp), available)
+    scores = margin(probs)
+    picks = []
+    for c in np.flatnonzero(quota):
+        members = np.flatnonzero(predicted == c)
+        order = np.lexsort((candidates[members], -scores[members]))  # most uncertain first; ties by index
+        picks.append(candidates[members[order[: quota[c]]]])
+    chosen = np.concatenate(picks) if picks else np.empty(0, dtype=np.intp)
+    rest = np.setdiff1d(candidates, chosen, assume_unique=True)
+    return np.concatenate([chosen, margin_per_cluster(view, n - chosen.size, rest)]).astype(np.intp)
 
 
 def margin_per_cluster(view: PoolView, n: int, candidates: np.ndarray) -> np.ndarray:
@@ -229,7 +306,9 @@ def auto_select(view: PoolView, n: int, rng: np.random.Generator, candidates: np
     if auto_phase(view) == "typiclust":
         return Selection(typiclust_select(view, n, rng, candidates))
     n_exploit = n - round(EXPLORE * n)
-    if HIGH_BUDGET == "margin":
+    if class_balanced(view):
+        exploit = class_balanced_margin(view, n_exploit, candidates)
+    elif HIGH_BUDGET == "margin":
         exploit = candidates[top_k(margin(view.probs[candidates]), n_exploit, rng)]
     elif HIGH_BUDGET == "margin-per-cluster":
         exploit = margin_per_cluster(view, n_exploit, candidates)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from labelwise.strategies import uncertainty
-from labelwise.strategies.auto import auto_phase, auto_select
+from labelwise.strategies.auto import auto_label, auto_phase, auto_select
 from labelwise.strategies.diversity import kcenter_select, probcover_select, typiclust_select
 from labelwise.strategies.hybrid import badge_select, cluster_margin_select
 from labelwise.strategies.registry import PoolView, ScoreFn, Strategy, register
@@ -45,7 +45,7 @@ for strategy in (
     Strategy("cluster-margin", "lowest margins, one per cluster", PROBS | EMBEDDINGS, select=cluster_margin_select,
              uses_clusters=True),
     Strategy("auto", "chooses per round: typicality with few labels, then diverse uncertainty", EMBEDDINGS,
-             select=auto_select, describe=lambda view: f"auto: {auto_phase(view)}", uses_clusters=True,
+             select=auto_select, describe=auto_label, uses_clusters=True,
              uses_typicality=lambda view: auto_phase(view) == "typiclust"),
 ):  # fmt: skip
     register(strategy)

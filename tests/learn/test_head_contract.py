@@ -138,7 +138,7 @@ def test_auto_picks_the_graph_where_classes_are_clusters_a_line_cannot_split():
     assert (head.predict(X) == y).mean() > 0.95
 
 
-def test_auto_keeps_the_logistic_head_on_a_pool_too_large_for_the_exact_graph(monkeypatch):
+def test_auto_leaves_label_spreading_out_on_a_pool_too_large_for_its_graph(monkeypatch):
     # The same moons on which auto picks the graph (above), in a pool over the graph's size limit.
     from labelwise.learn import choose
 
@@ -146,7 +146,25 @@ def test_auto_keeps_the_logistic_head_on_a_pool_too_large_for_the_exact_graph(mo
     X = np.c_[X - X.mean(axis=0), np.full(len(X), 1.5)].astype(np.float32)
     monkeypatch.setattr(choose, "MAX_GRAPH_POOL", 399)
     head = AutoHead(classes=[0, 1], random_state=0).fit(X, partial(y, 12, classes=(0, 1)))
-    assert head.chosen_ == "logistic" and "above the 399" in head.reason_
+    assert head.chosen_ != "label-spreading" and "above the 399" in head.reason_
+    assert set(head.cv_accuracy_) == {"logistic", "self-training"}
+
+
+def test_with_two_labels_per_class_self_training_serves_unless_beaten_significantly():
+    X, y = blobs()
+    head = AutoHead(classes=list(range(K)), random_state=0).fit(X, partial(y, 2))
+    # Far-apart clusters: every head gets every held-out label right, so nothing beats the default.
+    assert head.chosen_ == "self-training", head.reason_
+    head = AutoHead(classes=list(range(K)), random_state=0).fit(X, partial(y, 3))
+    assert head.chosen_ == "logistic", head.reason_  # above 2 per class the default is the logistic head again
+    # The default keeps serving when the best candidate's lead is not significant (4 of 6: p = 0.34)...
+    default = np.array([True] * 10 + [False] * 4 + [True] * 2)
+    better = np.array([True] * 10 + [True] * 4 + [False] * 2)
+    assert choose_head({"logistic": better, "self-training": default}, "self-training")[0] == "self-training"
+    # ... and a candidate that beats it significantly serves.
+    best = np.ones(16, dtype=bool)
+    default[10:16] = False
+    assert choose_head({"label-spreading": best, "self-training": default}, "self-training")[0] == "label-spreading"
 
 
 def test_the_loop_serves_a_semi_supervised_head_and_says_which():

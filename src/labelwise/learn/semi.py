@@ -120,16 +120,17 @@ class LabelSpreadingHead(ClassifierMixin, BaseEstimator):
         self.classes_ = np.asarray(self.classes)
         labeled, columns = split_labels(self.classes_, y)
         n, k = X.shape[0], len(self.classes_)
-        Y = np.zeros((n, k))
+        Y = np.zeros((n, k), dtype=np.float32)
         Y[labeled, columns] = 1.0
-        F = spread(normalized_graph(X, self.n_neighbors), Y, self.alpha, self.max_iter, self.tol)
+        key = fingerprint(X)
+        F = spread(normalized_graph(X, self.n_neighbors, key), Y, self.alpha, self.max_iter, self.tol)
         prior = np.bincount(columns, minlength=k).astype(np.float64)
         prior /= prior.sum()
         totals = F.sum(axis=1, keepdims=True)
         self.pool_proba_ = np.where(totals > 0, F / np.where(totals > 0, totals, 1.0), prior)
         self.prior_ = prior
         self.pool_ = X
-        self.pool_key_ = fingerprint(X)
+        self.pool_key_ = key
         self.n_features_in_ = X.shape[1]
         return self
 

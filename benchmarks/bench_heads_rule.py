@@ -14,9 +14,9 @@ label_efficiency.py and bench_heads_fmnist.py.) Writes one JSON line per (set, s
 ``--analyse`` prints, per set and strategy, the worst per-budget mean difference to the logistic head
 (points, over the seeds) of each rule, and the mean gain at the budgets with at most 2 labels per
 class: ``1-SE`` (the earlier rule: best candidate if its paired gain exceeds one standard error),
-``sign`` (the sign test against the logistic head), ``auto`` (today's ``AutoHead``: self-training as
-the default up to 2 labels per class, the sign test against the default, nothing semi-supervised
-above 20 labels per class), each head always, and the hindsight best head per retrain.
+``sign`` (the sign test against the logistic head), ``auto`` (today's ``AutoHead``: label spreading
+as the default up to 1 label per class, self-training up to 2, the sign test against the default,
+nothing semi-supervised above 20 labels per class), each head always, and the hindsight best head per retrain.
 """
 
 from __future__ import annotations
@@ -94,8 +94,7 @@ def _one_se(correct: dict[str, np.ndarray]) -> str:
 def _auto(correct: dict[str, np.ndarray], n: int, k: int) -> str:
     if n > choose.MAX_LABELS_PER_CLASS * k:
         return "logistic"
-    default = "self-training" if n <= choose.SELF_TRAINING_LABELS_PER_CLASS * k else "logistic"
-    return choose_head(correct, default)[0]
+    return choose_head(correct, choose.default_head(tuple(correct), n, k))[0]
 
 
 RULES = {

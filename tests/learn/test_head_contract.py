@@ -150,8 +150,10 @@ def test_auto_leaves_label_spreading_out_on_a_pool_too_large_for_its_graph(monke
     assert set(head.cv_accuracy_) == {"logistic", "self-training"}
 
 
-def test_with_two_labels_per_class_self_training_serves_unless_beaten_significantly():
+def test_with_one_or_two_labels_per_class_a_semi_supervised_head_serves_unless_beaten_significantly():
     X, y = blobs()
+    head = AutoHead(classes=list(range(K)), random_state=0).fit(X, partial(y, 1))
+    assert head.chosen_ == "label-spreading", head.reason_  # one label per class: nothing to hold out
     head = AutoHead(classes=list(range(K)), random_state=0).fit(X, partial(y, 2))
     # Far-apart clusters: every head gets every held-out label right, so nothing beats the default.
     assert head.chosen_ == "self-training", head.reason_

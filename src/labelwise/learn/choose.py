@@ -20,12 +20,15 @@ again at every retrain, from the project's own labels:
    The test needs at least 5 such labels (5 of 5 won: p = 1/32), so a few lucky folds on a handful
    of labels cannot move ``auto``; the one-standard-error rule it replaces (a z of 1, about p = 0.16)
    did, and lost up to 1.7 points on the toy set at 4 labels.
-4. The default head is the logistic head, except with at most ``SELF_TRAINING_LABELS_PER_CLASS``
-   labels per class, where it is self-training: there cross-validation has almost nothing to hold
-   out (a class with one label cannot be predicted once it is held out), and self-training was
-   measured never below the logistic head (seven data sets, random and ``auto`` labels:
-   +0.8 to +8.8 points, docs/heads.md), in line with pseudo-labelling's known gains at the
-   smallest budgets (Lee 2013).
+4. The default head is the logistic head, except with few labels: label spreading with at most
+   ``GRAPH_LABELS_PER_CLASS`` (1) label per class, self-training with at most
+   ``SELF_TRAINING_LABELS_PER_CLASS`` (2). There cross-validation has almost nothing to hold out (a
+   class with one label cannot be predicted once it is held out), so the default must be safe
+   without evidence: measured on seven data sets with random and ``auto`` labels (docs/heads.md),
+   label spreading at 1 label per class and self-training at 1 or 2 were never below the logistic
+   head, label spreading at 2 per class was. Graph propagation from one label per class is the
+   classic setting of Zhou et al. (2004), and pseudo-labelling's gains are largest at the smallest
+   budgets (Lee 2013).
 
 A held-out image whose class has no other label cannot be predicted by any candidate: it is wrong
 for all of them and adds nothing to the paired comparison.
@@ -38,6 +41,7 @@ learning algorithms. NeurIPS.
 McNemar (1947). Note on the sampling error of the difference between correlated proportions.
 Dietterich (1998). Approximate statistical tests for comparing supervised classification learning
 algorithms. Neural Computation.
+Zhou, Bousquet, Lal, Weston, Schölkopf (2004). Learning with local and global consistency. NeurIPS.
 Lee (2013). Pseudo-label: the simple and efficient semi-supervised learning method for deep neural
 networks. ICML workshop.
 """
@@ -61,15 +65,17 @@ SIGNIFICANCE = 0.05  # one-sided level of the sign test a candidate must pass to
 # Semi-supervised candidates only up to this many labels per project class (point 1 above):
 # on the suite, auto's gains were at 1 to 20 labels per class, its losses over 0.5 points at 50 and more.
 MAX_LABELS_PER_CLASS = 20
-# With at most this many labels per project class, self-training is the head that serves unless
-# another beats it significantly (point 4 above): on seven data sets and two ways of choosing labels
-# it was never below the logistic head there (+0.8 to +8.8 points), and below it by up to 0.5 at 5.
+# The default head (point 4 above) with few labels: label spreading up to 1 label per project class,
+# self-training up to 2. On seven data sets and two ways of choosing labels, label spreading at 1
+# per class was +0.2 to +11.4 points over the logistic head and self-training at 1 or 2 per class
+# +0.8 to +8.8, while label spreading at 2 per class fell to -1.2 (docs/heads.md).
+GRAPH_LABELS_PER_CLASS = 1
 SELF_TRAINING_LABELS_PER_CLASS = 2
 # The semi-supervised heads need the pool's neighbour graph: about 25 s for 100,000 x 256 (faiss IVF,
 # one busy core, benchmarks/bench_heads.py), n^1.5, built once per pool and kept on disk. Above this
 # size ``auto`` leaves label spreading out, so a large project's first retrain is not held up for
 # minutes; a user may still name it in the settings.
-MAX_GRAPH_POOL = 200_000
+MAX_GRAPH_POOL = 100_000
 CANDIDATES = ("logistic", "self-training", "label-spreading")
 
 
@@ -168,8 +174,11 @@ def choose_head(scores: dict[str, np.ndarray], default: str = SIMPLEST) -> tuple
 
 
 def default_head(names: tuple[str, ...], n_labels: int, n_classes: int) -> str:
-    """The head that serves unless another beats it significantly: self-training while there are at
-    most ``SELF_TRAINING_LABELS_PER_CLASS`` labels per class (and it is a candidate), else the logistic head."""
+    """The head that serves unless another beats it significantly (point 4 of the module docstring):
+    label spreading with at most ``GRAPH_LABELS_PER_CLASS`` labels per class, self-training with at
+    most ``SELF_TRAINING_LABELS_PER_CLASS``, else the logistic head (each only if it is a candidate)."""
+    if "label-spreading" in names and n_labels <= GRAPH_LABELS_PER_CLASS * n_classes:
+        return "label-spreading"
     if "self-training" in names and n_labels <= SELF_TRAINING_LABELS_PER_CLASS * n_classes:
         return "self-training"
     return SIMPLEST

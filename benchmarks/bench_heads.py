@@ -95,14 +95,16 @@ def main() -> None:
             real_graph(args.recall_rows)
         builds = []
         for n in sizes:
-            X, _ = clustered(n, args.dim, args.classes, seed=n)
+            X, y = clustered(n, args.dim, args.classes, seed=n)
             graph.clear_cache()
             build, (idx, _) = timed(lambda X=X: graph.neighbors(X))
             builds.append(build)
             kind = "exact" if n <= graph.EXACT_LIMIT else f"IVF, nprobe {graph.NPROBE}"
             found = recall(X, idx, args.recall_rows)
+            agree = float((y[idx] == y[:, None]).mean())
             print(f"graph build, {n:,} x {args.dim} ({kind}): {build:.1f} s; "
-                  f"recall of the exact {graph.N_NEIGHBORS} neighbours: {found:.3f}")  # fmt: skip
+                  f"recall of the exact {graph.N_NEIGHBORS} neighbours: {found:.3f}; "
+                  f"neighbours of the same cluster: {agree:.3f}")  # fmt: skip
         if len(sizes) > 1:
             slope = float(np.polyfit(np.log(sizes), np.log(builds), 1)[0])
             at_1m = builds[-1] * (1_000_000 / sizes[-1]) ** slope

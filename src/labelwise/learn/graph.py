@@ -3,13 +3,17 @@
 The graph depends on the embeddings only, never on the labels, so a retrain (and each fold of the
 ``auto`` head's cross-validation) reuses it: a retrain costs a few sparse products, not a
 neighbour search. It is kept twice, both keyed by a fingerprint of the pool's bytes: in a small
-in-process cache, and on disk (``<cache>/graphs/<fingerprint>-k<k>.npz``), so a server restart or a
+in-process cache, and on disk (``<cache>/graphs/<fingerprint>-k<k>-v<GRAPH_VERSION>.npz``), so a server restart or a
 second process finds it; a changed pool has another fingerprint, so a stale graph is never used.
 
 Neighbours come from faiss (already used by the near-duplicate and similar-image searches): exact
-inner products up to ``EXACT_LIMIT`` rows, above that an inverted-file index (``IndexIVFFlat``, about
-``4 sqrt(n)`` cells, ``NPROBE`` probed), which is approximate (a neighbour in a cell not probed is
-missed) and near-linear instead of quadratic (``benchmarks/bench_heads.py`` measures both).
+inner products up to ``EXACT_LIMIT`` rows, above that an inverted-file index (``IndexIVFFlat``,
+``sqrt(n)`` cells, ``NPROBE`` probed), which is approximate (a neighbour in a cell not probed is
+missed) and grows as ``n^1.5`` instead of ``n^2`` (``benchmarks/bench_heads.py`` measures both).
+The near-duplicate search's ``4 sqrt(n)`` cells with 16 probed found 70% of the exact neighbours
+at 25k synthetic rows and 41% at 100k; ``sqrt(n)`` cells with 8 probed scan the same share of the
+pool per row, in bigger cells, and find more (docs/heads.md, Cost); the k-means that places the
+cells is trained on ``TRAIN_PER_CELL`` rows per cell.
 
 Cosine geometry: rows are L2-normalised first, as is usual for frozen embeddings (the scale of an
 embedding carries little class information; its direction does).
@@ -30,10 +34,15 @@ N_NEIGHBORS = 10  # the usual choice for kNN label propagation (Zhou et al. 2004
 # Up to this many pool rows the neighbours are exact (faiss flat inner product, one BLAS product per
 # block: about 1 s for 20,000 x 256 on one core); above it, an IVF index.
 EXACT_LIMIT = 20_000
-# Cells probed per row in the IVF index (of about 4 sqrt(n)): the near-duplicate search's setting
-# (strategies/neighbours.py). A missed neighbour is replaced by the next nearest one found, which
-# for label spreading is still a close image; the recall is printed by benchmarks/bench_heads.py.
-NPROBE = 16
+# Cells probed per row in the IVF index (of sqrt(n)): 8 scans 8 / sqrt(n) of the pool per row (2.5%
+# at 100k). A missed neighbour is replaced by the next nearest one found, which for label spreading
+# is still a close image; the recall and the neighbours' class agreement are printed by
+# benchmarks/bench_heads.py.
+NPROBE = 8
+# Rows per cell the k-means of the IVF index is trained on (faiss samples them, seeded; its default
+# is 256, its minimum 39): the cells only route the search, they need not be exact.
+TRAIN_PER_CELL = 64
+GRAPH_VERSION = 2  # in the disk file's name: a graph built another way is not read back
 _BLOCK = 4096  # query rows per faiss call: bounds the (block, k) result arrays and the BLAS scratch
 _CACHE_SIZE = 4  # a pool graph plus a test split's neighbours, for a couple of pools
 _DISK_KEEP = 8  # graph files kept on disk (oldest removed first): a few pools' worth
@@ -75,9 +84,10 @@ def _index(P: np.ndarray):
     if n <= EXACT_LIMIT:
         index = faiss.IndexFlatIP(d)
     else:
-        # About 4 sqrt(n) cells (faiss's guidance), and at least 39 training rows per cell (its minimum).
-        cells = max(1, min(int(4 * np.sqrt(n)), n // 39))
+        # sqrt(n) cells (see the module docstring), and at least 39 training rows per cell (faiss's minimum).
+        cells = max(1, min(int(np.sqrt(n)), n // 39))
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, cells, faiss.METRIC_INNER_PRODUCT)
+        index.cp.max_points_per_centroid = TRAIN_PER_CELL
         index.train(P)  # k-means on a sample, seeded by faiss: the cells are reproducible
         index.nprobe = NPROBE
     index.add(P)
@@ -111,7 +121,7 @@ def _pool_neighbors(P: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def graph_file(key: str, k: int):
-    return cache_dir() / "graphs" / f"{key}-k{k}.npz"
+    return cache_dir() / "graphs" / f"{key}-k{k}-v{GRAPH_VERSION}.npz"
 
 
 def _load(path, n: int, k: int) -> tuple[np.ndarray, np.ndarray] | None:

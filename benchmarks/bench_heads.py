@@ -57,11 +57,8 @@ def recall(X: np.ndarray, idx: np.ndarray, rows: int) -> float:
     return float(np.mean([np.intersect1d(e, idx[r]).size / k for e, r in zip(exact, pick, strict=True)]))
 
 
-def real_graph(recall_rows: int) -> None:
+def real_graph(data, recall_rows: int) -> None:
     """The graph of the 60k lite0 pool: build time, recall, and each image's neighbours' label agreement."""
-    from labelwise.loop.datasets import fashion_mnist
-
-    data = fashion_mnist("lite0", 256)
     X = np.ascontiguousarray(data.X_pool)
     graph.clear_cache()
     build, (idx, _) = timed(lambda: graph.neighbors(X))
@@ -87,12 +84,17 @@ def main() -> None:
     )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    data = None
+    if args.lite0:  # from the user's cache of embeddings, before the graphs' cache is switched below
+        from labelwise.loop.datasets import fashion_mnist
+
+        data = fashion_mnist("lite0", 256)
     # A fresh cache unless --cache names one: with a cache of an earlier run, the graphs are read
     # from disk (the build times printed are then reads).
     os.environ["LABELWISE_CACHE"] = str(args.cache or tempfile.mkdtemp(prefix="bench-heads-"))
     with threadpool_limits(1):
-        if args.lite0:
-            real_graph(args.recall_rows)
+        if data is not None:
+            real_graph(data, args.recall_rows)
         builds = []
         for n in sizes:
             X, y = clustered(n, args.dim, args.classes, seed=n)

@@ -7,10 +7,9 @@ again at every retrain, from the project's own labels:
 1. The prior: the semi-supervised heads are candidates only while the project has at most
    ``MAX_LABELS_PER_CLASS`` labels per class. Semi-supervised learning helps most when labels are
    scarce and its benefit shrinks, then turns negative, as they grow (Zhu 2005, section 11; Oliver
-   et al. 2018, figure 4). On the label-efficiency suite (docs/results.md) ``auto``'s losses at 50
-   and more labels per class (digits -0.5 at 500, long tail -1.3 at 1,000, near-duplicates -0.5 to
-   -2.0 from 500 to 2,000) came from cross-validation preferring a semi-supervised head that then
-   lost on the test set, and its only gain above 20 per class was +0.9 (long tail at 500).
+   et al. 2018, figure 4). On the label-efficiency suite (docs/heads.md) the earlier ``auto`` lost
+   at 50 and more labels per class (digits -0.5 at 500, long tail -1.3 at 1,000, near-duplicates
+   -0.5 to -2.0 from 500 to 2,000) and gained above 20 per class only once (+0.9, long tail at 500).
 2. Every labeled image is held out once (``folds`` shuffled folds). Each candidate is trained on
    the other labels; the semi-supervised ones also see the whole pool, unlabeled, including the
    held-out images (as they will at serving time). Only held-out labels are scored.
@@ -71,8 +70,8 @@ MAX_LABELS_PER_CLASS = 20
 # +0.8 to +8.8, while label spreading at 2 per class fell to -1.2 (docs/heads.md).
 GRAPH_LABELS_PER_CLASS = 1
 SELF_TRAINING_LABELS_PER_CLASS = 2
-# The semi-supervised heads need the pool's neighbour graph: about 25 s for 100,000 x 256 (faiss IVF,
-# one busy core, benchmarks/bench_heads.py), n^1.5, built once per pool and kept on disk. Above this
+# Label spreading needs the pool's neighbour graph: 54 s for 100,000 x 256 (faiss IVF, one busy core,
+# benchmarks/bench_heads.py), n^1.5 to n^1.8, built once per pool and kept on disk. Above this
 # size ``auto`` leaves label spreading out, so a large project's first retrain is not held up for
 # minutes; a user may still name it in the settings.
 MAX_GRAPH_POOL = 100_000

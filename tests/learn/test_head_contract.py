@@ -138,7 +138,7 @@ def test_auto_picks_the_graph_where_classes_are_clusters_a_line_cannot_split():
     assert (head.predict(X) == y).mean() > 0.95
 
 
-def test_auto_keeps_the_logistic_head_on_a_pool_too_large_for_the_exact_graph(monkeypatch):
+def test_auto_leaves_label_spreading_out_on_a_pool_too_large_for_its_graph(monkeypatch):
     # The same moons on which auto picks the graph (above), in a pool over the graph's size limit.
     from labelwise.learn import choose
 
@@ -146,7 +146,27 @@ def test_auto_keeps_the_logistic_head_on_a_pool_too_large_for_the_exact_graph(mo
     X = np.c_[X - X.mean(axis=0), np.full(len(X), 1.5)].astype(np.float32)
     monkeypatch.setattr(choose, "MAX_GRAPH_POOL", 399)
     head = AutoHead(classes=[0, 1], random_state=0).fit(X, partial(y, 12, classes=(0, 1)))
-    assert head.chosen_ == "logistic" and "above the 399" in head.reason_
+    assert head.chosen_ != "label-spreading" and "above the 399" in head.reason_
+    assert set(head.cv_accuracy_) == {"logistic", "self-training"}
+
+
+def test_with_one_or_two_labels_per_class_a_semi_supervised_head_serves_unless_beaten_significantly():
+    X, y = blobs()
+    head = AutoHead(classes=list(range(K)), random_state=0).fit(X, partial(y, 1))
+    assert head.chosen_ == "label-spreading", head.reason_  # one label per class: nothing to hold out
+    head = AutoHead(classes=list(range(K)), random_state=0).fit(X, partial(y, 2))
+    # Far-apart clusters: every head gets every held-out label right, so nothing beats the default.
+    assert head.chosen_ == "self-training", head.reason_
+    head = AutoHead(classes=list(range(K)), random_state=0).fit(X, partial(y, 3))
+    assert head.chosen_ == "logistic", head.reason_  # above 2 per class the default is the logistic head again
+    # The default keeps serving when the best candidate's lead is not significant (4 of 6: p = 0.34)...
+    default = np.array([True] * 10 + [False] * 4 + [True] * 2)
+    better = np.array([True] * 10 + [True] * 4 + [False] * 2)
+    assert choose_head({"logistic": better, "self-training": default}, "self-training")[0] == "self-training"
+    # ... and a candidate that beats it significantly serves.
+    best = np.ones(16, dtype=bool)
+    default[10:16] = False
+    assert choose_head({"label-spreading": best, "self-training": default}, "self-training")[0] == "label-spreading"
 
 
 def test_the_loop_serves_a_semi_supervised_head_and_says_which():
@@ -162,3 +182,35 @@ def test_the_loop_serves_a_semi_supervised_head_and_says_which():
     assert choice["reason"].startswith("auto: ")
     # The dashboard's cross-validated accuracy is auto's own of the chosen head, not a nested one.
     assert loop.cross_validated_accuracy()["cv_accuracy"] == loop.model.cv_accuracy_[choice["head"]]
+
+
+def test_choose_needs_a_significant_sign_test_not_a_lucky_fold():
+    # 4 labels, the candidate right on the 2 the logistic head missed: over one standard error of the
+    # paired mean (the earlier rule switched here), but 2 of 2 is p = 0.25 in the sign test.
+    logistic = np.array([False, False, True, True])
+    candidate = np.ones(4, dtype=bool)
+    name, reason = choose_head({"logistic": logistic, "label-spreading": candidate})
+    assert name == "logistic" and "p = 0.250" in reason
+    # 40 labels: the candidate right on 8, wrong on 2 of the 10 where they disagree: p = 0.055.
+    base = np.zeros(40, dtype=bool)
+    base[:20] = True
+    better = base.copy()
+    better[20:28] = True
+    better[:2] = False
+    assert choose_head({"logistic": base, "label-spreading": better})[0] == "logistic"
+    better[28] = True  # 9 of 11: p = 0.033
+    name, reason = choose_head({"logistic": base, "label-spreading": better})
+    assert name == "label-spreading" and "right on 9, wrong on 2" in reason
+
+
+def test_auto_keeps_the_logistic_head_beyond_the_labels_per_class_where_the_graph_stops_paying():
+    # The moons on which auto picks the graph at 12 labels per class, now with 21 per class.
+    from labelwise.learn import choose
+
+    X, y = make_moons(400, noise=0.05, random_state=0)
+    X = np.c_[X - X.mean(axis=0), np.full(len(X), 1.5)].astype(np.float32)
+    labels = partial(y, choose.MAX_LABELS_PER_CLASS + 1, classes=(0, 1))
+    head = AutoHead(classes=[0, 1], random_state=0).fit(X, labels)
+    assert head.chosen_ == "logistic" and "more than 20 per class" in head.reason_
+    at_limit = partial(y, choose.MAX_LABELS_PER_CLASS, classes=(0, 1))
+    assert AutoHead(classes=[0, 1], random_state=0).fit(X, at_limit).chosen_ == "label-spreading"

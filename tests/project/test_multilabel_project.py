@@ -10,7 +10,7 @@ import json
 
 import numpy as np
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from labelwise.errors import ConflictError, LabelwiseError
 from labelwise.project import Project
@@ -193,7 +193,9 @@ def test_0013_keeps_the_labels_of_a_0012_database(request, tmp_path, backend):
     from alembic import command
 
     from labelwise.project.labels import current_labels, label_image
+    from labelwise.project.review import review_label
     from labelwise.store import db
+    from labelwise.store.models import LabelReview
 
     url = request.getfixturevalue("pg_url") if backend == "postgresql" else ""
     (tmp_path / "images").mkdir()
@@ -204,10 +206,16 @@ def test_0013_keeps_the_labels_of_a_0012_database(request, tmp_path, backend):
         session.add_all([Image(path="a.png", content_hash="a" * 64, status=STATUS_OK),
                          Image(path="b.png", content_hash="b" * 64, status=STATUS_OK)])  # fmt: skip
     label_image(project, "a.png", "owl")
+    # A review points at annotations: SQLite's batch rebuild of that table must not trip on it.
+    review_label(project, "a.png", reviewer="rev", new_class="fox")
     assert db.pending_migrations(project.engine) == ["0013_multilabel"]
     project.upgrade_database()
+    assert db.pending_migrations(project.engine) == []
     with project.sessions() as session:
-        assert current_labels(session) == {1: 2}
+        assert current_labels(session) == {1: 3}
+        assert session.scalars(select(LabelReview.action)).all() == ["change"]
+        if backend == "sqlite":  # the pragma is back on for the connections that follow
+            assert session.execute(text("PRAGMA foreign_keys")).scalar() == 1
     project.config.multi_label = True  # the new column takes a set (no class) on the upgraded table
     label_image_set(project, "b.png", [])
     assert sets(project) == {2: []}

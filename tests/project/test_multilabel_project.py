@@ -222,6 +222,25 @@ def test_0013_keeps_the_labels_of_a_0012_database(request, tmp_path, backend):
     project.close()
 
 
+def test_downgrading_0013_refuses_while_label_sets_exist_and_changes_nothing(project):
+    from alembic import command
+
+    from labelwise.store import db
+
+    label_image_set(project, "0.png", ["cat", "dog"])
+    label_image_set(project, "1.png", [])
+    config = db.alembic_config(project.engine)
+    with pytest.raises(LabelwiseError, match=r"downgrade below 0013_multilabel: .* 2 multi-label annotation"):
+        command.downgrade(config, "0012_trust2")
+    assert db.pending_migrations(project.engine) == []
+    assert sets(project) == {1: [0, 1], 2: []}  # nothing dropped
+    with project.sessions.begin() as session:  # once no set is left, the downgrade goes through
+        session.query(AnnotationClass).delete()
+        session.query(Annotation).delete()
+    command.downgrade(config, "0012_trust2")
+    assert db.pending_migrations(project.engine) == ["0013_multilabel"]
+
+
 def test_single_label_operations_are_refused_not_half_done(project, tmp_path):
     from labelwise.project.classes import merge_classes
     from labelwise.project.label_studio_files import import_labels_label_studio

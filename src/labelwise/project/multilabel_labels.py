@@ -119,6 +119,22 @@ def label_sets_of(session: Session, annotation_ids: list[int]) -> dict[int, list
     return out
 
 
+def set_text(names: list[str]) -> str:
+    """A label set as display text: "Bag; Coat", or "none" for the explicit empty set."""
+    return "; ".join(names) or "none"
+
+
+def set_text_of(session: Session, annotation_id: int) -> str:
+    """The display text of one multi-label annotation's set, in class order."""
+    names = session.scalars(
+        select(LabelClass.name)
+        .join(AnnotationClass, AnnotationClass.class_id == LabelClass.id)
+        .where(AnnotationClass.annotation_id == annotation_id)
+        .order_by(LabelClass.position)
+    ).all()
+    return set_text(list(names))
+
+
 def current_label_sets(session: Session) -> dict[int, list[int]]:
     """image id -> class positions of its current multi-label label (empty list: explicit none)."""
     current = dict(
@@ -197,4 +213,4 @@ def label_texts(project: Project, image_ids: list[int]) -> dict[int, str]:
             ).all()
         )
         sets = label_sets_of(session, list(current))
-    return {image_id: "; ".join(names[p] for p in sets[a]) or "none" for a, image_id in current.items()}
+    return {image_id: set_text([names[p] for p in sets[a]]) for a, image_id in current.items()}

@@ -48,3 +48,24 @@ def test_a_changed_file_moves_its_label_set_to_the_history_and_flags_it(small):
         assert image.review_reason == "content changed after it was labeled 'top; dark' by cli"
     assert [a.superseded for a in history] == [True]  # kept for audit, no longer current
     assert image.id not in sets(project)
+
+
+def test_folder_import_adds_the_folder_class_and_never_shrinks_a_set(small):
+    from labelwise.project.labels import labels_from_folders
+
+    project, folder = small
+    project.add_classes(["Coat"])
+    coat, sandal = (f"{name}/{next((folder / name).iterdir()).name}" for name in ("Coat", "Sandal"))
+    label_image_set(project, coat, ["top", "Coat", "dark"])  # richer than the folder says: kept as is
+    label_image_set(project, sandal, ["footwear"])  # the folder's class is added to it
+    report = labels_from_folders(project)
+    assert report.imported == 9  # every image but the Coat one
+    names = project.class_names()
+    with project.sessions() as session:
+        ids = dict(session.execute(select(Image.path, Image.id)).all())
+    labeled = {path: sorted(names[p] for p in positions) for path, positions in
+               ((path, sets(project)[image_id]) for path, image_id in ids.items())}  # fmt: skip
+    assert labeled[coat] == ["Coat", "dark", "top"]
+    assert labeled[sandal] == ["Sandal", "footwear"]
+    assert all(labeled[path] == [path.split("/")[0]] for path in ids if path not in (coat, sandal))
+    assert labels_from_folders(project).imported == 0  # a second import changes nothing

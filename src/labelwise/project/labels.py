@@ -203,12 +203,17 @@ def labels_from_folders(project: Project) -> LabelImport:
         classes = {c.name: c for c in session.scalars(select(LabelClass))}
         labeled = current_labels(session)
         sets = current_label_sets(session) if project.multi_label else {}
+        by_position = {c.position: c for c in classes.values()}
         for image_id, name in named:
-            if labeled.get(image_id) == classes[name].position or sets.get(image_id) == [classes[name].position]:
+            folder_class = classes[name]
+            if labeled.get(image_id) == folder_class.position or folder_class.position in sets.get(image_id, []):
                 continue
             image = session.get(Image, image_id)
-            if project.multi_label:  # the folder's class, as a set of one
-                add_label_set(session, image, [classes[name]], annotator="import", source="folders")
+            if project.multi_label:
+                # The folder says the image shows this class, not that it shows only this one: it is
+                # added to the set the image has (never shrinking what a person gave), or a set of one.
+                kept = [by_position[p] for p in sets.get(image_id, [])]
+                add_label_set(session, image, [*kept, folder_class], annotator="import", source="folders")
             else:
                 add_annotation(session, image, classes[name], annotator="import", source="folders")
             report.imported += 1

@@ -69,3 +69,49 @@ def test_folder_import_adds_the_folder_class_and_never_shrinks_a_set(small):
     assert labeled[sandal] == ["Sandal", "footwear"]
     assert all(labeled[path] == [path.split("/")[0]] for path in ids if path not in (coat, sandal))
     assert labels_from_folders(project).imported == 0  # a second import changes nothing
+
+
+def test_label_studio_sync_of_a_multi_label_project_is_refused_before_anything_changes(small):
+    """A stand-in Label Studio (httpx's MockTransport, the real client): one project, one task."""
+    import httpx
+
+    from labelwise.errors import LabelwiseError
+    from labelwise.project.label_studio import STATE_NAME, sync_once
+    from labelwise.project.label_studio_api import LabelStudioClient
+    from tests.label_studio_server import classification_config
+
+    project, _ = small
+    before = project.class_names()
+    calls: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if request.url.path == "/api/projects/7":
+            return httpx.Response(200, json={"id": 7, "label_config": classification_config(["Bag", "Coat"])})
+        return httpx.Response(200, json={"tasks": [{"id": 1, "data": {"image": "/data/x.png"}}], "total": 1})
+
+    client = LabelStudioClient("http://ls.invalid", "token", retries=0)
+    client._http = httpx.Client(base_url=client.url, transport=httpx.MockTransport(answer))
+    with pytest.raises(LabelwiseError, match=r"^label-studio sync: not available on a multi-label project"):
+        sync_once(project.folder, client, 7, backbone="squeezenet", on_log=lambda _: None)
+    assert calls == ["/api/projects/7"]  # the label config only: no task was listed or fetched
+    assert Project(project.folder).class_names() == before  # no class added
+    assert not (project.folder / STATE_NAME).exists()  # no sync state saved
+
+
+def test_imagefolder_export_of_a_multi_label_project_is_refused_and_makes_no_folder(small, tmp_path):
+    from labelwise.errors import LabelwiseError
+    from labelwise.project.export import export_image_folder
+
+    project, _ = small
+    label_image_set(project, _paths(project)[0], ["top", "dark"])
+    for target in (None, tmp_path / "out"):
+        with pytest.raises(LabelwiseError, match="^imagefolder: a multi-label image belongs in several folders"):
+            export_image_folder(project, target)
+    assert not (tmp_path / "out").exists()
+    assert not (project.folder / "exports").exists() or not any((project.folder / "exports").iterdir())
+
+
+def _paths(project) -> list[str]:
+    with project.sessions() as session:
+        return list(session.scalars(select(Image.path)))

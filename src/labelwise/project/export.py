@@ -123,12 +123,12 @@ def export_image_folder(project: Project, target: Path | None = None) -> tuple[P
 
     Returns the folder, the number of images and how many of them are hard links.
     """
+    if project.multi_label:  # before any folder is made: a refused export leaves nothing behind
+        raise LabelwiseError("imagefolder: a multi-label image belongs in several folders; export csv, json or coco")
     if target is None:
         target = _new_folder(project.folder / "exports" / f"imagefolder-{datetime.now():%Y%m%d-%H%M%S}")
     else:
         target.mkdir(parents=True, exist_ok=False)
-    if project.multi_label:
-        raise LabelwiseError("imagefolder: a multi-label image belongs in several folders; export csv, json or coco")
     linked = 0
     rows = [r for r in labeled_rows(project) if r["position"] >= 0]  # a disputed image has no folder yet
     for r in rows:

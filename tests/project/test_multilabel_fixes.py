@@ -115,3 +115,32 @@ def test_imagefolder_export_of_a_multi_label_project_is_refused_and_makes_no_fol
 def _paths(project) -> list[str]:
     with project.sessions() as session:
         return list(session.scalars(select(Image.path)))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_grid_class_filter_and_the_class_counts_read_the_sets(request, tmp_path, backend):
+    from labelwise.project.classes import list_classes
+    from labelwise.project.grid import GridFilters, image_grid
+    from labelwise.store.models import STATUS_OK
+
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else ""
+    (tmp_path / "images").mkdir()
+    project = Project.create(tmp_path / "proj", tmp_path / "images", backbone="squeezenet", multi_label=True,
+                             db_url=url)  # fmt: skip
+    project.add_classes(["top", "footwear", "dark"])
+    with project.sessions.begin() as session:
+        session.add_all(Image(path=f"{i}.png", content_hash=f"{i:064x}", status=STATUS_OK) for i in range(6))
+    label_image_set(project, "0.png", ["top", "dark"])
+    label_image_set(project, "1.png", ["dark"])
+    label_image_set(project, "2.png", ["footwear"])
+    label_image_set(project, "2.png", ["top"])  # relabeled: only the current set counts
+    label_image_set(project, "3.png", [])  # explicit none
+    page = image_grid(project, None, GridFilters(label="dark"))
+    assert (page.total, [i.path for i in page.items]) == (2, ["0.png", "1.png"])
+    assert [i.label for i in page.items] == ["top; dark", "dark"]
+    page = image_grid(project, None, GridFilters(label="top", labeled=True))
+    assert (page.total, [i.path for i in page.items]) == (2, ["0.png", "2.png"])
+    page = image_grid(project, None, GridFilters(label="footwear"))
+    assert (page.total, page.items) == (0, [])
+    assert {c.name: c.labels for c in list_classes(project)} == {"top": 2, "footwear": 0, "dark": 2}
+    project.close()

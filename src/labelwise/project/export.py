@@ -19,8 +19,10 @@ from labelwise.project.votes import training_labels
 from labelwise.store.models import STATUS_MISSING, Annotation, Image, LabelClass
 
 # ``flag`` is empty, or says why a label may not hold: "missing" (the file was not found by the
-# last `labelwise add`).
+# last `labelwise add`), "disputed" (a tied vote), or both ("missing;disputed").
 COLUMNS = ["path", "label", "annotator", "time", "model_version", "strategy", "score", "flag"]
+# The annotator of a label that the overlap votes chose against the current annotation's class.
+MAJORITY = "majority vote"
 FORMATS = ("csv", "json", "coco", "label-studio")
 # A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...) in a label).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -52,11 +54,16 @@ def labeled_rows(project: Project) -> list[dict]:
     out = []
     for r in rows:
         position = majority.get(r[0], -1)
-        flag = "missing" if r[11] == STATUS_MISSING else "disputed" if position < 0 else ""
-        out.append({"image_id": r[0], "path": r[1], "width": r[2], "height": r[3],
-                    "label": classes[position] if position >= 0 else "", "position": position,
-                    "annotator": r[6], "time": r[7].isoformat() if r[7] else None, "model_version": r[8],
-                    "strategy": r[9], "score": r[10], "flag": flag})  # fmt: skip
+        flags = (["missing"] if r[11] == STATUS_MISSING else []) + (["disputed"] if position < 0 else [])
+        row = {"image_id": r[0], "path": r[1], "width": r[2], "height": r[3],
+               "label": classes[position] if position >= 0 else "", "position": position,
+               "annotator": r[6], "time": r[7].isoformat() if r[7] else None, "model_version": r[8],
+               "strategy": r[9], "score": r[10], "flag": ";".join(flags)}  # fmt: skip
+        if 0 <= position != r[5]:
+            # The majority outvoted the current label: its annotator, time and serving data are
+            # another person's, so they are not written next to the majority's class.
+            row |= {"annotator": MAJORITY, "time": None, "model_version": None, "strategy": None, "score": None}
+        out.append(row)
     return out
 
 
@@ -97,7 +104,7 @@ def export_text(project: Project, fmt: str) -> str:
                  "date_created": datetime.now().isoformat()},
         # A disputed image is listed, flagged, without an annotation.
         "images": [{"id": r["image_id"], "file_name": r["path"], "width": r["width"], "height": r["height"],
-                    **({"disputed": True} if r["flag"] == "disputed" else {})} for r in rows],
+                    **({"disputed": True} if "disputed" in r["flag"].split(";") else {})} for r in rows],
         "categories": [{"id": i + 1, "name": name} for i, name in enumerate(classes)],
         "annotations": [{"id": n + 1, "image_id": r["image_id"], "category_id": r["position"] + 1,
                          "annotator": r["annotator"]} for n, r in enumerate(r for r in rows if r["position"] >= 0)],

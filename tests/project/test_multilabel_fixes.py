@@ -144,3 +144,17 @@ def test_the_grid_class_filter_and_the_class_counts_read_the_sets(request, tmp_p
     assert (page.total, page.items) == (0, [])
     assert {c.name: c.labels for c in list_classes(project)} == {"top": 2, "footwear": 0, "dark": 2}
     project.close()
+
+
+@pytest.mark.parametrize("add_classes", [False, True])
+def test_a_stray_separator_in_a_csv_set_is_refused_naming_the_line(small, tmp_path, add_classes):
+    from labelwise.project.labels import import_labels_csv
+
+    project, _ = small
+    first, second = sorted(_paths(project))[:2]
+    labels = tmp_path / "labels.csv"
+    labels.write_text(f"path,label\n{first},top;\n{second},top;dark\n")
+    report = import_labels_csv(project, labels, add_classes=add_classes)
+    assert report.imported == 1
+    assert report.errors == [f"{labels}:2: label 'top;': an empty class name (a stray ';'?)"]
+    assert sorted(sets(project).values()) == [[0, 2]]

@@ -120,8 +120,9 @@ def test_the_images_page_corrects_a_set_and_its_class_filter_and_counts_read_set
     # The images page's dialog: a checkbox per class, posting the corrected set (not queued).
     page = ml.ann.get("/images").text
     assert 'name="relabel-set" value="Bag"' in page and 'id="relabel-class"' not in page
-    r = ml.ann.post("/api/annotations", json={"image_id": second, "label": ["Sandal", "Bag"]})
+    r = ml.ann.post("/api/annotations", json={"image_id": second, "label": ["Bag", "Sandal"]})
     assert r.status_code == 201, r.text
+    assert r.json()["label"] == ["Sandal", "Bag"]  # the set as stored, in class order
     assert sets(ml) == {first: [8], second: [5, 8]}
     bags = ml.ann.get("/api/images", params={"label": "Bag"}).json()
     assert bags["total"] == 2 and sorted(i["image_id"] for i in bags["items"]) == sorted([first, second])

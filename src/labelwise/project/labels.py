@@ -152,7 +152,7 @@ def import_labels_csv(project: Project, csv_path: str | Path, *, add_classes: bo
     if add_classes:
         names = {name for _, key, _, name in keyed if name and len({n for _, n in seen[key]}) == 1}
         if project.multi_label:  # a cell names a set: "cat;dog"
-            names = {part for name in names for part in split_names(name)}
+            names = {part for name in names if _splits(name) for part in split_names(name)}
         project.add_classes(sorted(names))
     done: set[str] = set()
     with project.sessions.begin() as session:
@@ -178,6 +178,15 @@ def import_labels_csv(project: Project, csv_path: str | Path, *, add_classes: bo
             done.add(key)
             report.imported += 1
     return report
+
+
+def _splits(cell: str) -> bool:
+    """Whether a set cell splits cleanly; a bad one (``"cat;"``) is reported with its line later."""
+    try:
+        split_names(cell)
+    except LabelwiseError:
+        return False
+    return True
 
 
 def _path_key(project: Project, path: str) -> str:

@@ -89,8 +89,14 @@ def add_label_set(
 
 
 def split_names(text: str) -> list[str]:
-    """``"cat;dog"`` -> ``["cat", "dog"]``; an empty text is the empty set (explicit none)."""
-    return [part.strip() for part in text.split(";")] if text.strip() else []
+    """``"cat;dog"`` -> ``["cat", "dog"]``; an empty text is the empty set (explicit none). An empty
+    part (``"cat;"``, ``"cat;;dog"``) is refused by name, not looked up as a class called ''."""
+    if not text.strip():
+        return []
+    parts = [part.strip() for part in text.split(";")]
+    if "" in parts:
+        raise LabelwiseError(f"label {text!r}: an empty class name (a stray ';'?)")
+    return parts
 
 
 def label_image_set(project: Project, path: str, names: list[str], *, annotator: str = "cli") -> None:

@@ -130,3 +130,13 @@ def test_the_images_page_corrects_a_set_and_its_class_filter_and_counts_read_set
     assert sandals["total"] == 1 and [(i["image_id"], i["label"]) for i in sandals["items"]] == [(second, "Sandal; Bag")]
     counts = {c["name"]: c["labels"] for c in ml.admin.get("/api/classes").json()["classes"]}
     assert counts["Bag"] == 2 and counts["Sandal"] == 1 and sum(counts.values()) == 3
+
+
+def test_a_similar_batch_and_a_retired_class_in_a_set_are_refused(ml):
+    first, second = next_ids(ml.ann)
+    r = ml.ann.post("/api/annotations/batch", json={"image_ids": [first, second], "label": "Bag"})
+    assert r.status_code == 422 and "label similar images: not available on a multi-label project" in r.text
+    assert ml.admin.post("/api/classes/Coat/retire").status_code == 200
+    r = ml.ann.post("/api/annotations", json={"image_id": first, "label": ["Bag", "Coat"], "queued": True})
+    assert r.status_code == 422 and "class is retired: 'Coat'" in r.text
+    assert sets(ml) == {}  # nothing labeled by either

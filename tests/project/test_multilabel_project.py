@@ -19,7 +19,7 @@ from labelwise.project.ingest import ingest_folder
 from labelwise.project.multilabel_labels import current_label_sets, label_image_set
 from labelwise.project.multilabel_model import load_predictions
 from labelwise.project.queue import annotate, label_count, lease_next, recent_labels, undo
-from labelwise.project.review import likely_mislabeled
+from labelwise.project.review import likely_mislabeled, review_label
 from labelwise.project.settings import get_settings, update_settings
 from labelwise.project.status import project_status
 from labelwise.project.suggest import suggest
@@ -193,7 +193,6 @@ def test_0013_keeps_the_labels_of_a_0012_database(request, tmp_path, backend):
     from alembic import command
 
     from labelwise.project.labels import current_labels, label_image
-    from labelwise.project.review import review_label
     from labelwise.store import db
     from labelwise.store.models import LabelReview
 
@@ -248,6 +247,8 @@ def test_single_label_operations_are_refused_not_half_done(project, tmp_path):
     label_image_set(project, "0.png", ["cat", "dog"])
     with pytest.raises(LabelwiseError, match=r"^merge: not available on a multi-label project"):
         merge_classes(project, "cat", "dog", "test")
+    with pytest.raises(LabelwiseError, match=r"^review: not available on a multi-label project"):
+        review_label(project, "0.png", reviewer="lead", new_class="owl")
     export = tmp_path / "ls.json"
     export.write_text("[]")
     with pytest.raises(LabelwiseError, match=r"ls\.json: a Label Studio import: not available on a multi-label"):
@@ -282,3 +283,12 @@ def test_strategies_that_need_labels_or_features_serve_too(fashion_multilabel, s
     labeled = set(sets(project))
     assert ranking.strategy == strategy and ranking.entries
     assert not labeled & {e.image_id for e in ranking.entries}
+
+
+def test_a_formula_first_in_a_set_is_made_safe_in_the_csv_only(project):
+    project.add_classes(["=SUM(1)"])
+    label_image_set(project, "0.png", ["=SUM(1)"])
+    label_image_set(project, "1.png", ["cat", "=SUM(1)"])  # not first: the cell is no formula
+    rows = list(csv.DictReader(io.StringIO(export_text(project, "csv"))))
+    assert [r["label"] for r in rows] == ["'=SUM(1)", "cat;=SUM(1)"]
+    assert [r["label"] for r in json.loads(export_text(project, "json"))] == [["=SUM(1)"], ["cat", "=SUM(1)"]]

@@ -106,7 +106,7 @@ def test_imagefolder_export_of_a_multi_label_project_is_refused_and_makes_no_fol
     project, _ = small
     label_image_set(project, _paths(project)[0], ["top", "dark"])
     for target in (None, tmp_path / "out"):
-        with pytest.raises(LabelwiseError, match="^imagefolder: a multi-label image belongs in several folders"):
+        with pytest.raises(LabelwiseError, match=r"^imagefolder: a multi-label image belongs in several folders"):
             export_image_folder(project, target)
     assert not (tmp_path / "out").exists()
     assert not (project.folder / "exports").exists() or not any((project.folder / "exports").iterdir())

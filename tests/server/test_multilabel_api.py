@@ -116,7 +116,8 @@ def test_the_pages_render_and_the_grid_shows_the_sets(ml):
 def test_the_images_page_corrects_a_set_and_its_class_filter_and_counts_read_sets(ml):
     first, second = next_ids(ml.ann)
     for image_id in (first, second):
-        assert ml.ann.post("/api/annotations", json={"image_id": image_id, "label": ["Bag"], "queued": True}).status_code == 201
+        body = {"image_id": image_id, "label": ["Bag"], "queued": True}
+        assert ml.ann.post("/api/annotations", json=body).status_code == 201
     # The images page's dialog: a checkbox per class, posting the corrected set (not queued).
     page = ml.ann.get("/images").text
     assert 'name="relabel-set" value="Bag"' in page and 'id="relabel-class"' not in page
@@ -127,7 +128,8 @@ def test_the_images_page_corrects_a_set_and_its_class_filter_and_counts_read_set
     bags = ml.ann.get("/api/images", params={"label": "Bag"}).json()
     assert bags["total"] == 2 and sorted(i["image_id"] for i in bags["items"]) == sorted([first, second])
     sandals = ml.ann.get("/api/images", params={"label": "Sandal", "labeled": "true"}).json()
-    assert sandals["total"] == 1 and [(i["image_id"], i["label"]) for i in sandals["items"]] == [(second, "Sandal; Bag")]
+    assert sandals["total"] == 1
+    assert [(i["image_id"], i["label"]) for i in sandals["items"]] == [(second, "Sandal; Bag")]
     counts = {c["name"]: c["labels"] for c in ml.admin.get("/api/classes").json()["classes"]}
     assert counts["Bag"] == 2 and counts["Sandal"] == 1 and sum(counts.values()) == 3
 

@@ -69,7 +69,8 @@ def refuse_multi_label(project: Project) -> None:
     if project.multi_label:
         raise LabelwiseError(
             "review: not available on a multi-label project (the likely-mislabeled finder and a label change "
-            "speak of one class per image); correct a set from the images page (its class checkboxes) or `labelwise label`"
+            "speak of one class per image); correct a set from the images page (its class checkboxes) "
+            "or `labelwise label`"
         )
 
 

@@ -87,27 +87,40 @@ def export_text(project: Project, fmt: str) -> str:
     if project.multi_label:
         from labelwise.project.multilabel_export import export_multilabel_text
 
-        return export_multilabel_text(project, fmt, COLUMNS, spreadsheet_safe)
+        return export_multilabel_text(project, fmt)
     rows = labeled_rows(project)
     if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        # Only the CSV is opened in spreadsheets; JSON and COCO keep the exact names.
-        writer.writerows({k: spreadsheet_safe(r[k]) for k in COLUMNS} for r in rows)
-        return buffer.getvalue()
+        return csv_text(rows)
     if fmt == "json":
         return json.dumps([{k: r[k] for k in COLUMNS} for r in rows], indent=2, ensure_ascii=False)
-    classes = project.class_names()
+    # A disputed image is listed, flagged, without an annotation.
+    images = [{"id": r["image_id"], "file_name": r["path"], "width": r["width"], "height": r["height"],
+               **({"disputed": True} if "disputed" in r["flag"].split(";") else {})} for r in rows]  # fmt: skip
+    annotations = [{"image_id": r["image_id"], "category_id": r["position"] + 1, "annotator": r["annotator"]}
+                   for r in rows if r["position"] >= 0]  # fmt: skip
+    return coco_text(project, images, annotations)
+
+
+def csv_text(rows: list[dict]) -> str:
+    """``rows`` (dicts with the ``COLUMNS``) as CSV text, the same for both kinds of project."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    # Only the CSV is opened in spreadsheets; JSON and COCO keep the exact names.
+    writer.writerows({k: spreadsheet_safe(r[k]) for k in COLUMNS} for r in rows)
+    return buffer.getvalue()
+
+
+def coco_text(project: Project, images: list[dict], annotations: list[dict]) -> str:
+    """COCO-style JSON: ``images`` as given, the project's classes as categories (ids from 1), and
+    ``annotations`` numbered from 1 in their order."""
+    kind = "multi-label " if project.multi_label else ""
     coco = {
-        "info": {"description": f"labelwise export of {project.folder.name}",
+        "info": {"description": f"labelwise {kind}export of {project.folder.name}",
                  "date_created": datetime.now().isoformat()},
-        # A disputed image is listed, flagged, without an annotation.
-        "images": [{"id": r["image_id"], "file_name": r["path"], "width": r["width"], "height": r["height"],
-                    **({"disputed": True} if "disputed" in r["flag"].split(";") else {})} for r in rows],
-        "categories": [{"id": i + 1, "name": name} for i, name in enumerate(classes)],
-        "annotations": [{"id": n + 1, "image_id": r["image_id"], "category_id": r["position"] + 1,
-                         "annotator": r["annotator"]} for n, r in enumerate(r for r in rows if r["position"] >= 0)],
+        "images": images,
+        "categories": [{"id": i + 1, "name": name} for i, name in enumerate(project.class_names())],
+        "annotations": [{"id": n + 1, **a} for n, a in enumerate(annotations)],
     }  # fmt: skip
     return json.dumps(coco, indent=2, ensure_ascii=False)
 

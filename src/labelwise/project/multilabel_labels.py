@@ -31,10 +31,13 @@ def require_kind(project: Project, multi_label: bool, what: str) -> None:
         raise LabelwiseError(f"{what}: this is a {project.kind} project, whose label is {need}")
 
 
-def refuse_on_multi_label(project: Project, what: str) -> None:
-    """Refuse a single-label operation (one class per image) on a multi-label project, naming it."""
+def refuse_on_multi_label(
+    project: Project, what: str, *, why: str = "it gives one class per image", hint: str = ""
+) -> None:
+    """Refuse a single-label operation (one class per image) on a multi-label project, naming it,
+    why, and (``hint``) what to do instead."""
     if project.multi_label:
-        raise LabelwiseError(f"{what}: not available on a multi-label project (it gives one class per image)")
+        raise LabelwiseError(f"{what}: not available on a multi-label project ({why}){'; ' + hint if hint else ''}")
 
 
 def resolve_label_set(session: Session, names: list[str], field: str = "label") -> list[LabelClass]:

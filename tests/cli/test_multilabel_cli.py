@@ -26,7 +26,8 @@ def test_a_multi_label_project_from_init_to_export(tmp_path, fashion_folder):
     invoke("label", project, paths[1], "Coat")  # relabel the "none" image
     assert "unknown" in invoke("label", project, paths[4], "Sandal;Boat", code=2).output
     suggested = json.loads(invoke("suggest", project, "-n", "5", "--format", "json").stdout)
-    items = suggested["items"] if isinstance(suggested, dict) else suggested
+    assert sorted(suggested) == ["head", "items", "note", "strategy"]  # the JSON shape, pinned
+    items = suggested["items"]
     assert len(items) == 5 and not {i["path"] for i in items} & {paths[0], paths[1], paths[3]}  # labeled ones
     out_csv = tmp_path / "labels-out.csv"
     invoke("export", project, "--format", "csv", "--out", out_csv)

@@ -14,7 +14,7 @@ from labelwise.project.queue import annotate, lease_next
 from labelwise.project.review import review_label
 from labelwise.project.settings import update_settings
 from labelwise.project.users import add_user
-from labelwise.store.models import STATUS_OK, Image, User
+from labelwise.store.models import STATUS_MISSING, STATUS_OK, Image, User
 
 
 def test_exports_carry_the_majority_and_flag_a_tie(tmp_path):
@@ -38,12 +38,25 @@ def test_exports_carry_the_majority_and_flag_a_tie(tmp_path):
     paths = {first: f"{first - 1}.png", second: f"{second - 1}.png"}
     rows = {r["path"]: r for r in csv.DictReader(io.StringIO(export_text(project, "csv")))}
     assert (rows[paths[first]]["label"], rows[paths[first]]["flag"]) == ("dog", "")
+    # ann's annotation is the current one but ann said cat: the majority's dog is not put under ann's name.
+    assert [rows[paths[first]][k] for k in ("annotator", "time", "model_version", "strategy")] == [
+        "majority vote", "", "", ""]  # fmt: skip
     assert (rows[paths[second]]["label"], rows[paths[second]]["flag"]) == ("", "disputed")
+    assert rows[paths[second]]["annotator"] == "ann"  # no majority: the current annotation, as it is
     as_json = {r["path"]: (r["label"], r["flag"]) for r in json.loads(export_text(project, "json"))}
     assert as_json == {paths[first]: ("dog", ""), paths[second]: ("", "disputed")}
     coco = json.loads(export_text(project, "coco"))
     assert [a["image_id"] for a in coco["annotations"]] == [first]
     assert [i.get("disputed", False) for i in sorted(coco["images"], key=lambda i: i["id"])] == [False, True]
+    # The file of the disputed image vanishes: both reasons are said, the dispute is not hidden.
+    with project.sessions.begin() as session:
+        session.get(Image, second).status = STATUS_MISSING
+    rows = {r["path"]: r for r in csv.DictReader(io.StringIO(export_text(project, "csv")))}
+    assert (rows[paths[second]]["label"], rows[paths[second]]["flag"]) == ("", "missing;disputed")
+    coco = json.loads(export_text(project, "coco"))
+    assert [i.get("disputed", False) for i in sorted(coco["images"], key=lambda i: i["id"])] == [False, True]
+    with project.sessions.begin() as session:
+        session.get(Image, second).status = STATUS_OK
     # A reviewer settles the tie: the export follows their word.
     review_label(project, second, reviewer="lead", new_class="cat")
     rows = {r["path"]: r for r in csv.DictReader(io.StringIO(export_text(project, "csv")))}

@@ -65,3 +65,36 @@ def test_keys_toggle_classes_enter_submits_the_set_and_a_held_enter_submits_once
         browser.close()
     saved = label_sets(srv)
     assert sorted(saved.values()) == [[], ["Trouser", "Sandal"]]
+
+
+def test_the_images_page_dialog_corrects_a_set_with_checkboxes(server, tmp_path):
+    from sqlalchemy import select
+
+    from labelwise.project.multilabel_labels import label_image_set
+    from labelwise.store.models import Image
+
+    srv, tokens = server
+    project = Project(srv.folder)
+    with project.sessions() as session:
+        path = session.scalar(select(Image.path).order_by(Image.path).limit(1))
+    label_image_set(project, path, ["Bag"])
+    project.close()
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 860})
+        page.goto(f"{srv.url}/login?token={tokens['ann']}")
+        page.goto(f"{srv.url}/images")
+        page.select_option("select[name=view]", "labeled")
+        card = page.locator(".thumb").first
+        expect(card.locator("figcaption")).to_have_text("✔ Bag")
+        card.click()
+        expect(page.locator("#relabel-set input[value=Bag]")).to_be_checked()  # ticked from the image's set
+        page.check("#relabel-set input[value=Sandal]")
+        page.uncheck("#relabel-set input[value=Bag]")
+        page.check("#relabel-set input[value=Coat]")
+        page.screenshot(path=str(tmp_path / "multilabel-relabel.png"))
+        page.click("#relabel button[value=save]")
+        expect(card.locator("figcaption")).to_have_text("✔ Coat; Sandal")
+        browser.close()
+    saved = label_sets(srv)
+    assert list(saved.values()) == [["Coat", "Sandal"]]

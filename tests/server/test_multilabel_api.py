@@ -111,3 +111,34 @@ def test_the_pages_render_and_the_grid_shows_the_sets(ml):
     assert '"multi_label": true' in ml.ann.get("/annotate").text
     items = ml.admin.get("/api/images", params={"labeled": True}).json()["items"]
     assert {i["image_id"]: i["label"] for i in items} == {first: "Coat; Bag", second: "none"}
+
+
+def test_the_images_page_corrects_a_set_and_its_class_filter_and_counts_read_sets(ml):
+    first, second = next_ids(ml.ann)
+    for image_id in (first, second):
+        body = {"image_id": image_id, "label": ["Bag"], "queued": True}
+        assert ml.ann.post("/api/annotations", json=body).status_code == 201
+    # The images page's dialog: a checkbox per class, posting the corrected set (not queued).
+    page = ml.ann.get("/images").text
+    assert 'name="relabel-set" value="Bag"' in page and 'id="relabel-class"' not in page
+    r = ml.ann.post("/api/annotations", json={"image_id": second, "label": ["Bag", "Sandal"]})
+    assert r.status_code == 201, r.text
+    assert r.json()["label"] == ["Sandal", "Bag"]  # the set as stored, in class order
+    assert sets(ml) == {first: [8], second: [5, 8]}
+    bags = ml.ann.get("/api/images", params={"label": "Bag"}).json()
+    assert bags["total"] == 2 and sorted(i["image_id"] for i in bags["items"]) == sorted([first, second])
+    sandals = ml.ann.get("/api/images", params={"label": "Sandal", "labeled": "true"}).json()
+    assert sandals["total"] == 1
+    assert [(i["image_id"], i["label"]) for i in sandals["items"]] == [(second, "Sandal; Bag")]
+    counts = {c["name"]: c["labels"] for c in ml.admin.get("/api/classes").json()["classes"]}
+    assert counts["Bag"] == 2 and counts["Sandal"] == 1 and sum(counts.values()) == 3
+
+
+def test_a_similar_batch_and_a_retired_class_in_a_set_are_refused(ml):
+    first, second = next_ids(ml.ann)
+    r = ml.ann.post("/api/annotations/batch", json={"image_ids": [first, second], "label": "Bag"})
+    assert r.status_code == 422 and "label similar images: not available on a multi-label project" in r.text
+    assert ml.admin.post("/api/classes/Coat/retire").status_code == 200
+    r = ml.ann.post("/api/annotations", json={"image_id": first, "label": ["Bag", "Coat"], "queued": True})
+    assert r.status_code == 422 and "class is retired: 'Coat'" in r.text
+    assert sets(ml) == {}  # nothing labeled by either

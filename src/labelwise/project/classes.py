@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from labelwise.project.multilabel_labels import refuse_on_multi_label
 from labelwise.project.project import Project, check_class_name
 from labelwise.project.queue import ConflictError, NotFoundError
-from labelwise.store.models import Annotation, ClassChange, LabelClass, Lease
+from labelwise.store.models import Annotation, AnnotationClass, ClassChange, LabelClass, Lease
 
 
 class ClassNotFoundError(NotFoundError):
@@ -45,13 +45,20 @@ def _get(session: Session, name: str) -> LabelClass:
 
 def list_classes(project: Project) -> list[ClassInfo]:
     with project.sessions() as session:
-        counts = dict(
-            session.execute(
+        if project.multi_label:  # a class counts every current set that holds it
+            query = (
+                select(AnnotationClass.class_id, func.count())
+                .join(Annotation, Annotation.id == AnnotationClass.annotation_id)
+                .where(Annotation.superseded.is_(False))
+                .group_by(AnnotationClass.class_id)
+            )
+        else:
+            query = (
                 select(Annotation.class_id, func.count())
                 .where(Annotation.superseded.is_(False))
                 .group_by(Annotation.class_id)
-            ).all()
-        )
+            )
+        counts = dict(session.execute(query).all())
         return [
             ClassInfo(c.name, c.position, c.retired, int(counts.get(c.id, 0)))
             for c in session.scalars(select(LabelClass).order_by(LabelClass.position))

@@ -19,8 +19,10 @@ from labelwise.project.votes import training_labels
 from labelwise.store.models import STATUS_MISSING, Annotation, Image, LabelClass
 
 # ``flag`` is empty, or says why a label may not hold: "missing" (the file was not found by the
-# last `labelwise add`).
+# last `labelwise add`), "disputed" (a tied vote), or both ("missing;disputed").
 COLUMNS = ["path", "label", "annotator", "time", "model_version", "strategy", "score", "flag"]
+# The annotator of a label that the overlap votes chose against the current annotation's class.
+MAJORITY = "majority vote"
 FORMATS = ("csv", "json", "coco", "label-studio")
 # A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(...) in a label).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -52,11 +54,16 @@ def labeled_rows(project: Project) -> list[dict]:
     out = []
     for r in rows:
         position = majority.get(r[0], -1)
-        flag = "missing" if r[11] == STATUS_MISSING else "disputed" if position < 0 else ""
-        out.append({"image_id": r[0], "path": r[1], "width": r[2], "height": r[3],
-                    "label": classes[position] if position >= 0 else "", "position": position,
-                    "annotator": r[6], "time": r[7].isoformat() if r[7] else None, "model_version": r[8],
-                    "strategy": r[9], "score": r[10], "flag": flag})  # fmt: skip
+        flags = (["missing"] if r[11] == STATUS_MISSING else []) + (["disputed"] if position < 0 else [])
+        row = {"image_id": r[0], "path": r[1], "width": r[2], "height": r[3],
+               "label": classes[position] if position >= 0 else "", "position": position,
+               "annotator": r[6], "time": r[7].isoformat() if r[7] else None, "model_version": r[8],
+               "strategy": r[9], "score": r[10], "flag": ";".join(flags)}  # fmt: skip
+        if 0 <= position != r[5]:
+            # The majority outvoted the current label: its annotator, time and serving data are
+            # another person's, so they are not written next to the majority's class.
+            row |= {"annotator": MAJORITY, "time": None, "model_version": None, "strategy": None, "score": None}
+        out.append(row)
     return out
 
 
@@ -80,27 +87,40 @@ def export_text(project: Project, fmt: str) -> str:
     if project.multi_label:
         from labelwise.project.multilabel_export import export_multilabel_text
 
-        return export_multilabel_text(project, fmt, COLUMNS, spreadsheet_safe)
+        return export_multilabel_text(project, fmt)
     rows = labeled_rows(project)
     if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        # Only the CSV is opened in spreadsheets; JSON and COCO keep the exact names.
-        writer.writerows({k: spreadsheet_safe(r[k]) for k in COLUMNS} for r in rows)
-        return buffer.getvalue()
+        return csv_text(rows)
     if fmt == "json":
         return json.dumps([{k: r[k] for k in COLUMNS} for r in rows], indent=2, ensure_ascii=False)
-    classes = project.class_names()
+    # A disputed image is listed, flagged, without an annotation.
+    images = [{"id": r["image_id"], "file_name": r["path"], "width": r["width"], "height": r["height"],
+               **({"disputed": True} if "disputed" in r["flag"].split(";") else {})} for r in rows]  # fmt: skip
+    annotations = [{"image_id": r["image_id"], "category_id": r["position"] + 1, "annotator": r["annotator"]}
+                   for r in rows if r["position"] >= 0]  # fmt: skip
+    return coco_text(project, images, annotations)
+
+
+def csv_text(rows: list[dict]) -> str:
+    """``rows`` (dicts with the ``COLUMNS``) as CSV text, the same for both kinds of project."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    # Only the CSV is opened in spreadsheets; JSON and COCO keep the exact names.
+    writer.writerows({k: spreadsheet_safe(r[k]) for k in COLUMNS} for r in rows)
+    return buffer.getvalue()
+
+
+def coco_text(project: Project, images: list[dict], annotations: list[dict]) -> str:
+    """COCO-style JSON: ``images`` as given, the project's classes as categories (ids from 1), and
+    ``annotations`` numbered from 1 in their order."""
+    kind = "multi-label " if project.multi_label else ""
     coco = {
-        "info": {"description": f"labelwise export of {project.folder.name}",
+        "info": {"description": f"labelwise {kind}export of {project.folder.name}",
                  "date_created": datetime.now().isoformat()},
-        # A disputed image is listed, flagged, without an annotation.
-        "images": [{"id": r["image_id"], "file_name": r["path"], "width": r["width"], "height": r["height"],
-                    **({"disputed": True} if r["flag"] == "disputed" else {})} for r in rows],
-        "categories": [{"id": i + 1, "name": name} for i, name in enumerate(classes)],
-        "annotations": [{"id": n + 1, "image_id": r["image_id"], "category_id": r["position"] + 1,
-                         "annotator": r["annotator"]} for n, r in enumerate(r for r in rows if r["position"] >= 0)],
+        "images": images,
+        "categories": [{"id": i + 1, "name": name} for i, name in enumerate(project.class_names())],
+        "annotations": [{"id": n + 1, **a} for n, a in enumerate(annotations)],
     }  # fmt: skip
     return json.dumps(coco, indent=2, ensure_ascii=False)
 
@@ -123,12 +143,12 @@ def export_image_folder(project: Project, target: Path | None = None) -> tuple[P
 
     Returns the folder, the number of images and how many of them are hard links.
     """
+    if project.multi_label:  # before any folder is made: a refused export leaves nothing behind
+        raise LabelwiseError("imagefolder: a multi-label image belongs in several folders; export csv, json or coco")
     if target is None:
         target = _new_folder(project.folder / "exports" / f"imagefolder-{datetime.now():%Y%m%d-%H%M%S}")
     else:
         target.mkdir(parents=True, exist_ok=False)
-    if project.multi_label:
-        raise LabelwiseError("imagefolder: a multi-label image belongs in several folders; export csv, json or coco")
     linked = 0
     rows = [r for r in labeled_rows(project) if r["position"] >= 0]  # a disputed image has no folder yet
     for r in rows:

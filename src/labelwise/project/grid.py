@@ -35,7 +35,7 @@ from labelwise.project.near_duplicates import group_members, near_duplicate_coun
 from labelwise.project.predictions import imported_predictions
 from labelwise.project.project import Project
 from labelwise.project.training import Ranking, predictions_path
-from labelwise.store.models import Annotation, Image, LabelClass
+from labelwise.store.models import Annotation, AnnotationClass, Image, LabelClass
 
 SORTS = ("path", "score", "confidence")
 STATUSES = ("ok", "broken", "duplicate")
@@ -57,6 +57,7 @@ class GridFilters:
     sort: str = "path"
     group: int | None = None  # only the near-duplicate group of this image id (the image alone without one)
     members: tuple[int, ...] | None = None  # that group's image ids, filled in by image_grid
+    sets: bool = False  # a multi-label project: the label filter reads the label sets (filled in by image_grid)
 
 
 @dataclass(frozen=True)
@@ -188,10 +189,15 @@ def _clauses(filters: GridFilters, *, status_index: bool = True) -> list[ColumnE
         has_label = exists().where(_current(Image.id))
         clauses.append(has_label if filters.labeled else ~has_label)
     if filters.label:
-        clauses.append(
-            exists().where(_current(Image.id), Annotation.class_id == LabelClass.id, LabelClass.name == filters.label)
-        )
+        clauses.append(exists().where(_current(Image.id), _has_class(filters), LabelClass.name == filters.label))
     return clauses
+
+
+def _has_class(filters: GridFilters) -> ColumnElement[bool]:
+    """The current annotation gives the class ``LabelClass``: as its one class, or (multi-label) in its set."""
+    if not filters.sets:
+        return Annotation.class_id == LabelClass.id
+    return (AnnotationClass.annotation_id == Annotation.id) & (AnnotationClass.class_id == LabelClass.id)
 
 
 def _rows(clauses: list[ColumnElement[bool]]):
@@ -257,7 +263,13 @@ def _count(session: Session, filters: GridFilters, ids: np.ndarray | None) -> in
         )
     )
     if filters.label:
-        named = labeled.join(LabelClass, LabelClass.id == Annotation.class_id).where(LabelClass.name == filters.label)
+        if filters.sets:
+            named = labeled.join(AnnotationClass, AnnotationClass.annotation_id == Annotation.id).join(
+                LabelClass, LabelClass.id == AnnotationClass.class_id
+            )
+        else:
+            named = labeled.join(LabelClass, LabelClass.id == Annotation.class_id)
+        named = named.where(LabelClass.name == filters.label)
         return 0 if filters.labeled is False else scalar(named)
     if filters.labeled:
         return scalar(labeled)
@@ -276,6 +288,7 @@ def image_grid(
     """One page of at most ``limit`` images matching ``filters``, after the cursor ``after`` (then
     ``offset`` more skipped). ranking: the one being served, named when its strategy gives no scores."""
     classes = _check(project, filters)
+    filters = replace(filters, sets=project.multi_label)
     if filters.group is not None:
         filters = replace(filters, members=tuple(sorted(group_members(project, filters.group))))
     preds = _predictions(project)

@@ -18,6 +18,7 @@ from labelwise.ingest.objstore import is_uri, normalize_uri, scan_objects
 from labelwise.ingest.pipeline import ReadFile, read_files
 from labelwise.ingest.scan import FoundFile, scan_images
 from labelwise.project.lock import project_writer
+from labelwise.project.multilabel_labels import set_text_of
 from labelwise.project.near_duplicates import update_near_duplicates
 from labelwise.project.project import Project
 from labelwise.store.models import (
@@ -288,14 +289,17 @@ def _resolve_duplicates(project: Project) -> None:
 def _review_changed(session: Session, row: Image, report: IngestReport) -> None:
     """A labeled file whose content changed: its label no longer describes it. The label goes to
     the history (kept for audit), the image is flagged and returns to the queue for review."""
+    # Outer join: a multi-label annotation has no single class (class_id NULL), its set is elsewhere.
     label = session.execute(
         select(Annotation, LabelClass.name)
-        .join(LabelClass, LabelClass.id == Annotation.class_id)
+        .outerjoin(LabelClass, LabelClass.id == Annotation.class_id)
         .where(Annotation.image_id == row.id, Annotation.superseded.is_(False))
     ).first()
     if label is None:
         return
     annotation, name = label
+    if annotation.class_id is None:
+        name = set_text_of(session, annotation.id)
     annotation.superseded = True
     session.execute(delete(Lease).where(Lease.image_id == row.id))  # the done lease would block the queue
     row.review_reason = f"content changed after it was labeled {name!r} by {annotation.annotator}"

@@ -335,6 +335,8 @@ def sync_once(folder: Path, client: LabelStudioClient, ls_project: int, *, backb
     config = parse_label_config(info.get("label_config", ""), f"Label Studio project {ls_project}")
     project = open_or_create(Path(folder), backbone)
     try:
+        # Before any class, image or sync state is added: a refusal half-way would leave them behind.
+        refuse_on_multi_label(project, "label-studio sync")
         report.classes_added = project.add_classes(config.classes)
         state = _State(project.folder / STATE_NAME)
         previous_mark = state.watermark

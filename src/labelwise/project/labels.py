@@ -152,7 +152,7 @@ def import_labels_csv(project: Project, csv_path: str | Path, *, add_classes: bo
     if add_classes:
         names = {name for _, key, _, name in keyed if name and len({n for _, n in seen[key]}) == 1}
         if project.multi_label:  # a cell names a set: "cat;dog"
-            names = {part for name in names for part in split_names(name)}
+            names = {part for name in names if _splits(name) for part in split_names(name)}
         project.add_classes(sorted(names))
     done: set[str] = set()
     with project.sessions.begin() as session:
@@ -180,6 +180,15 @@ def import_labels_csv(project: Project, csv_path: str | Path, *, add_classes: bo
     return report
 
 
+def _splits(cell: str) -> bool:
+    """Whether a set cell splits cleanly; a bad one (``"cat;"``) is reported with its line later."""
+    try:
+        split_names(cell)
+    except LabelwiseError:
+        return False
+    return True
+
+
 def _path_key(project: Project, path: str) -> str:
     """The stored path a row names, so ``a/x.png`` and its absolute spelling are one image."""
     try:
@@ -203,12 +212,17 @@ def labels_from_folders(project: Project) -> LabelImport:
         classes = {c.name: c for c in session.scalars(select(LabelClass))}
         labeled = current_labels(session)
         sets = current_label_sets(session) if project.multi_label else {}
+        by_position = {c.position: c for c in classes.values()}
         for image_id, name in named:
-            if labeled.get(image_id) == classes[name].position or sets.get(image_id) == [classes[name].position]:
+            folder_class = classes[name]
+            if labeled.get(image_id) == folder_class.position or folder_class.position in sets.get(image_id, []):
                 continue
             image = session.get(Image, image_id)
-            if project.multi_label:  # the folder's class, as a set of one
-                add_label_set(session, image, [classes[name]], annotator="import", source="folders")
+            if project.multi_label:
+                # The folder says the image shows this class, not that it shows only this one: it is
+                # added to the set the image has (never shrinking what a person gave), or a set of one.
+                kept = [by_position[p] for p in sets.get(image_id, [])]
+                add_label_set(session, image, [*kept, folder_class], annotator="import", source="folders")
             else:
                 add_annotation(session, image, classes[name], annotator="import", source="folders")
             report.imported += 1

@@ -9,12 +9,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from datetime import datetime
 
 from labelwise.errors import LabelwiseError
+from labelwise.project.export import coco_text, csv_text
 from labelwise.project.multilabel_labels import LabelSetRow, label_set_rows
 from labelwise.project.project import Project
 
@@ -36,32 +34,19 @@ def _check_names(project: Project) -> None:
         )
 
 
-def export_multilabel_text(project: Project, fmt: str, columns: list[str], safe) -> str:
-    """The current label sets as ``csv``, ``json`` or ``coco`` text; ``columns`` and ``safe`` are the
-    single-label export's columns and spreadsheet guard, so both kinds of CSV read alike."""
+def export_multilabel_text(project: Project, fmt: str) -> str:
+    """The current label sets as ``csv``, ``json`` or ``coco`` text; the CSV and COCO writers are the
+    single-label export's (same columns, same spreadsheet guard)."""
     rows = label_set_rows(project)
     if fmt == "csv":
         _check_names(project)
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            values = {**_fields(row), "label": SEPARATOR.join(row.labels)}
-            writer.writerow({k: safe(values[k]) for k in columns})
-        return buffer.getvalue()
+        return csv_text([{**_fields(row), "label": SEPARATOR.join(row.labels)} for row in rows])
     if fmt == "json":
         return json.dumps([{**_fields(r), "label": r.labels} for r in rows], indent=2, ensure_ascii=False)
     if fmt == "coco":
+        images = [{"id": r.image_id, "file_name": r.path, "width": r.width, "height": r.height} for r in rows]
         annotations = [
             {"image_id": r.image_id, "category_id": p + 1, "annotator": r.annotator} for r in rows for p in r.positions
         ]
-        coco = {
-            "info": {"description": f"labelwise multi-label export of {project.folder.name}",
-                     "date_created": datetime.now().isoformat()},
-            "images": [{"id": r.image_id, "file_name": r.path, "width": r.width, "height": r.height}
-                       for r in rows],
-            "categories": [{"id": i + 1, "name": name} for i, name in enumerate(project.class_names())],
-            "annotations": [{"id": n + 1, **a} for n, a in enumerate(annotations)],
-        }  # fmt: skip
-        return json.dumps(coco, indent=2, ensure_ascii=False)
+        return coco_text(project, images, annotations)
     raise LabelwiseError(f"format: {fmt!r} is not available for a multi-label project; use csv, json or coco")

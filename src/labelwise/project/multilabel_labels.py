@@ -31,10 +31,13 @@ def require_kind(project: Project, multi_label: bool, what: str) -> None:
         raise LabelwiseError(f"{what}: this is a {project.kind} project, whose label is {need}")
 
 
-def refuse_on_multi_label(project: Project, what: str) -> None:
-    """Refuse a single-label operation (one class per image) on a multi-label project, naming it."""
+def refuse_on_multi_label(
+    project: Project, what: str, *, why: str = "it gives one class per image", hint: str = ""
+) -> None:
+    """Refuse a single-label operation (one class per image) on a multi-label project, naming it,
+    why, and (``hint``) what to do instead."""
     if project.multi_label:
-        raise LabelwiseError(f"{what}: not available on a multi-label project (it gives one class per image)")
+        raise LabelwiseError(f"{what}: not available on a multi-label project ({why}){'; ' + hint if hint else ''}")
 
 
 def resolve_label_set(session: Session, names: list[str], field: str = "label") -> list[LabelClass]:
@@ -89,8 +92,14 @@ def add_label_set(
 
 
 def split_names(text: str) -> list[str]:
-    """``"cat;dog"`` -> ``["cat", "dog"]``; an empty text is the empty set (explicit none)."""
-    return [part.strip() for part in text.split(";")] if text.strip() else []
+    """``"cat;dog"`` -> ``["cat", "dog"]``; an empty text is the empty set (explicit none). An empty
+    part (``"cat;"``, ``"cat;;dog"``) is refused by name, not looked up as a class called ''."""
+    if not text.strip():
+        return []
+    parts = [part.strip() for part in text.split(";")]
+    if "" in parts:
+        raise LabelwiseError(f"label {text!r}: an empty class name (a stray ';'?)")
+    return parts
 
 
 def label_image_set(project: Project, path: str, names: list[str], *, annotator: str = "cli") -> None:
@@ -117,6 +126,22 @@ def label_sets_of(session: Session, annotation_ids: list[int]) -> dict[int, list
     for annotation_id, position in rows:
         out[annotation_id].append(position)
     return out
+
+
+def set_text(names: list[str]) -> str:
+    """A label set as display text: "Bag; Coat", or "none" for the explicit empty set."""
+    return "; ".join(names) or "none"
+
+
+def set_text_of(session: Session, annotation_id: int) -> str:
+    """The display text of one multi-label annotation's set, in class order."""
+    names = session.scalars(
+        select(LabelClass.name)
+        .join(AnnotationClass, AnnotationClass.class_id == LabelClass.id)
+        .where(AnnotationClass.annotation_id == annotation_id)
+        .order_by(LabelClass.position)
+    ).all()
+    return set_text(list(names))
 
 
 def current_label_sets(session: Session) -> dict[int, list[int]]:
@@ -197,4 +222,4 @@ def label_texts(project: Project, image_ids: list[int]) -> dict[int, str]:
             ).all()
         )
         sets = label_sets_of(session, list(current))
-    return {image_id: "; ".join(names[p] for p in sets[a]) or "none" for a, image_id in current.items()}
+    return {image_id: set_text([names[p] for p in sets[a]]) for a, image_id in current.items()}

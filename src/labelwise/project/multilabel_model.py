@@ -36,6 +36,7 @@ from labelwise.strategies.registry import StrategyKindError
 # The strategy the multi-label benchmark measured best (labelwise.strategies.multilabel: Li & Guo's
 # max-margin reaches random's macro-F1 at 1,000 labels with 560 on fmnist-pairs; docs/trust.md).
 DEFAULT_STRATEGY = DEFAULT_MULTILABEL_STRATEGY
+HEAD_NAME = "multi-label logistic (one-vs-rest)"  # what the ranking and `suggest` say trained it
 NOT_MEASURED = (
     "a multi-label model has no audit sample yet (its macro-F1 on its own training labels would flatter it, "
     "so none is shown)"
@@ -126,7 +127,7 @@ def train_and_rank_multilabel(project: Project, settings: dict[str, Any], seed: 
         session.flush()
         version = row.id
     entries = [QueueEntry(i.image_id, i.score, i.top, batch=i.batch, strategy=i.strategy) for i in ranked.images]
-    ranking = Ranking(version, ranked.strategy, entries, head="multi-label logistic (one-vs-rest)",
+    ranking = Ranking(version, ranked.strategy, entries, head=HEAD_NAME,
                       head_reason="one binary logistic head per class")  # fmt: skip
     if ranked.probs is not None:
         save_predictions(project, image_ids, ranked.probs, ranked.scores)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from labelwise.errors import LabelwiseError
 from labelwise.learn.confident_learning import rank_label_issues, select_out_of_fold_probabilities
 from labelwise.project.labels import _class_by_name, add_annotation, normalize_path
+from labelwise.project.multilabel_labels import refuse_on_multi_label
 from labelwise.project.pool import load_pool
 from labelwise.project.project import Project
 from labelwise.project.queue import NotFoundError
@@ -66,11 +67,12 @@ def _reviewed_annotations(session: Session) -> set[int]:
 def refuse_multi_label(project: Project) -> None:
     """Review is single-label: its finder ranks by the out-of-fold probability of one given class,
     and a change replaces one class by another. A multi-label project is refused, saying so."""
-    if project.multi_label:
-        raise LabelwiseError(
-            "review: not available on a multi-label project (the likely-mislabeled finder and a label change "
-            "speak of one class per image); relabel an image from the annotate page or `labelwise label`"
-        )
+    refuse_on_multi_label(
+        project,
+        "review",
+        why="the likely-mislabeled finder and a label change speak of one class per image",
+        hint="correct a set from the images page (its class checkboxes) or `labelwise label`",
+    )
 
 
 def likely_mislabeled(project: Project, n: int = 20, *, n_folds: int = 5, seed: int = 0) -> SuspectReport:

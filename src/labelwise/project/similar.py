@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from labelwise.errors import LabelwiseError
 from labelwise.project import queue
 from labelwise.project.classes import active_class_names
+from labelwise.project.multilabel_labels import refuse_on_multi_label
 from labelwise.project.near_duplicates import group_members
 from labelwise.project.pool import Pool, PoolCache, load_pool
 from labelwise.project.project import Project
@@ -163,7 +164,9 @@ def group_batch(project: Project, image_id: int) -> SimilarBatch:
 def label_batch(project: Project, user: User, image_ids: list[int], label: str) -> BatchResult:
     """Label every image of ``image_ids`` as ``label`` (``source=batch``). An image somebody else holds
     or labeled meanwhile is refused with its reason; the others are labeled. An unknown or retired
-    class refuses the whole batch before anything is written."""
+    class refuses the whole batch before anything is written, as does a multi-label project (one
+    class for many images is a single-label gesture; its page hides the link)."""
+    refuse_on_multi_label(project, "label similar images")
     offered = active_class_names(project)
     if label not in offered:
         raise LabelwiseError(f"label: {label!r} is not an offered class; the classes are: {', '.join(offered)}")

@@ -95,7 +95,7 @@ def _suggest_multilabel(
 ) -> Suggestions:
     """A multi-label project: the server's ranking (project/multilabel_model.py); ``predicted`` is the
     set of classes at p >= 0.5 joined with ``;`` and ``probability`` is left empty (one per class)."""
-    from labelwise.project.multilabel_model import rank_project
+    from labelwise.project.multilabel_model import HEAD_NAME, rank_project
 
     ranked, _ = rank_project(project, {"candidates": candidates, "explore": explore, "strategy": strategy},
                              seed=seed, batch_size=n, queue_size=n)  # fmt: skip
@@ -105,5 +105,5 @@ def _suggest_multilabel(
         for image in ranked.images
     ]  # fmt: skip
     note = "" if ranked.probs is not None else "cold start: no label yet; these images were drawn at random"
-    head = None if ranked.probs is None else "multi-label logistic (one-vs-rest)"
+    head = None if ranked.probs is None else HEAD_NAME
     return Suggestions(ranked.strategy, items, ranked.n_labeled, ranked.n_unlabeled, note, head=head)

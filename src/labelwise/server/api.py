@@ -111,7 +111,11 @@ def create_annotation(body: AnnotationRequest, request: Request, user: CurrentUs
     annotation_id = queue.annotate(state.project, user, body.image_id, body.label, state.retrainer.ranking,
                                     queued=body.queued, preselected=body.preselected)  # fmt: skip
     state.retrainer.notify_label()
-    return AnnotationResponse(id=annotation_id, image_id=body.image_id, label=body.label)
+    label = body.label
+    if isinstance(label, list):  # the set as stored: in class order, whatever the request's order
+        order = {name: i for i, name in enumerate(state.project.class_names())}
+        label = sorted(label, key=order.__getitem__)
+    return AnnotationResponse(id=annotation_id, image_id=body.image_id, label=label)
 
 
 @router.post("/annotations/batch", response_model=BatchLabelResponse)

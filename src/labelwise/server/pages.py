@@ -210,7 +210,9 @@ def similar(
 def images(request: Request, user: CurrentUser) -> HTMLResponse:
     project = request.app.state.project
     # Filters know every class (old labels of a retired class stay findable); relabeling offers the active ones.
-    return _page(request, "images.html", user, classes=list_classes(project), active=active_class_names(project))
+    # A multi-label project's relabel dialog edits the set: a checkbox per class.
+    return _page(request, "images.html", user, classes=list_classes(project), active=active_class_names(project),
+                 multi_label=project.multi_label)  # fmt: skip
 
 
 @router.get("/export", response_class=HTMLResponse)

@@ -70,6 +70,8 @@ function relabel(item, caption, card) {
   document.getElementById("relabel-path").textContent = item.path;
   document.getElementById("more-like-this").href = `/similar?${new URLSearchParams({ image: item.image_id, back: "/images" })}`;
   document.getElementById("relabel-img").src = `/api/images/${item.image_id}/file`;
+  const set = document.getElementById("relabel-set");
+  if (set) { relabelSet(dialog, set, item, caption, card); return; }
   const select = document.getElementById("relabel-class");
   const wanted = item.label || item.predicted;
   if (wanted) {
@@ -86,6 +88,25 @@ function relabel(item, caption, card) {
     const r = await api("POST", "/api/annotations", { image_id: item.image_id, label: select.value });
     if (r.ok) { item.label = select.value; caption.textContent = `✔ ${select.value}`; card.classList.add("labeled"); }
     else alert(r.body.detail);
+  };
+  dialog.showModal();
+}
+
+// A multi-label project: the dialog edits the image's set of classes (a list, in class order on the server).
+function relabelSet(dialog, set, item, caption, card) {
+  const boxes = [...set.querySelectorAll("input[type=checkbox]")];
+  const current = item.label && item.label !== "none" ? item.label.split("; ") : [];
+  for (const box of boxes) box.checked = current.includes(box.value);
+  document.getElementById("relabel-guess").textContent = item.label ? `labeled ${item.label}` : "unlabeled";
+  dialog.onclose = async () => {
+    if (dialog.returnValue !== "save") return;
+    const names = boxes.filter((box) => box.checked).map((box) => box.value);
+    const r = await api("POST", "/api/annotations", { image_id: item.image_id, label: names });
+    if (r.ok) {
+      item.label = names.join("; ") || "none";
+      caption.textContent = `✔ ${item.label}`;
+      card.classList.add("labeled");
+    } else alert(r.body.detail);
   };
   dialog.showModal();
 }

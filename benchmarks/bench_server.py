@@ -13,6 +13,13 @@ between the start of its pairs), the pace of real people; latency is then measur
 pair's scheduled start, so a server that falls behind is charged for the wait. ``--json`` prints one
 JSON line per run (keys: images, backend, rate, pairs_per_s, p50_ms, p99_ms, refresh_s,
 model_versions, errors, and a few more) instead of the table.
+
+During the load a dashboard polls once a second: ``GET /api/status`` and the pages (``GET /`` the
+dashboard, ``/annotate``, ``/images`` the grid and ``/api/images`` its first page of 60): ``status_median_ms``
+and ``pages_ms`` (median and p99 of each). ``--strategy`` sets the project's strategy (default: the
+project default, ``auto``). ``--keep DIR``: the synthetic project is built once into DIR and copied for
+each run (a PostgreSQL database from a template database), so a 1M project is not built again per run;
+every run still starts from the same fresh state (no ranking, no models).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -128,22 +136,75 @@ def wait_for(predicate, timeout: float) -> bool:
     return False
 
 
-def run(backend: str, n: int, seconds: float, pg_admin: str, rate: float | None = None) -> dict:
+PAGES = {"dashboard": "/", "annotate": "/annotate", "grid": "/images", "grid_data": "/api/images?sort=path&limit=60"}
+
+
+def _built(keep: Path | None, backend: str, n: int, pg_admin: str, admin_engine, work: Path, db_name: str):
+    """The project to serve, in ``work``: built there, or copied from the one built once in ``keep``."""
+    db_url = "" if admin_engine is None else _pg_url(pg_admin, db_name)
+    if keep is None:
+        if admin_engine is not None:
+            _sql(admin_engine, f'CREATE DATABASE "{db_name}"')
+        project, tokens, admin = synthetic_project(work, n, db_url)
+        project.close()
+        return project.folder, tokens, admin
+    template = keep / f"{backend}-{n}"
+    template_db = f"labelwise_bench_keep_{n}"
+    if not (template / "done.json").exists():
+        shutil.rmtree(template, ignore_errors=True)
+        if admin_engine is not None:
+            _sql(admin_engine, f'DROP DATABASE IF EXISTS "{template_db}" WITH (FORCE)')
+            _sql(admin_engine, f'CREATE DATABASE "{template_db}"')
+        project, tokens, admin = synthetic_project(
+            template, n, "" if admin_engine is None else _pg_url(pg_admin, template_db)
+        )
+        project.close()
+        (template / "done.json").write_text(json.dumps({"tokens": tokens, "admin": admin}))
+    saved = json.loads((template / "done.json").read_text())
+    work.rmdir()
+    subprocess.run(["cp", "-r", "--reflink=auto", str(template), str(work)], check=True)
+    folder = work / "project"
+    if admin_engine is not None:
+        _sql(admin_engine, f'CREATE DATABASE "{db_name}" TEMPLATE "{template_db}"')
+        project = Project(folder)
+        project.config.db_url = db_url
+        project.save_config()
+        project.close()
+    return folder, saved["tokens"], saved["admin"]
+
+
+def _pg_url(pg_admin: str, db_name: str) -> str:
+    return sqlalchemy.make_url(pg_admin).set(database=db_name).render_as_string(hide_password=False)
+
+
+def _sql(engine, statement: str) -> None:
+    with engine.connect() as conn:
+        conn.execute(sqlalchemy.text(statement))
+
+
+def _quantiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p99": None}
+    q = np.quantile(values, [0.5, 0.99])
+    return {"p50": round(float(q[0]), 1), "p99": round(float(q[1]), 1)}
+
+
+def run(backend: str, n: int, seconds: float, pg_admin: str, rate: float | None = None,
+        strategy: str | None = None, keep: Path | None = None) -> dict:  # fmt: skip
     work = Path(tempfile.mkdtemp(prefix="labelwise-bench-server-"))
     db_name = f"labelwise_bench_{uuid.uuid4().hex[:8]}"
-    db_url = ""
     admin_engine = None
     if backend == "postgresql":
         admin_engine = sqlalchemy.create_engine(pg_admin, isolation_level="AUTOCOMMIT")
-        with admin_engine.connect() as conn:
-            conn.execute(sqlalchemy.text(f'CREATE DATABASE "{db_name}"'))
-        db_url = sqlalchemy.make_url(pg_admin).set(database=db_name).render_as_string(hide_password=False)
     try:
         start = time.perf_counter()
-        project, tokens, admin = synthetic_project(work, n, db_url)
+        folder, tokens, admin = _built(keep, backend, n, pg_admin, admin_engine, work, db_name)
         build_s = time.perf_counter() - start
-        server = ServerProcess(project.folder)
-        project.close()
+        if strategy is not None:
+            project = Project(folder)
+            update_settings(project, {"strategy": strategy}, "bench")
+            project.close()
+        server = ServerProcess(folder)
         server.start(timeout=300)
         started = time.perf_counter()
         try:
@@ -166,6 +227,7 @@ def run(backend: str, n: int, seconds: float, pg_admin: str, rate: float | None 
                                             args=(server.url, t, until, latencies, errors, mean_gap, i))
                            for i, t in enumerate(tokens)]  # fmt: skip
                 status_ms: list[float] = []
+                pages_ms: dict[str, list[float]] = {name: [] for name in PAGES}
                 rss = 0.0
                 for t in threads:
                     t.start()
@@ -173,6 +235,12 @@ def run(backend: str, n: int, seconds: float, pg_admin: str, rate: float | None 
                     t0 = time.perf_counter()
                     c.get("/api/status")
                     status_ms.append(1000 * (time.perf_counter() - t0))
+                    for name, path in PAGES.items():  # and a person opening each page
+                        t0 = time.perf_counter()
+                        r = c.get(path)
+                        pages_ms[name].append(1000 * (time.perf_counter() - t0))
+                        if r.status_code != 200:
+                            errors.append(f"{path} {r.status_code}")
                     rss = max(rss, rss_mb(server.proc.pid))  # server and training process, at their peak
                     time.sleep(1.0)
                 for t in threads:
@@ -202,12 +270,12 @@ def run(backend: str, n: int, seconds: float, pg_admin: str, rate: float | None 
             "errors": len(errors), "pairs": len(latencies), "idle_ms": round(1000 * statistics.median(baseline), 1),
             "status_median_ms": round(statistics.median(status_ms), 1) if status_ms else None,
             "first_ranking_s": round(first_ranking_s, 1), "rss_mb_peak": round(rss), "build_s": round(build_s),
-            "load": os.getloadavg()[0],
+            "load": os.getloadavg()[0], "strategy": strategy or "auto",
+            "pages_ms": {name: _quantiles(values) for name, values in pages_ms.items()},
         }  # fmt: skip
     finally:
         if admin_engine is not None:
-            with admin_engine.connect() as conn:
-                conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+            _sql(admin_engine, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
             admin_engine.dispose()
         shutil.rmtree(work, ignore_errors=True)
 
@@ -220,10 +288,14 @@ def main() -> None:
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--rate", type=float, default=None, help="open loop: label pairs per second, all annotators")
     parser.add_argument("--json", action="store_true", help="one JSON line per run instead of the table")
+    parser.add_argument("--strategy", default=None, help="the project's strategy (default: auto)")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="build the project once in this folder, copy it per run"
+    )
     args = parser.parse_args()
     runs = []
     for backend in args.backends.split(","):
-        runs.append(run(backend, args.images, args.seconds, args.pg, args.rate))
+        runs.append(run(backend, args.images, args.seconds, args.pg, args.rate, args.strategy, args.keep))
         if args.json:
             print(json.dumps(runs[-1]), flush=True)
     if args.json:

@@ -109,14 +109,18 @@ def annotator(url: str, token: str, until: float, latencies: list[float], errors
                 errors.append(f"annotate {r.status_code} {r.text[:80]}")
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of ``pid`` and its children (the training process), in MB (Linux /proc)."""
-    total = 0
+def rss_mb(pid: int) -> tuple[float, float]:
+    """Resident memory of ``pid`` and its children (the training process), in MB (Linux /proc): all of
+    it, and the part not backed by files (what a memory-mapped file's pages, which the kernel may drop
+    and read again, do not count in)."""
+    total = shared = 0
     pids = [pid]
     while pids:
         p = pids.pop()
         try:
-            total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            fields = Path(f"/proc/{p}/statm").read_text().split()
+            total += int(fields[1]) * os.sysconf("SC_PAGE_SIZE")
+            shared += int(fields[2]) * os.sysconf("SC_PAGE_SIZE")
             # Every thread's children: the training process is started by the retrainer's thread, and
             # /proc/PID/task/PID/children lists only the main thread's (it was missed before).
             tasks = Path(f"/proc/{p}/task").iterdir()
@@ -124,7 +128,7 @@ def rss_mb(pid: int) -> float:
         except (FileNotFoundError, ProcessLookupError):
             continue
         pids += [int(c) for c in children]
-    return total / 1e6
+    return total / 1e6, (total - shared) / 1e6
 
 
 def wait_for(predicate, timeout: float) -> bool:
@@ -228,7 +232,7 @@ def run(backend: str, n: int, seconds: float, pg_admin: str, rate: float | None 
                            for i, t in enumerate(tokens)]  # fmt: skip
                 status_ms: list[float] = []
                 pages_ms: dict[str, list[float]] = {name: [] for name in PAGES}
-                rss = 0.0
+                rss = rss_anon = 0.0
                 for t in threads:
                     t.start()
                 while any(t.is_alive() for t in threads):  # a dashboard polling during the load
@@ -241,7 +245,8 @@ def run(backend: str, n: int, seconds: float, pg_admin: str, rate: float | None 
                         pages_ms[name].append(1000 * (time.perf_counter() - t0))
                         if r.status_code != 200:
                             errors.append(f"{path} {r.status_code}")
-                    rss = max(rss, rss_mb(server.proc.pid))  # server and training process, at their peak
+                    now, anonymous = rss_mb(server.proc.pid)  # server and training process, at their peak
+                    rss, rss_anon = max(rss, now), max(rss_anon, anonymous)
                     time.sleep(1.0)
                 for t in threads:
                     t.join()
@@ -269,7 +274,8 @@ def run(backend: str, n: int, seconds: float, pg_admin: str, rate: float | None 
             "refresh_s": round(swap_s, 2), "model_versions": versions_during - versions_before,
             "errors": len(errors), "pairs": len(latencies), "idle_ms": round(1000 * statistics.median(baseline), 1),
             "status_median_ms": round(statistics.median(status_ms), 1) if status_ms else None,
-            "first_ranking_s": round(first_ranking_s, 1), "rss_mb_peak": round(rss), "build_s": round(build_s),
+            "first_ranking_s": round(first_ranking_s, 1), "rss_mb_peak": round(rss),
+            "rss_anon_mb_peak": round(rss_anon), "build_s": round(build_s),
             "load": os.getloadavg()[0], "strategy": strategy or "auto",
             "pages_ms": {name: _quantiles(values) for name, values in pages_ms.items()},
         }  # fmt: skip

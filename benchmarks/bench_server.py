@@ -19,7 +19,9 @@ dashboard, ``/annotate``, ``/images`` the grid and ``/api/images`` its first pag
 and ``pages_ms`` (median and p99 of each). ``--strategy`` sets the project's strategy (default: the
 project default, ``auto``). ``--keep DIR``: the synthetic project is built once into DIR and copied for
 each run (a PostgreSQL database from a template database), so a 1M project is not built again per run;
-every run still starts from the same fresh state (no ranking, no models).
+every run still starts from the same fresh state (no ranking, no models). ``--restart``: after the
+run, the server is started again (the saved ranking is served at once) and its first retrain timed
+(``restart_retrain_s``: the pool loaded in a new training process).
 """
 
 from __future__ import annotations
@@ -194,7 +196,7 @@ def _quantiles(values: list[float]) -> dict[str, float | None]:
 
 
 def run(backend: str, n: int, seconds: float, pg_admin: str, rate: float | None = None,
-        strategy: str | None = None, keep: Path | None = None) -> dict:  # fmt: skip
+        strategy: str | None = None, keep: Path | None = None, restart: bool = False) -> dict:  # fmt: skip
     work = Path(tempfile.mkdtemp(prefix="labelwise-bench-server-"))
     db_name = f"labelwise_bench_{uuid.uuid4().hex[:8]}"
     admin_engine = None
@@ -267,6 +269,20 @@ def run(backend: str, n: int, seconds: float, pg_admin: str, rate: float | None 
                 swap_s = time.perf_counter() - tenth
         finally:
             server.stop()
+        restart_s = None
+        if restart:  # a server restart: the saved ranking is served at once; time its first retrain
+            server = ServerProcess(folder)
+            server.start(timeout=300)
+            try:
+                with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {admin}"}, timeout=60) as c:
+                    before = c.get("/api/status").json()["serving_version"]
+                    wait_for(lambda: not c.get("/api/status").json()["training"], 300)
+                    t0 = time.perf_counter()
+                    c.post("/api/train")
+                    wait_for(lambda: c.get("/api/status").json()["serving_version"] > before, 900)
+                    restart_s = round(time.perf_counter() - t0, 1)
+            finally:
+                server.stop()
         q = np.quantile(latencies, [0.5, 0.9, 0.99]) if latencies else [float("nan")] * 3
         return {
             "images": n, "backend": backend, "rate": rate, "pairs_per_s": round(len(latencies) / seconds, 1),
@@ -276,7 +292,7 @@ def run(backend: str, n: int, seconds: float, pg_admin: str, rate: float | None 
             "status_median_ms": round(statistics.median(status_ms), 1) if status_ms else None,
             "first_ranking_s": round(first_ranking_s, 1), "rss_mb_peak": round(rss),
             "rss_anon_mb_peak": round(rss_anon), "build_s": round(build_s),
-            "load": os.getloadavg()[0], "strategy": strategy or "auto",
+            "load": os.getloadavg()[0], "strategy": strategy or "auto", "restart_retrain_s": restart_s,
             "pages_ms": {name: _quantiles(values) for name, values in pages_ms.items()},
         }  # fmt: skip
     finally:
@@ -295,13 +311,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=None, help="open loop: label pairs per second, all annotators")
     parser.add_argument("--json", action="store_true", help="one JSON line per run instead of the table")
     parser.add_argument("--strategy", default=None, help="the project's strategy (default: auto)")
+    parser.add_argument("--restart", action="store_true", help="then restart the server and time its first retrain")
     parser.add_argument(
         "--keep", type=Path, default=None, help="build the project once in this folder, copy it per run"
     )
     args = parser.parse_args()
     runs = []
     for backend in args.backends.split(","):
-        runs.append(run(backend, args.images, args.seconds, args.pg, args.rate, args.strategy, args.keep))
+        runs.append(run(backend, args.images, args.seconds, args.pg, args.rate, args.strategy, args.keep, args.restart))
         if args.json:
             print(json.dumps(runs[-1]), flush=True)
     if args.json:

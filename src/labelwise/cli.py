@@ -55,13 +55,28 @@ def _progress() -> Progress:
 
 @app.command()
 def simulate(
-    dataset: Annotated[str, typer.Option(help="toy, digits, fashion-mnist or fashion-mnist-pixels")] = "toy",
+    dataset: Annotated[
+        str,
+        typer.Option(
+            help="toy, digits, fashion-mnist or fashion-mnist-pixels; multi-label: fmnist-pairs (two items side by "
+            "side, embedded by --backbone) or fmnist-pairs-pixels"
+        ),
+    ] = "toy",
     images: Annotated[
         Path | None, typer.Option(help="your own labeled ImageFolder (sub-folder = class) instead of --dataset")
     ] = None,
     test_fraction: Annotated[float, typer.Option(help="with --images: share held out for testing")] = 0.2,
     backbone: Annotated[str, typer.Option(help="fashion-mnist and --images: lite0 or squeezenet")] = "lite0",
-    strategies: Annotated[str, typer.Option(help="comma-separated strategy names")] = DEFAULT_STRATEGIES,
+    strategies: Annotated[
+        str | None,
+        typer.Option(help=f"comma-separated strategy names (default {DEFAULT_STRATEGIES}; multi-label: all its own)"),
+    ] = None,
+    multi_label: Annotated[
+        bool, typer.Option("--multi-label", help="with --images: any number of classes per image, from --labels")
+    ] = False,
+    labels: Annotated[
+        Path | None, typer.Option(help="with --images --multi-label: CSV of path,labels (classes joined by ;)")
+    ] = None,
     initial: Annotated[int | None, typer.Option(help="random labels to start from (dataset default)")] = None,
     batch: Annotated[int | None, typer.Option(help="labels added per round (dataset default)")] = None,
     budget: Annotated[int | None, typer.Option(help="total labels at the end (dataset default)")] = None,
@@ -84,10 +99,22 @@ def simulate(
     out: Annotated[Path, typer.Option(help="folder for curves.csv, summary.json, curves.png")] = Path("out"),
 ) -> None:
     """Replay active learning on labeled data and compare strategies with learning curves."""
-    from labelwise.loop import experiment, report
+    from labelwise.loop import experiment, multilabel_experiment, report
     from labelwise.loop.datasets import image_folder, load_dataset
     from labelwise.loop.simulate import simulate as run_simulation
 
+    try:
+        if multilabel_experiment.is_multilabel(dataset, images, multi_label):
+            if head != "logistic":
+                raise LabelwiseError("--head: multi-label runs train one-vs-rest logistic heads only")
+            experiment.check_boundary_plot(plot_boundary, dataset, images)
+            run = (dataset, images, labels, test_fraction, backbone, strategies, initial, batch, budget, budgets)
+            return _simulate_multilabel(*run, seeds=seeds, workers=workers, out=out)
+    except (LabelwiseError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    if labels is not None:
+        raise _fail("--labels goes with --images FOLDER --multi-label")
+    strategies = strategies or DEFAULT_STRATEGIES
     try:
         experiment.check_boundary_plot(plot_boundary, dataset, images)
         with _progress() as progress:
@@ -132,6 +159,51 @@ def simulate(
     console.print(table)
     if plot_boundary:
         written.append(experiment.write_boundary_plot(data, plan, out / "boundary.png"))
+    console.print("wrote " + ", ".join(str(p) for p in written))
+
+
+def _simulate_multilabel(
+    dataset: str, images: Path | None, labels: Path | None, test_fraction: float, backbone: str,
+    strategies: str | None, initial: int | None, batch: int | None, budget: int | None, budgets: str | None,
+    *, seeds: int, workers: int | None, out: Path,
+) -> None:  # fmt: skip
+    """``simulate`` on multi-label data: macro-F1 curves, the same outputs and table as single-label runs."""
+    from labelwise.loop import experiment
+    from labelwise.loop import multilabel_experiment as ml
+    from labelwise.loop.multilabel import simulate_multilabel
+
+    with _progress() as progress:
+        task = progress.add_task("embedding (once; cached for later runs)", total=None, visible=False)
+        data = ml.load_multilabel(
+            dataset, images=images, labels=labels, test_fraction=test_fraction, backbone=backbone,
+            on_total=lambda n: progress.update(task, total=n, visible=n > 0),
+            on_progress=lambda k: progress.advance(task, k),
+        )  # fmt: skip
+    names = [s.strip() for s in (strategies or ml.default_strategies()).split(",") if s.strip()]
+    plan = experiment.plan_simulation(
+        data, initial=initial, batch=batch, budget=budget,
+        checkpoints=[int(b) for b in budgets.split(",")] if budgets else None,
+    )  # fmt: skip
+    if plan.warning:
+        err_console.print(f"[yellow]warning:[/] {plan.warning}")
+    with _progress() as progress:
+        task = progress.add_task(f"simulating {data.name}", total=len(names) * seeds)
+        points = simulate_multilabel(
+            data, names, seeds, plan.initial, plan.batch, plan.budget, checkpoints=plan.checkpoints,
+            workers=workers, on_done=lambda _: progress.advance(task),
+        )  # fmt: skip
+    summary = ml.summarize_multilabel(points, plan.budget)
+    summary.update(dataset=data.name, features=data.extras.get("features"), initial=plan.initial,
+                   batch=plan.batch, seeds=seeds)  # fmt: skip
+    title = f"{data.name} (multi-label): {seeds} seeds, batch {plan.batch}"
+    written = ml.write_multilabel_outputs(points, summary, out, title)
+    table = Table(title=f"{data.name}: macro-F1 at {summary['budget']} labels (mean ± sd over {seeds} seeds)")
+    table.add_column("strategy", no_wrap=True)
+    for column in ("macro-F1", "vs random (points)", "labels to match random", "labels saved"):
+        table.add_column(column, justify="right", no_wrap=column == "macro-F1")
+    for row in ml.multilabel_rows(summary):
+        table.add_row(*row)
+    console.print(table)
     console.print("wrote " + ", ".join(str(p) for p in written))
 
 
@@ -229,6 +301,9 @@ def init(
     near_duplicates: Annotated[
         float | None, typer.Option(help="group images whose embeddings' cosine is at least this (e.g. 0.97)")
     ] = None,
+    multi_label: Annotated[
+        bool, typer.Option("--multi-label", help="each image carries a set of classes, possibly none (fixed)")
+    ] = False,
     no_wait: NoWait = False,
     ray: RayAddress = None,
 ) -> None:
@@ -248,7 +323,7 @@ def init(
         vectors = read_user_embeddings(embeddings) if embeddings is not None else None
         extra = {} if vectors is None else {"extra": embeddings_file_setting(embeddings, vectors.vectors.shape[1])}
         proj = Project.create(project, images, backbone=USER_BACKBONE if vectors is not None else backbone, db_url=db,
-                              max_pixels=max_pixels, **extra)  # fmt: skip
+                              max_pixels=max_pixels, multi_label=multi_label, **extra)  # fmt: skip
         if near_duplicates is not None:
             from labelwise.project.near_duplicates import set_threshold
 
@@ -352,7 +427,8 @@ def status(
     if as_json:
         typer.echo(json.dumps(info, ensure_ascii=False))
         return
-    console.print(f"[bold]{info['project']}[/]  images: {info['images_root']}  backbone: {info['backbone']}")
+    console.print(f"[bold]{info['project']}[/]  {info['kind']}  images: {info['images_root']}  "
+                  f"backbone: {info['backbone']}")  # fmt: skip
     console.print(
         f"images ok {info['images_ok']}, broken {info['images_broken']}, duplicate {info['images_duplicate']}, "
         f"missing {info['images_missing']}; "
@@ -463,11 +539,18 @@ def label(
     path: Annotated[str, typer.Argument(help="image path, relative to the images root")],
     class_name: Annotated[str, typer.Argument(metavar="CLASS", help="a class of the project")],
 ) -> None:
-    """Label one image (relabeling keeps the history)."""
+    """Label one image (relabeling keeps the history). A multi-label project takes its classes joined
+    with ';' ("cat;dog"), and "" for none of them."""
     from labelwise.project.labels import label_image
+    from labelwise.project.multilabel_labels import label_image_set, split_names
 
     try:
-        label_image(_open(project), path, class_name)
+        proj = _open(project)
+        if proj.multi_label:
+            label_image_set(proj, path, split_names(class_name))
+            console.print(f"labeled {path} as {split_names(class_name) or 'none of the classes'}", highlight=False)
+            return
+        label_image(proj, path, class_name)
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
     console.print(f"labeled {path} as {class_name}")
@@ -635,7 +718,7 @@ def export(
     fmt: Annotated[str, typer.Option("--format", help="csv, json, coco or label-studio")] = "csv",
 ) -> None:
     """Export the current labels with who gave them, when, and what suggested them."""
-    from labelwise.project.export import export_text, labeled_rows
+    from labelwise.project.export import export_text, labeled_count
 
     if out.is_dir():
         raise _fail(f"--out: {out}: is a folder; give a file name, e.g. {out / ('labels.' + fmt)}")
@@ -644,7 +727,7 @@ def export(
     try:
         proj = _open(project)
         out.write_text(export_text(proj, fmt), encoding="utf-8")
-        count = len(labeled_rows(proj))
+        count = labeled_count(proj)
     except LabelwiseError as exc:
         raise _fail(str(exc)) from exc
     except OSError as exc:

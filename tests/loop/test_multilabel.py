@@ -8,6 +8,7 @@ import pytest
 from labelwise.loop.datasets import toy
 from labelwise.loop.multilabel import (
     MultiLabelDataset,
+    digits_pairs,
     fashion_mnist_pairs,
     macro_f1,
     run_multilabel_one,
@@ -87,10 +88,25 @@ def test_a_label_matrix_with_the_wrong_columns_is_refused_naming_the_dataset():
 
 
 def test_fashion_mnist_pairs_have_one_or_two_classes_per_picture_and_are_reproducible():
-    data = fashion_mnist_pairs(n_pool=300, n_test=100, pca_components=16)
+    data = fashion_mnist_pairs(n_pool=300, n_test=100, pca_components=16, features="pixels")
     assert data.X_pool.shape == (300, 16) and data.X_test.shape == (100, 16)
     assert data.Y_pool.shape == (300, 10) and set(np.unique(data.Y_pool.sum(axis=1))) == {1, 2}
     assert data.extras == {"features": "pixels-pca16", "picture": "56x28"}
-    again = fashion_mnist_pairs(n_pool=300, n_test=100, pca_components=16)
+    again = fashion_mnist_pairs(n_pool=300, n_test=100, pca_components=16, features="pixels")
     np.testing.assert_array_equal(data.Y_test, again.Y_test)
     np.testing.assert_allclose(data.X_pool, again.X_pool)
+
+
+def test_digits_pairs_are_two_digits_side_by_side():
+    data = digits_pairs(n_pool=200, n_test=50)
+    assert data.X_pool.shape == (200, 128) and data.X_test.shape == (50, 128) and data.budget == 500
+    assert set(np.unique(data.Y_pool.sum(axis=1))) == {1, 2} and data.class_names[3] == "3"
+    assert data.X_pool.min() >= 0.0 and data.X_pool.max() <= 1.0
+    # The left half of a picture is a training digit whose class is on in the label row.
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    left = data.X_pool[0].reshape(8, 16)[:, :8].ravel() * 16.0
+    (match,) = np.flatnonzero((left == X).all(axis=1))[:1]
+    assert data.Y_pool[0, y[match]] == 1
+    np.testing.assert_array_equal(data.Y_test, digits_pairs(n_pool=200, n_test=50).Y_test)

@@ -72,7 +72,8 @@ def test_pending_migrations_are_refused_with_the_upgrade_command(tmp_path, fashi
     # by dropping them: the upgrade then rebuilds the schema.
     engine = db.make_engine(db.sqlite_url(project / "labelwise.db"))
     with engine.begin() as conn:
-        for table in ("opinion_leases", "label_reviews", "imported_predictions", "login_codes", "login_sessions",
+        for table in ("annotation_classes", "opinion_leases", "label_reviews", "imported_predictions", "login_codes",
+                      "login_sessions",
                       "class_changes",
                       "model_versions", "skips",
                       "leases", "settings_history", "settings", "users",

@@ -98,3 +98,32 @@ def test_a_new_label_costs_the_same_on_a_pool_twenty_times_larger(tmp_path):
         finally:
             project.close()
     assert steps[6000] < 1.2 * steps[300] + 20, steps
+
+
+def test_multi_label_counts_are_those_of_the_full_report(tmp_path):
+    """A label set counts once per class; an explicit none is labeled, with no class."""
+    from labelwise.project.multilabel_labels import add_label_set
+
+    (tmp_path / "images").mkdir()
+    PILImage.new("RGB", (8, 8)).save(tmp_path / "images" / "placeholder.png")
+    project = Project.create(tmp_path / "proj", tmp_path / "images", backbone="squeezenet", multi_label=True)
+    try:
+        project.add_classes(["a", "b", "c"])
+        with project.engine.begin() as conn:
+            conn.execute(sqlalchemy.insert(Image), [
+                {"path": f"{i}.png", "content_hash": f"{i:064x}", "status": _status(i)} for i in range(1, 120)
+            ])  # fmt: skip
+        with project.sessions.begin() as session:
+            classes = {c.position: c for c in session.scalars(sqlalchemy.select(LabelClass))}
+            for image_id, positions in ((1, [0, 2]), (2, []), (3, [1]), (97, [0])):  # 97: broken
+                add_label_set(session, session.get(Image, image_id), [classes[p] for p in positions],
+                              annotator="t", source="test")  # fmt: skip
+        status, full = compute_status(project, None, False), project_status(project)
+        assert (status.labeled, status.unlabeled, status.classes) == (
+            full["labeled"],
+            full["unlabeled"],
+            full["classes"],
+        )
+        assert status.labeled == 3 and status.classes == {"a": 1, "b": 1, "c": 1}
+    finally:
+        project.close()

@@ -7,6 +7,7 @@ import pytest
 
 from labelwise.strategies import PoolView, get_strategy, strategy_names
 from labelwise.strategies.multilabel import (
+    DEFAULT_MULTILABEL_STRATEGY,
     get_multilabel_strategy,
     max_binary_uncertainty,
     mean_binary_entropy,
@@ -21,8 +22,10 @@ def pool(n: int = 200, k: int = 5, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).random((n, k))
 
 
-def test_the_registry_holds_random_and_two_aggregations():
-    assert multilabel_strategy_names() == ["random", "mean-binary-entropy", "max-binary-uncertainty"]
+def test_the_registry_holds_random_the_aggregations_and_the_literatures_strategies():
+    assert multilabel_strategy_names() == ["random", "mean-binary-entropy", "max-binary-uncertainty", "max-margin",
+                                           "max-margin-cardinality", "mmc", "cluster-max-uncertainty",
+                                           "binary-badge"]  # fmt: skip
 
 
 @pytest.mark.parametrize("score", SCORES)
@@ -111,3 +114,8 @@ def test_bad_probabilities_are_refused(score, probs, message):
 def test_labeled_mask_must_match_the_pool():
     with pytest.raises(ValueError, match=r"labeled: expected shape \(200,\)"):
         get_multilabel_strategy("random").query(pool(), np.zeros(10, bool), 3)
+
+
+def test_the_default_needs_the_probabilities_only():
+    default = get_multilabel_strategy(DEFAULT_MULTILABEL_STRATEGY)
+    assert default.name == "max-margin" and not default.needs

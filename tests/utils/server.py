@@ -30,8 +30,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 CLASSES = ["T-shirt-top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
 
-def make_project(folder: Path, images: Path, db_url: str = "") -> tuple[Project, dict[str, str]]:
-    project = Project.create(folder, images, backbone="squeezenet", db_url=db_url)
+def make_project(
+    folder: Path, images: Path, db_url: str = "", multi_label: bool = False
+) -> tuple[Project, dict[str, str]]:
+    project = Project.create(folder, images, backbone="squeezenet", db_url=db_url, multi_label=multi_label)
     project.add_classes(CLASSES)
     ingest_folder(project)
     tokens = {
@@ -106,9 +108,11 @@ class ServerProcess:
 
 
 @contextmanager
-def page_server(folder: Path, images: Path) -> Iterator[tuple[ServerProcess, dict[str, str]]]:
+def page_server(
+    folder: Path, images: Path, multi_label: bool = False
+) -> Iterator[tuple[ServerProcess, dict[str, str]]]:
     """A real server on a fresh project that never retrains by itself: for tests of the pages alone."""
-    project, tokens = make_project(folder, images)
+    project, tokens = make_project(folder, images, multi_label=multi_label)
     update_settings(project, {"retrain_every": 1000}, "test")
     project.close()
     server = ServerProcess(folder)

@@ -15,7 +15,7 @@ from labelwise.loop.datasets import Dataset
 from labelwise.loop.report import BASELINE
 
 
-def plot_curves(summary: dict, path: Path, title: str, log_x: bool = False) -> None:
+def plot_curves(summary: dict, path: Path, title: str, log_x: bool = False, ylabel: str = "test accuracy") -> None:
     """Mean learning curves with a +-1 sd band; random drawn dashed and black."""
     fig, ax = plt.subplots(figsize=(9.5, 5), dpi=110)
     # Distinct markers keep strategies visible where their curves coincide (with two classes,
@@ -34,7 +34,7 @@ def plot_curves(summary: dict, path: Path, title: str, log_x: bool = False) -> N
     if log_x:
         ax.set_xscale("log")
     ax.set_xlabel("labeled images")
-    ax.set_ylabel("test accuracy")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from labelwise.project.multilabel_labels import refuse_on_multi_label
 from labelwise.project.project import Project, check_class_name
 from labelwise.project.queue import ConflictError, NotFoundError
 from labelwise.store.models import Annotation, ClassChange, LabelClass, Lease
@@ -101,6 +102,7 @@ def rename_class(project: Project, old: str, new: str, by: str) -> None:
 def merge_classes(project: Project, source: str, target: str, by: str) -> int:
     """Move every current label of ``source`` to ``target`` and retire ``source``; returns how many
     labels moved. Each moved label keeps its annotator, time and audit record."""
+    refuse_on_multi_label(project, "merge")
     with project.sessions.begin() as session:
         src, dst = _get(session, source), _get(session, target)
         if src.id == dst.id:

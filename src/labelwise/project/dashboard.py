@@ -100,6 +100,7 @@ class DashboardStatus:
     agreement: dict[str, Any]
     settings: dict[str, Any]
     settings_history: list[dict[str, Any]]
+    kind: str = "single-label"  # or multi-label, fixed at init (project/multilabel_labels.py)
 
 
 _cache: dict[str, tuple[tuple, float, DashboardStatus]] = {}
@@ -181,6 +182,10 @@ def compute_status(project: Project, ranking: Ranking | None, training: bool) ->
             cv_accuracy_optimistic=latest.accuracy, cv_accuracy_sd=latest.accuracy_sd,
             seconds=latest.seconds, trained_at=latest.created_at.isoformat(),
         )  # fmt: skip
+        if project.multi_label:  # no audit of label sets yet: say so instead of a single-label reason
+            from labelwise.project.multilabel_model import NOT_MEASURED
+
+            model = replace(model, accuracy_reason=NOT_MEASURED)
     stopping = stopping_status(settings, load_history(project), estimate, labeled_now=info.labeled)
     return DashboardStatus(
         images_ok=info.images_ok,
@@ -202,4 +207,5 @@ def compute_status(project: Project, ranking: Ranking | None, training: bool) ->
         agreement=agreement_status(project),
         settings=settings,
         settings_history=settings_history(project, limit=20),
+        kind=project.kind,
     )

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from labelwise.errors import LabelwiseError
 from labelwise.ingest.objstore import ObjectPath, is_uri
 from labelwise.project.project import Project
+from labelwise.project.votes import training_labels
 from labelwise.store.models import STATUS_MISSING, Annotation, Image, LabelClass
 
 # ``flag`` is empty, or says why a label may not hold: "missing" (the file was not found by the
@@ -33,6 +34,9 @@ def spreadsheet_safe(value: object) -> object:
 
 
 def labeled_rows(project: Project) -> list[dict]:
+    """Every labeled image with its label: an overlap image's **majority** label (project/votes.py);
+    a tied vote not yet settled by a reviewer is exported with an empty label and flag ``disputed``."""
+    classes = project.class_names()
     with project.sessions() as session:
         rows = session.execute(
             select(Image.id, Image.path, Image.width, Image.height, LabelClass.name, LabelClass.position,
@@ -43,22 +47,40 @@ def labeled_rows(project: Project) -> list[dict]:
             .where(Annotation.superseded.is_(False))
             .order_by(Image.path)
         ).all()  # fmt: skip
-    return [
-        {"image_id": r[0], "path": r[1], "width": r[2], "height": r[3], "label": r[4], "position": r[5],
-         "annotator": r[6], "time": r[7].isoformat() if r[7] else None, "model_version": r[8], "strategy": r[9],
-         "score": r[10], "flag": "missing" if r[11] == STATUS_MISSING else ""}
-        for r in rows
-    ]  # fmt: skip
+        # Overlap images: the majority of the votes, as training reads them; a tie is disputed.
+        majority = training_labels(session, {r[0]: r[5] for r in rows}, len(classes))
+    out = []
+    for r in rows:
+        position = majority.get(r[0], -1)
+        flag = "missing" if r[11] == STATUS_MISSING else "disputed" if position < 0 else ""
+        out.append({"image_id": r[0], "path": r[1], "width": r[2], "height": r[3],
+                    "label": classes[position] if position >= 0 else "", "position": position,
+                    "annotator": r[6], "time": r[7].isoformat() if r[7] else None, "model_version": r[8],
+                    "strategy": r[9], "score": r[10], "flag": flag})  # fmt: skip
+    return out
+
+
+def labeled_count(project: Project) -> int:
+    """How many images an export lists (either kind of project)."""
+    if project.multi_label:
+        from labelwise.project.multilabel_labels import label_set_rows
+
+        return len(label_set_rows(project))
+    return len(labeled_rows(project))
 
 
 def export_text(project: Project, fmt: str) -> str:
     """The labels as ``csv``, ``json``, ``coco`` or ``label-studio`` (tasks with predictions) text."""
     if fmt not in FORMATS:
         raise LabelwiseError(f"format: {fmt!r} is not one of {', '.join(FORMATS)}")
-    if fmt == "label-studio":
+    if fmt == "label-studio" and not project.multi_label:
         from labelwise.project.label_studio_files import export_label_studio  # it imports this module's layer
 
         return export_label_studio(project)
+    if project.multi_label:
+        from labelwise.project.multilabel_export import export_multilabel_text
+
+        return export_multilabel_text(project, fmt, COLUMNS, spreadsheet_safe)
     rows = labeled_rows(project)
     if fmt == "csv":
         buffer = io.StringIO()
@@ -73,11 +95,12 @@ def export_text(project: Project, fmt: str) -> str:
     coco = {
         "info": {"description": f"labelwise export of {project.folder.name}",
                  "date_created": datetime.now().isoformat()},
-        "images": [{"id": r["image_id"], "file_name": r["path"], "width": r["width"], "height": r["height"]}
-                   for r in rows],
+        # A disputed image is listed, flagged, without an annotation.
+        "images": [{"id": r["image_id"], "file_name": r["path"], "width": r["width"], "height": r["height"],
+                    **({"disputed": True} if r["flag"] == "disputed" else {})} for r in rows],
         "categories": [{"id": i + 1, "name": name} for i, name in enumerate(classes)],
         "annotations": [{"id": n + 1, "image_id": r["image_id"], "category_id": r["position"] + 1,
-                         "annotator": r["annotator"]} for n, r in enumerate(rows)],
+                         "annotator": r["annotator"]} for n, r in enumerate(r for r in rows if r["position"] >= 0)],
     }  # fmt: skip
     return json.dumps(coco, indent=2, ensure_ascii=False)
 
@@ -104,8 +127,10 @@ def export_image_folder(project: Project, target: Path | None = None) -> tuple[P
         target = _new_folder(project.folder / "exports" / f"imagefolder-{datetime.now():%Y%m%d-%H%M%S}")
     else:
         target.mkdir(parents=True, exist_ok=False)
+    if project.multi_label:
+        raise LabelwiseError("imagefolder: a multi-label image belongs in several folders; export csv, json or coco")
     linked = 0
-    rows = labeled_rows(project)
+    rows = [r for r in labeled_rows(project) if r["position"] >= 0]  # a disputed image has no folder yet
     for r in rows:
         folder = target / r["label"].replace("/", "-")
         folder.mkdir(exist_ok=True)

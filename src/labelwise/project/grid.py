@@ -30,6 +30,7 @@ from sqlalchemy import ColumnElement, distinct, exists, func, select
 from sqlalchemy.orm import Session
 
 from labelwise.errors import LabelwiseError
+from labelwise.project.multilabel_labels import label_texts
 from labelwise.project.near_duplicates import group_members, near_duplicate_counts
 from labelwise.project.predictions import imported_predictions
 from labelwise.project.project import Project
@@ -382,8 +383,11 @@ def _walk(
 def _items(project: Project, classes: list[str], preds: _Predictions | None, rows: list) -> list[GridItem]:
     theirs = imported_predictions(project, [row[0] for row in rows]) if rows else {}
     near = near_duplicate_counts(project, [row[0] for row in rows]) if rows else {}
+    # A multi-label label has no single class: its set, as text (project/multilabel_labels.py).
+    sets = label_texts(project, [row[0] for row in rows]) if rows and project.multi_label else {}
     items = []
     for image_id, path, reason, label in rows:
+        label = sets.get(image_id, label)
         i = None if preds is None else preds.at(image_id)
         score = None if i is None or np.isnan(preds.score[i]) else float(preds.score[i])
         items.append(GridItem(

@@ -41,6 +41,7 @@ from labelwise.project.label_studio_tasks import (
     task_count,
 )
 from labelwise.project.labels import add_annotation
+from labelwise.project.multilabel_labels import refuse_on_multi_label
 from labelwise.project.project import CONFIG_NAME, Project
 from labelwise.project.settings import get_settings
 from labelwise.project.training import Ranking, train_and_rank
@@ -245,6 +246,7 @@ def _images_by_task(project: Project, state: _State, report: SyncReport) -> dict
 def _import_annotations(project: Project, labels: dict[str, list[str]], images: dict[int, int],
                         report: SyncReport) -> None:  # fmt: skip
     """Make labelwise's current labels those of ``labels`` (task id -> [class, annotator]) for the mirrored images."""
+    refuse_on_multi_label(project, "label-studio sync")
     wanted: dict[int, tuple[str, str]] = {}  # image id -> (class, annotator)
     for key, (name, email) in sorted(labels.items(), key=lambda kv: int(kv[0])):
         image_id = images.get(int(key))

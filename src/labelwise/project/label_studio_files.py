@@ -19,6 +19,7 @@ from sqlalchemy import select
 from labelwise.errors import LabelwiseError
 from labelwise.project.label_studio import annotator_email, choice_of, latest_annotation
 from labelwise.project.labels import LabelImport, add_annotation
+from labelwise.project.multilabel_labels import refuse_on_multi_label
 from labelwise.project.project import Project
 from labelwise.project.training import Ranking, predictions_path, ranking_path
 from labelwise.store.models import STATUS_OK, Image, LabelClass
@@ -41,6 +42,7 @@ def _candidates(url: str) -> list[str]:
 def import_labels_label_studio(project: Project, json_path: str | Path, *, add_classes: bool = False) -> LabelImport:
     """Import the newest choosing annotation of each task of a Label Studio JSON export."""
     json_path = Path(json_path)
+    refuse_on_multi_label(project, f"{json_path}: a Label Studio import")
     try:
         tasks = json.loads(json_path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from labelwise.errors import LabelwiseError
 from labelwise.ingest.objstore import is_uri
+from labelwise.project.multilabel_labels import add_label_set, current_label_sets, resolve_label_set, split_names
 from labelwise.project.project import Project
 from labelwise.store.models import STATUS_OK, Annotation, Image, LabelClass
 
@@ -150,6 +151,8 @@ def import_labels_csv(project: Project, csv_path: str | Path, *, add_classes: bo
         seen.setdefault(key, []).append((number, name))
     if add_classes:
         names = {name for _, key, _, name in keyed if name and len({n for _, n in seen[key]}) == 1}
+        if project.multi_label:  # a cell names a set: "cat;dog"
+            names = {part for name in names for part in split_names(name)}
         project.add_classes(sorted(names))
     done: set[str] = set()
     with project.sessions.begin() as session:
@@ -164,11 +167,14 @@ def import_labels_csv(project: Project, csv_path: str | Path, *, add_classes: bo
                 continue  # the same row again: imported once
             try:
                 image = _image_by_path(session, project, path)
-                cls = _class_by_name(session, name)
+                if project.multi_label:  # the label cell is a set: "cat;dog", empty for none of the classes
+                    add_label_set(session, image, resolve_label_set(session, split_names(name)),
+                                  annotator="import", source="csv")  # fmt: skip
+                else:
+                    add_annotation(session, image, _class_by_name(session, name), annotator="import", source="csv")
             except LabelwiseError as exc:
                 report.errors.append(f"{csv_path}:{number}: {exc}")
                 continue
-            add_annotation(session, image, cls, annotator="import", source="csv")
             done.add(key)
             report.imported += 1
     return report
@@ -196,10 +202,15 @@ def labels_from_folders(project: Project) -> LabelImport:
     with project.sessions.begin() as session:
         classes = {c.name: c for c in session.scalars(select(LabelClass))}
         labeled = current_labels(session)
+        sets = current_label_sets(session) if project.multi_label else {}
         for image_id, name in named:
-            if labeled.get(image_id) == classes[name].position:
+            if labeled.get(image_id) == classes[name].position or sets.get(image_id) == [classes[name].position]:
                 continue
-            add_annotation(session, session.get(Image, image_id), classes[name], annotator="import", source="folders")
+            image = session.get(Image, image_id)
+            if project.multi_label:  # the folder's class, as a set of one
+                add_label_set(session, image, [classes[name]], annotator="import", source="folders")
+            else:
+                add_annotation(session, image, classes[name], annotator="import", source="folders")
             report.imported += 1
     return report
 

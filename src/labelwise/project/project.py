@@ -52,6 +52,8 @@ class ProjectConfig:
     db_url: str = ""  # empty: the SQLite file labelwise.db in the project folder
     max_pixels: int = DEFAULT_MAX_PIXELS
     pca_components: int = 256  # 0 keeps the backbone's full dimension
+    # Fixed at init (``init --multi-label``): each image carries a set of classes, possibly empty.
+    multi_label: bool = False
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -128,6 +130,15 @@ class Project:
         """The object store URI of the images (``s3://bucket/prefix``), or None for a local folder."""
         root = self.config.images_root
         return normalize_uri(root) if is_uri(root) else None
+
+    @property
+    def multi_label(self) -> bool:
+        """A multi-label project: a label is a set of classes (project/multilabel_labels.py)."""
+        return bool(self.config.multi_label)
+
+    @property
+    def kind(self) -> str:
+        return "multi-label" if self.multi_label else "single-label"
 
     @property
     def db_url(self) -> str:

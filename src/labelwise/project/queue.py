@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from labelwise.errors import ConflictError, ForbiddenError, LabelwiseError, NotFoundError
 from labelwise.project.free_index import INDEXES
 from labelwise.project.labels import add_annotation
+from labelwise.project.multilabel_labels import add_label_set, label_sets_of, require_kind, resolve_label_set
 from labelwise.project.near_duplicates import group_of
 from labelwise.project.overlap import (
     OPINION_STRATEGY,
@@ -279,7 +280,7 @@ def annotate(
     project: Project,
     user: User,
     image_id: int,
-    label: str,
+    label: str | list[str],
     ranking: Ranking | None,
     queued: bool = False,
     preselected: str | None = None,
@@ -290,7 +291,8 @@ def annotate(
     lease ran out and they labeled it meanwhile: refused instead of silently replacing their label
     (relabeling on purpose, from the grid or a review, passes ``queued=False``). ``preselected``: the
     class the page pre-selected, recorded with whether the label accepted it. ``source``: ``batch`` for
-    labels given many at once (a similar-image batch)."""
+    labels given many at once (a similar-image batch). ``label`` is a list of class names on a
+    multi-label project (empty: none of them), one name on a single-label one; the other is refused."""
     now = utcnow()
     with project.sessions.begin() as session:
         image = session.get(Image, image_id)
@@ -298,13 +300,19 @@ def annotate(
             raise NotFoundError(f"image_id: no image {image_id}")
         if image.status != STATUS_OK:
             raise LabelwiseError(f"image_id: image {image_id} is {image.status} and cannot be labeled")
-        cls = session.scalar(select(LabelClass).where(LabelClass.name == label))
-        if cls is None or cls.retired:
+        label_set = None  # a multi-label project's label: its set of classes (project/multilabel_labels.py)
+        if isinstance(label, list) or project.multi_label:
+            require_kind(project, isinstance(label, list), "label")
+            label_set, cls, preselected = resolve_label_set(session, label), None, None
+        else:
+            cls = session.scalar(select(LabelClass).where(LabelClass.name == label))
+        if label_set is None and (cls is None or cls.retired):
             offered = select(LabelClass.name).where(LabelClass.retired.is_(False)).order_by(LabelClass.position)
             known = ", ".join(session.scalars(offered))
             why = "unknown class" if cls is None else "class is retired:"
             raise LabelwiseError(f"label: {why} {label!r}; the classes are: {known}")
-        opinion = record_opinion(session, image, cls, user, now)  # overlap: a second opinion asked of them
+        # overlap: a second opinion asked of them (refused on a multi-label project, see settings)
+        opinion = None if cls is None else record_opinion(session, image, cls, user, now)
         if opinion is not None:
             if preselected is not None:
                 opinion.preselected, opinion.preselect_accepted = preselected, preselected == label
@@ -353,8 +361,13 @@ def annotate(
             entry = next((e for e in ranking.entries if e.image_id == image_id), None)
             if entry is not None:
                 version, strategy, score = ranking.version, _chosen_by(entry, ranking.strategy), entry.score
-        annotation = add_annotation(session, image, cls, annotator=user.name, source=source,
-                                    user_id=user.id, model_version=version, strategy=strategy, score=score)  # fmt: skip
+        who = dict(annotator=user.name, source=source, user_id=user.id, model_version=version, strategy=strategy,
+                   score=score)  # fmt: skip
+        if label_set is not None:
+            annotation = add_label_set(session, image, label_set, **who)
+        else:
+            assert cls is not None
+            annotation = add_annotation(session, image, cls, **who)
         for key, value in audit.items():  # only a leased image counts: its prediction predates the label
             setattr(annotation, key, value)
         if preselected is not None:
@@ -441,10 +454,18 @@ def recent_labels(project: Project, user: User, limit: int = 20) -> list[dict]:
         rows = session.execute(
             select(Annotation.id, Annotation.image_id, Image.path, LabelClass.name)
             .join(Image, Image.id == Annotation.image_id)
-            .join(LabelClass, LabelClass.id == Annotation.class_id)
+            # outer: a multi-label label has no single class (its set is read below)
+            .outerjoin(LabelClass, LabelClass.id == Annotation.class_id)
             .where(Annotation.user_id == user.id, Annotation.source == "server", Annotation.deleted_at.is_(None))
             .where(Annotation.superseded.is_(False) | Annotation.opinion.is_(True))  # second opinions are undoable
             .order_by(Annotation.id.desc())
             .limit(limit)
         ).all()
-    return [{"id": r[0], "image_id": r[1], "path": r[2], "label": r[3]} for r in reversed(rows)]
+        sets = label_sets_of(session, [r[0] for r in rows if r[3] is None]) if project.multi_label else {}
+    names = project.class_names() if sets else []
+    return [
+        {"id": r[0], "image_id": r[1], "path": r[2],
+         "label": r[3] if r[0] not in sets else "; ".join(names[p] for p in sets[r[0]]) or "none",
+         "labels": [names[p] for p in sets[r[0]]] if r[0] in sets else None}
+        for r in reversed(rows)
+    ]  # fmt: skip

@@ -103,3 +103,71 @@ def rank_images(
     choice = loop.head_choice if loop.model is not None else {"head": None, "reason": None}
     return PoolRanking(images=images, strategy=queue.strategy, head=choice["head"], head_reason=choice["reason"],
                        n_labeled=int(labeled.size), n_unlabeled=unlabeled, loop=loop, queue=queue)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MultiLabelPoolRanking:
+    """A multi-label project's ranking: the chosen images and the model's ``(N, K)`` probabilities."""
+
+    images: list[RankedImage]
+    strategy: str  # the multi-label strategy, or "random (cold start)" without a label yet
+    probs: np.ndarray | None  # (N, K) independent class probabilities; None without a model
+    scores: np.ndarray | None  # (N,) the strategy's score of every pool image; None without a model
+    n_labeled: int
+    n_unlabeled: int
+
+
+def rank_multilabel_images(
+    pool: Pool,
+    Y: np.ndarray,
+    labeled: np.ndarray,
+    *,
+    strategy: str,
+    candidates: int | None,
+    explore: float,
+    seed: int,
+    batch_size: int,
+    queue_size: int,
+) -> MultiLabelPoolRanking:
+    """Train :class:`~labelwise.learn.multilabel.MultiLabelHead` on the labeled rows of ``Y``
+    (``(N, K)`` in {0, 1}; ``labeled`` ``(N,)`` bool) and rank the unlabeled pool with the multi-label
+    ``strategy`` (:mod:`labelwise.strategies.multilabel`). Scores of independent binary heads do not
+    change within a retrain batch, so the queue is the top ``queue_size`` at once, cut into batches
+    of ``batch_size``. Without any label yet the images are drawn at random."""
+    from labelwise.learn.multilabel import MultiLabelHead
+    from labelwise.strategies.multilabel import get_multilabel_strategy
+
+    chosen = get_multilabel_strategy(strategy)  # a single-label name is refused here, with why
+    n_classes = len(pool.class_names)
+    unlabeled = int(labeled.size - np.count_nonzero(labeled))
+    probs = scores = None
+    if labeled.any():
+        model = MultiLabelHead(classes=list(range(n_classes))).fit(pool.X[labeled], Y[labeled])
+        probs = model.predict_proba(pool.X)
+        name = chosen.name
+    else:
+        chosen, name = get_multilabel_strategy("random"), "random (cold start)"
+    # Without a model, random ranks a flat 0.5 (it reads nothing but the row count).
+    ranked_on = probs if probs is not None else np.full((labeled.size, n_classes), 0.5)
+    picks: list[tuple[int, bool]] = []
+    if unlabeled and queue_size > 0:
+        n = min(queue_size, unlabeled)
+        # Every input a strategy may need (chosen.needs): the labeled rows' label sets and the features
+        # the head was trained on, so each registered multi-label strategy can serve.
+        selection = chosen.rank(ranked_on, labeled, n, seed=seed, candidates=candidates, explore=explore,
+                                embeddings=pool.X, labels=Y[labeled] if probs is not None else None)  # fmt: skip
+        picks = list(zip(selection.indices.tolist(), selection.explored.tolist(), strict=True))
+        scores = selection.scores if probs is not None else None
+    elif probs is not None:
+        scores = chosen.score(chosen.view(probs, labeled, pool.X, Y[labeled]), seed) if chosen.score else None
+    images = []
+    for k, (index, explored) in enumerate(picks):
+        top = [] if probs is None else [(pool.class_names[c], float(probs[index, c]))
+                                        for c in np.argsort(-probs[index])[:3]]  # fmt: skip
+        images.append(RankedImage(
+            image_id=int(pool.image_ids[index]), path=pool.paths[index],
+            score=None if scores is None else float(scores[index]), top=top, batch=1 + k // max(1, batch_size),
+            strategy="explore: random" if explored else name, audit=False,
+        ))  # fmt: skip
+    return MultiLabelPoolRanking(images=images, strategy=name, probs=probs, scores=scores,
+                                 n_labeled=int(labeled.size - unlabeled), n_unlabeled=unlabeled)  # fmt: skip

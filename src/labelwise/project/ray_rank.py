@@ -84,8 +84,16 @@ def rank_for_worker(
     order, as ``labelwise suggest --ray`` and the local ``suggest``), cut into batches of
     ``retrain_every`` per annotator. As with ``suggest``, the head is the logistic one and no audit
     images are drawn: the ranking's note says so. A set strategy does not shard: the retrain runs on
-    this machine as without ``ray_address``, and the note says why.
+    this machine as without ``ray_address``, and the note says why. So does a multi-label project
+    (its strategies are not sharded on Ray; ``get_strategy`` would refuse their names).
     """
+    if project.multi_label:
+        note = f"ray_address {address}: a multi-label project is ranked on the server's machine, not on Ray"
+        log.warning(note)
+        ranking, _ = train_and_rank(project, settings, pool_cache=pool_cache)
+        ranking.note = note
+        ranking.save(ranking_path(project))
+        return ranking
     chosen = get_strategy(settings["strategy"])
     if not shardable(chosen):
         per_image = [name for name in strategy_names() if shardable(get_strategy(name))]

@@ -63,12 +63,23 @@ def _reviewed_annotations(session: Session) -> set[int]:
     return set(confirmed) | set(made)
 
 
+def refuse_multi_label(project: Project) -> None:
+    """Review is single-label: its finder ranks by the out-of-fold probability of one given class,
+    and a change replaces one class by another. A multi-label project is refused, saying so."""
+    if project.multi_label:
+        raise LabelwiseError(
+            "review: not available on a multi-label project (the likely-mislabeled finder and a label change "
+            "speak of one class per image); relabel an image from the annotate page or `labelwise label`"
+        )
+
+
 def likely_mislabeled(project: Project, n: int = 20, *, n_folds: int = 5, seed: int = 0) -> SuspectReport:
     """The ``n`` current labels most likely wrong: by ascending out-of-fold probability of the label.
 
     Every label takes part in the cross-validation; labels of a class with fewer than two labels
     cannot be cross-validated and are left out (a note says so).
     """
+    refuse_multi_label(project)
     if n < 1:
         raise LabelwiseError(f"n: expected at least 1, got {n}")
     start = time.perf_counter()
@@ -138,6 +149,7 @@ def review_label(
 ) -> dict:
     """Confirm (``new_class`` None or the label it has) or change the current label of ``image``
     (an id or a path); returns the review as :func:`review_history` gives it."""
+    refuse_multi_label(project)
     with project.sessions.begin() as session:
         found = _image(session, project, image)
         current = session.scalar(

@@ -84,6 +84,17 @@ def _check(key: str, value: Any) -> Any:
     return checks[key]()
 
 
+def _check_for(project: Project, key: str, value: Any) -> Any:
+    """``_check``, after a multi-label project's own rules (its strategies, no overlap)."""
+    if project.multi_label and key in ("strategy", "head", "overlap"):
+        from labelwise.project.multilabel_model import check_setting
+
+        value = check_setting(key, value)
+        if key == "strategy":  # multi-label names are not in the single-label registry
+            return value
+    return _check(key, value)
+
+
 def get_settings(project: Project) -> dict[str, Any]:
     settings = dict(DEFAULTS)
     with project.sessions() as session:
@@ -95,7 +106,7 @@ def get_settings(project: Project) -> dict[str, Any]:
 
 def update_settings(project: Project, changes: dict[str, Any], user: str) -> dict[str, Any]:
     """Validate every change first (nothing is written if one is wrong), then record them."""
-    checked = {key: _check(key, value) for key, value in changes.items()}
+    checked = {key: _check_for(project, key, value) for key, value in changes.items()}
     current = get_settings(project)
     with project.sessions.begin() as session:
         for key, value in checked.items():

@@ -17,6 +17,7 @@ from sqlalchemy import BigInteger, cast, func, select
 from sqlalchemy.orm import Session
 
 from labelwise.project.labels import current_labels
+from labelwise.project.multilabel_labels import current_label_sets
 from labelwise.project.near_duplicates import near_duplicate_summary
 from labelwise.project.project import Project
 from labelwise.store.models import STATUS_BROKEN, STATUS_DUPLICATE, STATUS_MISSING, STATUS_OK, Image
@@ -44,14 +45,20 @@ def project_status(project: Project) -> dict:
         ]
         ok_ids = set(session.scalars(select(Image.id).where(Image.status == STATUS_OK)))
         labels = {i: c for i, c in current_labels(session).items() if i in ok_ids}
+        sets = {i: s for i, s in current_label_sets(session).items() if i in ok_ids} if project.multi_label else {}
     classes = project.class_names()
     per_class = {name: 0 for name in classes}
     for position in labels.values():
         per_class[classes[position]] += 1
+    for positions in sets.values():  # multi-label: an image counts once for each of its classes
+        for position in positions:
+            per_class[classes[position]] += 1
+    labels.update({i: -1 for i in sets})
     return {
         "project": str(project.folder),
         "images_root": project.config.images_root,
         "backbone": project.config.backbone,
+        "kind": project.kind,  # single-label or multi-label, fixed at init
         "images_ok": counts.get(STATUS_OK, 0),
         "images_broken": counts.get(STATUS_BROKEN, 0),
         "images_duplicate": counts.get(STATUS_DUPLICATE, 0),
@@ -119,10 +126,15 @@ def label_and_image_counts(project: Project) -> Counts:
     with project.sessions() as session:
         counts, not_ok = _pool_counts(project, session)
         labels = {i: c for i, c in current_labels(session).items() if i not in not_ok}
+        sets = {i: s for i, s in current_label_sets(session).items() if i not in not_ok} if project.multi_label else {}
     classes = project.class_names()
     per_class = {name: 0 for name in classes}
     for position in labels.values():
         per_class[classes[position]] += 1
+    for positions in sets.values():  # multi-label: an image counts once for each of its classes
+        for position in positions:
+            per_class[classes[position]] += 1
+    labels.update({i: -1 for i in sets})
     ok = counts.get(STATUS_OK, 0)
     return Counts(
         images_ok=ok,

@@ -57,6 +57,10 @@ def suggest(
     """The ``n`` images to label next. ray: score the pool in shards on the Ray cluster at this
     address (:mod:`labelwise.project.ray_rank`): the same suggestions, for per-image strategies.
     head: the head to train (``None``: the project's ``head`` setting, as the server trains)."""
+    if project.multi_label:
+        if ray is not None:
+            raise LabelwiseError("--ray: a multi-label project is ranked on this machine; leave --ray out")
+        return _suggest_multilabel(project, n, strategy=strategy, candidates=candidates, explore=explore, seed=seed)
     if head is None:
         head = get_settings(project)["head"]
     elif head not in head_names():
@@ -84,3 +88,22 @@ def suggest(
             f"these images were picked by {ranked.strategy}, without a model"
         )
     return Suggestions(ranked.strategy, items, ranked.n_labeled, ranked.n_unlabeled, note, head=ranked.head)
+
+
+def _suggest_multilabel(
+    project: Project, n: int, *, strategy: str, candidates: int | None, explore: float, seed: int
+) -> Suggestions:
+    """A multi-label project: the server's ranking (project/multilabel_model.py); ``predicted`` is the
+    set of classes at p >= 0.5 joined with ``;`` and ``probability`` is left empty (one per class)."""
+    from labelwise.project.multilabel_model import rank_project
+
+    ranked, _ = rank_project(project, {"candidates": candidates, "explore": explore, "strategy": strategy},
+                             seed=seed, batch_size=n, queue_size=n)  # fmt: skip
+    items = [
+        Suggestion(image.path, image.score,
+                   None if not image.top else ";".join(name for name, p in image.top if p >= 0.5), None)
+        for image in ranked.images
+    ]  # fmt: skip
+    note = "" if ranked.probs is not None else "cold start: no label yet; these images were drawn at random"
+    head = None if ranked.probs is None else "multi-label logistic (one-vs-rest)"
+    return Suggestions(ranked.strategy, items, ranked.n_labeled, ranked.n_unlabeled, note, head=head)

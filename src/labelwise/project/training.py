@@ -196,6 +196,10 @@ def train_and_rank(
 
     pool_cache: the pool kept by the caller between rounds (the training worker), updated here.
     """
+    if project.multi_label:  # one binary head per class, a multi-label strategy
+        from labelwise.project.multilabel_model import train_and_rank_multilabel
+
+        return train_and_rank_multilabel(project, settings, seed, pool_cache)
     start = time.perf_counter()
     pool = load_pool(project, pool_cache, votes=True)
     if len(pool.class_names) < 2:

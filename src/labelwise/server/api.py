@@ -79,7 +79,9 @@ def queue_next(body: QueueRequest, request: Request, user: CurrentUser) -> Queue
     settings = get_settings(state.project)
     leased = queue.lease_next(state.project, user, body.n, state.retrainer.ranking, settings["lease_minutes"],
                               max_leases=settings["max_leases_per_user"])  # fmt: skip
-    chosen = preselections(state.project, {item.image_id: item.top for item in leased}, settings["preselect_threshold"])
+    # No pre-selection on a multi-label project: its probabilities are per class, not one class's.
+    threshold = None if state.project.multi_label else settings["preselect_threshold"]
+    chosen = preselections(state.project, {item.image_id: item.top for item in leased}, threshold)
     near_duplicates = near_duplicate_counts(state.project, [item.image_id for item in leased])
     return QueueResponse(items=[
         QueueItem(

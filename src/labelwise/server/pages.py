@@ -182,7 +182,8 @@ def annotate(request: Request, user: CurrentUser) -> HTMLResponse:
     project = request.app.state.project
     classes = active_class_names(project)  # a retired class is not offered; its labels stay
     config = {"classes": classes, "keys": label_keys(len(classes)),
-              "lease_minutes": get_settings(project)["lease_minutes"], "min_look_ms": MIN_LOOK_MS}  # fmt: skip
+              "lease_minutes": get_settings(project)["lease_minutes"], "min_look_ms": MIN_LOOK_MS,
+              "multi_label": project.multi_label}  # fmt: skip
     return _page(request, "annotate.html", user, classes=list(zip(classes, config["keys"], strict=True)),
                  config=config)  # fmt: skip
 

@@ -43,10 +43,15 @@ class QueueResponse(BaseModel):
     items: list[QueueItem]
 
 
+ClassName = Annotated[str, Field(min_length=1, max_length=255)]
+
+
 class AnnotationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     image_id: int = Field(ge=1, le=MAX_ID)
-    label: str = Field(min_length=1, max_length=255)
+    # One class name; on a multi-label project a list of them (empty: none of the classes). The
+    # project refuses the other shape, and an unknown or repeated class, naming this field.
+    label: ClassName | Annotated[list[ClassName], Field(max_length=255)]
     # Sent by the annotate page: refuse rather than replace a label somebody else gave meanwhile.
     queued: bool = False
     # The class the page had pre-selected when the label was given (none: omit it).
@@ -56,7 +61,7 @@ class AnnotationRequest(BaseModel):
 class AnnotationResponse(BaseModel):
     id: int
     image_id: int
-    label: str
+    label: str | list[str]
 
 
 class BatchLabelRequest(BaseModel):
@@ -228,7 +233,8 @@ class RecentLabel(BaseModel):
     id: int
     image_id: int
     path: str
-    label: str
+    label: str  # a multi-label label as its names joined with "; " ("none": the empty set)
+    labels: list[str] | None = None  # a multi-label label's classes; None on a single-label project
     file_url: str
 
 

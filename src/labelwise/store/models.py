@@ -103,7 +103,9 @@ class Annotation(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id"), index=True)
-    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"))
+    # The class of a single-label project's label; NULL in a multi-label project, whose label is the
+    # set of rows of :class:`AnnotationClass` (none at all: an explicit "none of the classes").
+    class_id: Mapped[int | None] = mapped_column(ForeignKey("classes.id"))
     annotator: Mapped[str] = mapped_column(String(255))  # display only; rights go by user_id
     source: Mapped[str] = mapped_column(String(32))  # cli, csv, folders, server, batch, label-studio
     # The account that made it; NULL for labels from the command line or an import (see ``source``),
@@ -131,6 +133,17 @@ class Annotation(Base):
     # it is written with superseded=True and every reader of current labels is unchanged; the
     # majority of the opinions and the current label is what training uses.
     opinion: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class AnnotationClass(Base):
+    """One class of a multi-label label (project/multilabel_labels.py). The annotation row keeps who,
+    when, superseded and deleted exactly as for a single-label label, so the queue, undo and the
+    history work unchanged; these rows are its set of classes, possibly empty."""
+
+    __tablename__ = "annotation_classes"
+
+    annotation_id: Mapped[int] = mapped_column(ForeignKey("annotations.id"), primary_key=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"), primary_key=True, index=True)
 
 
 class ImportedPrediction(Base):

@@ -1,18 +1,24 @@
-"""Multi-label strategies: pure scores over independent per-class probabilities. Higher is more informative.
+"""Multi-label strategies: informativeness over independent per-class probabilities. Higher is more informative.
 
-Convention: ``probs`` is ``(n, K)``, column ``k`` the probability that class ``k`` is on the image;
+Convention: ``probs`` is ``(N, K)``, column ``k`` the probability that class ``k`` is on the image;
 rows do not sum to 1 (a single-label strategy would refuse them, and should: its formulas assume
-one class per image).
+one class per image). The formulas, with their references, are in
+:mod:`labelwise.strategies.multilabel_scores` (scores) and :mod:`labelwise.strategies.multilabel_batch`
+(batches). Registered here:
 
-Two aggregations of the per-class binary uncertainty, after Esuli & Sebastiani, "Active Learning
-Strategies for Multi-Label Text Classification" (ECIR 2009), who compare averaging over classes
-with taking the most uncertain class:
-
-- ``mean-binary-entropy``: ``mean_k H2(p_k)``, ``H2(p) = -p log2 p - (1-p) log2 (1-p)``, in [0, 1].
-  Rewards an image uncertain about many classes at once: one label answers all K binary questions.
-- ``max-binary-uncertainty``: ``1 - 2 min_k |p_k - 0.5|``, in [0, 1]. The image whose most doubtful
-  class sits closest to the decision threshold, the multi-label analogue of margin sampling.
 - ``random``: the baseline.
+- ``mean-binary-entropy``, ``max-binary-uncertainty``: the two aggregations of per-class binary
+  uncertainty Esuli & Sebastiani (ECIR 2009) compare (average over classes, most uncertain class).
+- ``max-margin``: Li & Guo (IJCAI 2013), the gap between the least sure predicted-on class and the
+  least sure predicted-off class; ``max-margin-cardinality`` multiplies it with their label
+  cardinality inconsistency (needs the labeled items' label matrix).
+- ``mmc``: Yang et al. (KDD 2009), maximum loss reduction with maximal confidence (needs the labels).
+- ``cluster-max-uncertainty``: Cluster-Margin's batch diversity over ``max-binary-uncertainty``
+  (needs embeddings); ``binary-badge``: BADGE over one-vs-rest gradients (needs embeddings).
+
+Strategies that need more than the probabilities say so in ``needs`` ("embeddings": the features
+the head is trained on, ``(N, d)``; "labels": the label matrix ``(m, K)`` of the labeled items, in
+pool order) and refuse, naming the input, to rank without it.
 
 They are registered apart from the single-label strategies: asking either registry for a name of
 the other kind raises :class:`StrategyKindError` saying which kind the name belongs to.
@@ -21,56 +27,109 @@ the other kind raises :class:`StrategyKindError` saying which kind the name belo
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from labelwise.strategies.multilabel_batch import binary_badge, cluster_round_robin
+from labelwise.strategies.multilabel_scores import (
+    check_binary_probs,
+    check_labels,
+    max_binary_uncertainty,
+    max_margin_cardinality,
+    max_margin_uncertainty,
+    mean_binary_entropy,
+    mmc_scores,
+)
 from labelwise.strategies.registry import StrategyKindError, note_other_kind, strategy_names
-from labelwise.strategies.selection import Selection, select_top_split
+from labelwise.strategies.selection import (
+    Selection,
+    add_explorers,
+    candidate_subset,
+    check_batch_controls,
+    select_top_split,
+    selectable_indices,
+)
 from labelwise.strategies.uncertainty import random_scores
 
+__all__ = [
+    "DEFAULT_MULTILABEL_STRATEGY",
+    "MultiLabelStrategy",
+    "MultiLabelView",
+    "check_binary_probs",
+    "get_multilabel_strategy",
+    "max_binary_uncertainty",
+    "mean_binary_entropy",
+    "multilabel_strategy_names",
+    "register_multilabel",
+]
 
-def check_binary_probs(probs: np.ndarray, name: str = "probs") -> np.ndarray:
-    """``probs`` as a float ``(n, K)`` array of independent probabilities in [0, 1], or ``ValueError``."""
-    probs = np.asarray(probs)
-    if probs.ndim != 2:
-        raise ValueError(f"{name}: expected shape (n, K), got {probs.ndim} dimension(s) {probs.shape}")
-    if not np.issubdtype(probs.dtype, np.number) and probs.dtype != np.bool_:
-        raise ValueError(f"{name}: expected numbers, got dtype {probs.dtype}")
-    probs = probs if np.issubdtype(probs.dtype, np.floating) else probs.astype(np.float64)
-    if probs.shape[1] < 1:
-        raise ValueError(f"{name}: needs at least one class column")
-    if not np.isfinite(probs).all():
-        raise ValueError(f"{name}: contains NaN or inf")
-    if probs.size and (probs.min() < 0 or probs.max() > 1):
-        raise ValueError(f"{name}: probabilities must lie in [0, 1], found [{probs.min():.4g}, {probs.max():.4g}]")
-    return probs
-
-
-def mean_binary_entropy(probs: np.ndarray) -> np.ndarray:
-    """``mean_k H2(p_k)`` in bits, ``0 log 0 = 0``; ``probs`` ``(n, K)`` -> ``(n,)`` in [0, 1]."""
-    p = check_binary_probs(probs)
-    tiny = np.finfo(p.dtype).tiny
-    h = -(p * np.log2(np.maximum(p, tiny)) + (1 - p) * np.log2(np.maximum(1 - p, tiny)))
-    return h.mean(axis=1)
+INPUTS = ("embeddings", "labels")
+# The multi-label strategy to use when nobody chose one: with batches of 20, best or within 20 labels of the
+# best on the three multi-label benchmark sets (fmnist-pairs on lite0 and on pixels, digits-pairs;
+# docs/trust.md), and it needs the probabilities only, so any ranking that has them can use it.
+DEFAULT_MULTILABEL_STRATEGY = "max-margin"
 
 
-def max_binary_uncertainty(probs: np.ndarray) -> np.ndarray:
-    """``1 - 2 min_k |p_k - 0.5|``; ``probs`` ``(n, K)`` -> ``(n,)`` in [0, 1], 1 when some ``p_k = 0.5``."""
-    p = check_binary_probs(probs)
-    return 1.0 - 2.0 * np.abs(p - 0.5).min(axis=1)
+@dataclass(frozen=True)
+class MultiLabelView:
+    """What a multi-label strategy may look at, for a pool of ``N`` items.
+
+    probs: ``(N, K)`` independent probabilities; labeled: ``(N,)`` bool, ``True`` where labeled;
+    embeddings: ``(N, d)`` features, or ``None``; labels: ``(m, K)`` in {0, 1}, the label matrix of
+    the ``m`` labeled items in pool order (``probs[labeled]`` row by row), or ``None``.
+    """
+
+    probs: np.ndarray
+    labeled: np.ndarray
+    embeddings: np.ndarray | None = None
+    labels: np.ndarray | None = None
 
 
-MultiLabelScoreFn = Callable[[np.ndarray, "int | None"], np.ndarray]
+MultiLabelScoreFn = Callable[[MultiLabelView, "int | None"], np.ndarray]
+# select(view, n, rng, candidates) -> up to n distinct indices taken from candidates (unlabeled items)
+MultiLabelSelectFn = Callable[[MultiLabelView, int, np.random.Generator, np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
 class MultiLabelStrategy:
-    """A named multi-label strategy: a score over ``(n, K)`` binary probabilities."""
+    """A named multi-label strategy: exactly one of a ``score`` per item or a batch ``select``."""
 
     name: str
     summary: str
-    score: MultiLabelScoreFn
+    score: MultiLabelScoreFn | None = None
+    select: MultiLabelSelectFn | None = None
+    needs: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        if (self.score is None) == (self.select is None):
+            raise ValueError(f"multi-label strategy {self.name!r}: give exactly one of score and select")
+        unknown = set(self.needs) - set(INPUTS)
+        if unknown:
+            raise ValueError(f"multi-label strategy {self.name!r}: unknown inputs {sorted(unknown)}")
+
+    def view(
+        self, probs: np.ndarray, labeled: np.ndarray, embeddings: np.ndarray | None, labels: np.ndarray | None
+    ) -> MultiLabelView:
+        """The checked view: shapes agree, and every input this strategy needs is there."""
+        probs = check_binary_probs(probs)
+        labeled = np.asarray(labeled, dtype=bool)
+        if labeled.shape != (probs.shape[0],):
+            raise ValueError(f"labeled: expected shape ({probs.shape[0]},), got {labeled.shape}")
+        for needed, given in (("embeddings", embeddings), ("labels", labels)):
+            if needed in self.needs and given is None:
+                raise ValueError(f"multi-label strategy {self.name!r} needs {needed!r}, which was not given")
+        if embeddings is not None:
+            embeddings = np.asarray(embeddings)
+            if embeddings.ndim != 2 or embeddings.shape[0] != probs.shape[0]:
+                raise ValueError(f"embeddings: expected shape ({probs.shape[0]}, d), got {embeddings.shape}")
+            if not np.isfinite(embeddings).all():
+                raise ValueError("embeddings: contains NaN or inf")
+        if labels is not None:
+            labels = check_labels(labels, probs.shape[1])
+            if labels.shape[0] != labeled.sum():
+                raise ValueError(f"labels: {labels.shape[0]} rows against {int(labeled.sum())} labeled items")
+        return MultiLabelView(probs, labeled, embeddings, labels)
 
     def rank(
         self,
@@ -81,24 +140,43 @@ class MultiLabelStrategy:
         seed: int | None = 0,
         candidates: int | None = None,
         explore: float = 0.0,
+        embeddings: np.ndarray | None = None,
+        labels: np.ndarray | None = None,
     ) -> Selection:
-        """Up to ``n`` unlabeled items, most informative first, with every item's score.
+        """Up to ``n`` unlabeled items, most informative first, with every item's score (``None`` for
+        batch strategies).
 
-        probs: ``(N, K)`` binary probabilities; labeled: ``(N,)`` bool, ``True`` where labeled.
+        probs: ``(N, K)`` binary probabilities; labeled: ``(N,)`` bool, ``True`` where labeled;
+        embeddings, labels: see :class:`MultiLabelView` (required where ``needs`` names them).
         """
-        probs = check_binary_probs(probs)
-        labeled = np.asarray(labeled, dtype=bool)
-        if labeled.shape != (probs.shape[0],):
-            raise ValueError(f"labeled: expected shape ({probs.shape[0]},), got {labeled.shape}")
-        scores = np.asarray(self.score(probs, seed))
-        exploit, explorers = select_top_split(
-            scores, n, selectable=~labeled, candidates=candidates, explore=explore, seed=seed
-        )
-        return Selection.of(exploit, explorers, scores)
+        view = self.view(probs, labeled, embeddings, labels)
+        if self.score is not None:
+            scores = np.asarray(self.score(view, seed))
+            exploit, explorers = select_top_split(
+                scores, n, selectable=~view.labeled, candidates=candidates, explore=explore, seed=seed
+            )
+            return Selection.of(exploit, explorers, scores)
+        assert self.select is not None
+        check_batch_controls(n, explore, candidates)
+        pool = selectable_indices(~view.labeled)
+        rng = np.random.default_rng(seed)
+        n = min(n, pool.size)
+        chosen = np.asarray(self.select(view, n - round(explore * n), rng, candidate_subset(pool, candidates, rng)))
+        filled = add_explorers(chosen, pool, n, rng)[chosen.size :]
+        return Selection.of(chosen, filled)
 
-    def query(self, probs: np.ndarray, labeled: np.ndarray, n: int, *, seed: int | None = 0) -> np.ndarray:
+    def query(
+        self,
+        probs: np.ndarray,
+        labeled: np.ndarray,
+        n: int,
+        *,
+        seed: int | None = 0,
+        embeddings: np.ndarray | None = None,
+        labels: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Indices of up to ``n`` unlabeled items, most informative first."""
-        return self.rank(probs, labeled, n, seed=seed).indices
+        return self.rank(probs, labeled, n, seed=seed, embeddings=embeddings, labels=labels).indices
 
 
 _MULTILABEL: dict[str, MultiLabelStrategy] = {}
@@ -135,12 +213,38 @@ def get_multilabel_strategy(name: str) -> MultiLabelStrategy:
         raise StrategyKindError(f"unknown multi-label strategy {name!r}; known: {known}") from None
 
 
+def _labels_needed(view: MultiLabelView) -> np.ndarray:
+    assert view.labels is not None  # checked by MultiLabelStrategy.view
+    return view.labels
+
+
+def _embeddings_needed(view: MultiLabelView) -> np.ndarray:
+    assert view.embeddings is not None  # checked by MultiLabelStrategy.view
+    return view.embeddings
+
+
+EMBEDDINGS, LABELS = frozenset({"embeddings"}), frozenset({"labels"})
+
 for _strategy in (
     MultiLabelStrategy("random", "uniform random sampling: the honest baseline",
-                       lambda probs, seed: random_scores(probs.shape[0], seed)),
+                       score=lambda v, seed: random_scores(v.probs.shape[0], seed)),
     MultiLabelStrategy("mean-binary-entropy", "binary entropy averaged over the classes",
-                       lambda probs, seed: mean_binary_entropy(probs)),
+                       score=lambda v, seed: mean_binary_entropy(v.probs)),
     MultiLabelStrategy("max-binary-uncertainty", "the class closest to p = 0.5 (1 - 2 min |p - 0.5|)",
-                       lambda probs, seed: max_binary_uncertainty(probs)),
+                       score=lambda v, seed: max_binary_uncertainty(v.probs)),
+    MultiLabelStrategy("max-margin", "smallest gap between predicted-on and predicted-off classes (Li & Guo 2013)",
+                       score=lambda v, seed: max_margin_uncertainty(v.probs)),
+    MultiLabelStrategy("max-margin-cardinality", "max-margin times label cardinality inconsistency (Li & Guo 2013)",
+                       score=lambda v, seed: max_margin_cardinality(v.probs, _labels_needed(v)), needs=LABELS),
+    MultiLabelStrategy("mmc", "expected loss reduction at the predicted number of classes (Yang et al. 2009)",
+                       score=lambda v, seed: mmc_scores(v.probs, v.probs[v.labeled], _labels_needed(v)),
+                       needs=LABELS),
+    MultiLabelStrategy("cluster-max-uncertainty", "max-binary-uncertainty's top 10 n, one per k-means cluster",
+                       select=lambda v, n, rng, cand: cluster_round_robin(
+                           max_binary_uncertainty(v.probs), _embeddings_needed(v), n, rng, cand),
+                       needs=EMBEDDINGS),
+    MultiLabelStrategy("binary-badge", "k-means++ over one-vs-rest gradient embeddings (BADGE)",
+                       select=lambda v, n, rng, cand: binary_badge(v.probs, _embeddings_needed(v), n, rng, cand),
+                       needs=EMBEDDINGS),
 ):  # fmt: skip
     register_multilabel(_strategy)

@@ -10,6 +10,29 @@ let displayed = null;       // the item on screen
 let shownAt = null;         // when it was painted (performance.now()); null while it loads
 let lastActivity = Date.now();
 let labeledHere = 0;        // labels given in this page (the undo stack also holds earlier ones)
+// Multi-label projects: the class keys switch classes on and off for the image on screen, Enter saves
+// the set (none switched on: an explicit "none of the classes").
+const MULTI = !!CONFIG.multi_label;
+const toggled = new Set();
+
+function showToggled() {
+  if (!MULTI) return;
+  for (const b of document.querySelectorAll("button.cls")) {
+    const on = toggled.has(b.dataset.class);
+    b.classList.toggle("on", on);
+    b.setAttribute("aria-pressed", on ? "true" : "false");
+  }
+  const chosen = CONFIG.classes.filter((c) => toggled.has(c));
+  $("chosen").classList.toggle("none", !chosen.length);
+  $("chosen").innerHTML = "<kbd>Enter</kbd> saves: " +
+    (chosen.length ? `<b>${chosen.map(escapeHtml).join(", ")}</b>` : "<b>none of the classes</b>");
+}
+
+function toggle(cls) {
+  if (!queue.length) return;
+  if (toggled.has(cls)) toggled.delete(cls); else toggled.add(cls);
+  showToggled();
+}
 
 let errorUntil = 0;
 function say(text, isError) {
@@ -45,6 +68,8 @@ function show() {
   $("current").hidden = !item;
   if (item === displayed) return;
   displayed = item;
+  toggled.clear();  // a new image starts with no class switched on
+  showToggled();
   shownAt = null;
   delete $("current").dataset.shown;
   if (!item) { $("path").textContent = ""; $("why").innerHTML = ""; showPreselection(null); $("label-group").hidden = true; return; }
@@ -65,7 +90,7 @@ function show() {
     (item.model_version ? `, model v${item.model_version}` : "") + "</p>" +
     (top ? `<p>The model thinks:</p><ol>${top}</ol>` :
       (current && current.model ? `<p>No prediction for this image: it was handed out before model v${current.model.version}.</p>`
-        : "<p>No predictions yet: the model needs labels of two classes.</p>"));
+        : `<p>No predictions yet: the model needs ${MULTI ? "a first label" : "labels of two classes"}.</p>`));
 }
 
 // One-key accept: the model's top class, when likely enough (the preselect_threshold setting), is
@@ -113,7 +138,7 @@ async function label(cls) {
     undoStack.push({ annotationId: r.body.id, item });
     labeledHere += 1;
     $("done-count").textContent = String(labeledHere);
-    say(`${item.path} → ${cls}`);
+    say(`${item.path} → ${Array.isArray(cls) ? (cls.join(", ") || "none of the classes") : cls}`);
   } else {
     say(`Not saved (${item.path}): ${r.body.detail}`, true);
   }
@@ -146,7 +171,9 @@ document.addEventListener("keydown", (event) => {
   if (event.target.tagName === "INPUT" || event.ctrlKey || event.metaKey || event.altKey) return;
   if (event.repeat) { event.preventDefault(); return; }  // a held key is one press, not a burst of labels
   const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
-  if (KEY_TO_CLASS.has(key)) { event.preventDefault(); label(KEY_TO_CLASS.get(key)); }
+  if (MULTI && KEY_TO_CLASS.has(key)) { event.preventDefault(); toggle(KEY_TO_CLASS.get(key)); }
+  else if (MULTI && key === "Enter") { event.preventDefault(); label(CONFIG.classes.filter((c) => toggled.has(c))); }
+  else if (KEY_TO_CLASS.has(key)) { event.preventDefault(); label(KEY_TO_CLASS.get(key)); }
   else if (key === "Enter" && queue.length && queue[0].preselected) { event.preventDefault(); label(queue[0].preselected); }
   else if (key === "s") { event.preventDefault(); skip(); }
   else if (key === "z") { event.preventDefault(); undo(); }
@@ -156,7 +183,7 @@ document.addEventListener("keydown", (event) => {
 for (const button of document.querySelectorAll("button.cls")) {
   button.addEventListener("click", () => {
     button.blur();  // else Enter or Space would click it again on the next image
-    label(button.dataset.class);
+    if (MULTI) toggle(button.dataset.class); else label(button.dataset.class);
   });
 }
 
@@ -177,11 +204,11 @@ if (filter) {
     const matches = exact.length ? exact : partial;
     if (matches.length === 0) { say(`no class matches "${filter.value}"`, true); return; }
     if (matches.length > 1) { say(`"${filter.value}" could be ${matches.join(", ")}: type more`, true); return; }
-    if (!looked()) return;
+    if (!MULTI && !looked()) return;
     filter.value = "";
     filter.dispatchEvent(new Event("input"));
     filter.blur();  // back to the page: the next digit or z is a key again, not text in the field
-    label(matches[0]);
+    if (MULTI) toggle(matches[0]); else label(matches[0]);
   });
 }
 

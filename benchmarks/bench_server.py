@@ -13,6 +13,15 @@ between the start of its pairs), the pace of real people; latency is then measur
 pair's scheduled start, so a server that falls behind is charged for the wait. ``--json`` prints one
 JSON line per run (keys: images, backend, rate, pairs_per_s, p50_ms, p99_ms, refresh_s,
 model_versions, errors, and a few more) instead of the table.
+
+During the load a dashboard polls once a second: ``GET /api/status`` and the pages (``GET /`` the
+dashboard, ``/annotate``, ``/images`` the grid and ``/api/images`` its first page of 60): ``status_median_ms``
+and ``pages_ms`` (median and p99 of each). ``--strategy`` sets the project's strategy (default: the
+project default, ``auto``). ``--keep DIR``: the synthetic project is built once into DIR and copied for
+each run (a PostgreSQL database from a template database), so a 1M project is not built again per run;
+every run still starts from the same fresh state (no ranking, no models). ``--restart``: after the
+run, the server is started again (the saved ranking is served at once) and its first retrain timed
+(``restart_retrain_s``: the pool loaded in a new training process).
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -101,14 +111,18 @@ def annotator(url: str, token: str, until: float, latencies: list[float], errors
                 errors.append(f"annotate {r.status_code} {r.text[:80]}")
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of ``pid`` and its children (the training process), in MB (Linux /proc)."""
-    total = 0
+def rss_mb(pid: int) -> tuple[float, float]:
+    """Resident memory of ``pid`` and its children (the training process), in MB (Linux /proc): all of
+    it, and the part not backed by files (what a memory-mapped file's pages, which the kernel may drop
+    and read again, do not count in)."""
+    total = shared = 0
     pids = [pid]
     while pids:
         p = pids.pop()
         try:
-            total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            fields = Path(f"/proc/{p}/statm").read_text().split()
+            total += int(fields[1]) * os.sysconf("SC_PAGE_SIZE")
+            shared += int(fields[2]) * os.sysconf("SC_PAGE_SIZE")
             # Every thread's children: the training process is started by the retrainer's thread, and
             # /proc/PID/task/PID/children lists only the main thread's (it was missed before).
             tasks = Path(f"/proc/{p}/task").iterdir()
@@ -116,7 +130,7 @@ def rss_mb(pid: int) -> float:
         except (FileNotFoundError, ProcessLookupError):
             continue
         pids += [int(c) for c in children]
-    return total / 1e6
+    return total / 1e6, (total - shared) / 1e6
 
 
 def wait_for(predicate, timeout: float) -> bool:
@@ -128,22 +142,75 @@ def wait_for(predicate, timeout: float) -> bool:
     return False
 
 
-def run(backend: str, n: int, seconds: float, pg_admin: str, rate: float | None = None) -> dict:
+PAGES = {"dashboard": "/", "annotate": "/annotate", "grid": "/images", "grid_data": "/api/images?sort=path&limit=60"}
+
+
+def _built(keep: Path | None, backend: str, n: int, pg_admin: str, admin_engine, work: Path, db_name: str):
+    """The project to serve, in ``work``: built there, or copied from the one built once in ``keep``."""
+    db_url = "" if admin_engine is None else _pg_url(pg_admin, db_name)
+    if keep is None:
+        if admin_engine is not None:
+            _sql(admin_engine, f'CREATE DATABASE "{db_name}"')
+        project, tokens, admin = synthetic_project(work, n, db_url)
+        project.close()
+        return project.folder, tokens, admin
+    template = keep / f"{backend}-{n}"
+    template_db = f"labelwise_bench_keep_{n}"
+    if not (template / "done.json").exists():
+        shutil.rmtree(template, ignore_errors=True)
+        if admin_engine is not None:
+            _sql(admin_engine, f'DROP DATABASE IF EXISTS "{template_db}" WITH (FORCE)')
+            _sql(admin_engine, f'CREATE DATABASE "{template_db}"')
+        project, tokens, admin = synthetic_project(
+            template, n, "" if admin_engine is None else _pg_url(pg_admin, template_db)
+        )
+        project.close()
+        (template / "done.json").write_text(json.dumps({"tokens": tokens, "admin": admin}))
+    saved = json.loads((template / "done.json").read_text())
+    work.rmdir()
+    subprocess.run(["cp", "-r", "--reflink=auto", str(template), str(work)], check=True)
+    folder = work / "project"
+    if admin_engine is not None:
+        _sql(admin_engine, f'CREATE DATABASE "{db_name}" TEMPLATE "{template_db}"')
+        project = Project(folder)
+        project.config.db_url = db_url
+        project.save_config()
+        project.close()
+    return folder, saved["tokens"], saved["admin"]
+
+
+def _pg_url(pg_admin: str, db_name: str) -> str:
+    return sqlalchemy.make_url(pg_admin).set(database=db_name).render_as_string(hide_password=False)
+
+
+def _sql(engine, statement: str) -> None:
+    with engine.connect() as conn:
+        conn.execute(sqlalchemy.text(statement))
+
+
+def _quantiles(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p99": None}
+    q = np.quantile(values, [0.5, 0.99])
+    return {"p50": round(float(q[0]), 1), "p99": round(float(q[1]), 1)}
+
+
+def run(backend: str, n: int, seconds: float, pg_admin: str, rate: float | None = None,
+        strategy: str | None = None, keep: Path | None = None, restart: bool = False) -> dict:  # fmt: skip
     work = Path(tempfile.mkdtemp(prefix="labelwise-bench-server-"))
     db_name = f"labelwise_bench_{uuid.uuid4().hex[:8]}"
-    db_url = ""
     admin_engine = None
     if backend == "postgresql":
         admin_engine = sqlalchemy.create_engine(pg_admin, isolation_level="AUTOCOMMIT")
-        with admin_engine.connect() as conn:
-            conn.execute(sqlalchemy.text(f'CREATE DATABASE "{db_name}"'))
-        db_url = sqlalchemy.make_url(pg_admin).set(database=db_name).render_as_string(hide_password=False)
     try:
         start = time.perf_counter()
-        project, tokens, admin = synthetic_project(work, n, db_url)
+        folder, tokens, admin = _built(keep, backend, n, pg_admin, admin_engine, work, db_name)
         build_s = time.perf_counter() - start
-        server = ServerProcess(project.folder)
-        project.close()
+        if strategy is not None:
+            project = Project(folder)
+            update_settings(project, {"strategy": strategy}, "bench")
+            project.close()
+        server = ServerProcess(folder)
         server.start(timeout=300)
         started = time.perf_counter()
         try:
@@ -166,14 +233,22 @@ def run(backend: str, n: int, seconds: float, pg_admin: str, rate: float | None 
                                             args=(server.url, t, until, latencies, errors, mean_gap, i))
                            for i, t in enumerate(tokens)]  # fmt: skip
                 status_ms: list[float] = []
-                rss = 0.0
+                pages_ms: dict[str, list[float]] = {name: [] for name in PAGES}
+                rss = rss_anon = 0.0
                 for t in threads:
                     t.start()
                 while any(t.is_alive() for t in threads):  # a dashboard polling during the load
                     t0 = time.perf_counter()
                     c.get("/api/status")
                     status_ms.append(1000 * (time.perf_counter() - t0))
-                    rss = max(rss, rss_mb(server.proc.pid))  # server and training process, at their peak
+                    for name, path in PAGES.items():  # and a person opening each page
+                        t0 = time.perf_counter()
+                        r = c.get(path)
+                        pages_ms[name].append(1000 * (time.perf_counter() - t0))
+                        if r.status_code != 200:
+                            errors.append(f"{path} {r.status_code}")
+                    now, anonymous = rss_mb(server.proc.pid)  # server and training process, at their peak
+                    rss, rss_anon = max(rss, now), max(rss_anon, anonymous)
                     time.sleep(1.0)
                 for t in threads:
                     t.join()
@@ -194,6 +269,20 @@ def run(backend: str, n: int, seconds: float, pg_admin: str, rate: float | None 
                 swap_s = time.perf_counter() - tenth
         finally:
             server.stop()
+        restart_s = None
+        if restart:  # a server restart: the saved ranking is served at once; time its first retrain
+            server = ServerProcess(folder)
+            server.start(timeout=300)
+            try:
+                with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {admin}"}, timeout=60) as c:
+                    before = c.get("/api/status").json()["serving_version"]
+                    wait_for(lambda: not c.get("/api/status").json()["training"], 300)
+                    t0 = time.perf_counter()
+                    c.post("/api/train")
+                    wait_for(lambda: c.get("/api/status").json()["serving_version"] > before, 900)
+                    restart_s = round(time.perf_counter() - t0, 1)
+            finally:
+                server.stop()
         q = np.quantile(latencies, [0.5, 0.9, 0.99]) if latencies else [float("nan")] * 3
         return {
             "images": n, "backend": backend, "rate": rate, "pairs_per_s": round(len(latencies) / seconds, 1),
@@ -201,13 +290,14 @@ def run(backend: str, n: int, seconds: float, pg_admin: str, rate: float | None 
             "refresh_s": round(swap_s, 2), "model_versions": versions_during - versions_before,
             "errors": len(errors), "pairs": len(latencies), "idle_ms": round(1000 * statistics.median(baseline), 1),
             "status_median_ms": round(statistics.median(status_ms), 1) if status_ms else None,
-            "first_ranking_s": round(first_ranking_s, 1), "rss_mb_peak": round(rss), "build_s": round(build_s),
-            "load": os.getloadavg()[0],
+            "first_ranking_s": round(first_ranking_s, 1), "rss_mb_peak": round(rss),
+            "rss_anon_mb_peak": round(rss_anon), "build_s": round(build_s),
+            "load": os.getloadavg()[0], "strategy": strategy or "auto", "restart_retrain_s": restart_s,
+            "pages_ms": {name: _quantiles(values) for name, values in pages_ms.items()},
         }  # fmt: skip
     finally:
         if admin_engine is not None:
-            with admin_engine.connect() as conn:
-                conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+            _sql(admin_engine, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
             admin_engine.dispose()
         shutil.rmtree(work, ignore_errors=True)
 
@@ -220,10 +310,15 @@ def main() -> None:
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--rate", type=float, default=None, help="open loop: label pairs per second, all annotators")
     parser.add_argument("--json", action="store_true", help="one JSON line per run instead of the table")
+    parser.add_argument("--strategy", default=None, help="the project's strategy (default: auto)")
+    parser.add_argument("--restart", action="store_true", help="then restart the server and time its first retrain")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="build the project once in this folder, copy it per run"
+    )
     args = parser.parse_args()
     runs = []
     for backend in args.backends.split(","):
-        runs.append(run(backend, args.images, args.seconds, args.pg, args.rate))
+        runs.append(run(backend, args.images, args.seconds, args.pg, args.rate, args.strategy, args.keep, args.restart))
         if args.json:
             print(json.dumps(runs[-1]), flush=True)
     if args.json:

@@ -46,9 +46,12 @@ def project_features(vectors: np.ndarray, components: int, cache: Path | None = 
 
 
 def fit_projection(
-    vectors: np.ndarray, components: int, cache: Path | None = None, seed: int = 0
-) -> tuple[np.ndarray, Projection | None]:
-    """:func:`project_features`, and the projection it applied (``None``: the vectors are unchanged)."""
+    vectors: np.ndarray, components: int, cache: Path | None = None, seed: int = 0, *, apply: bool = True
+) -> tuple[np.ndarray | None, Projection | None]:
+    """:func:`project_features`, and the projection it applied (``None``: the vectors are unchanged).
+
+    apply: False to fit (or read from ``cache``) only, the projected vectors then ``None`` (a caller that
+    keeps the projected pool on disk projects only the rows it lacks)."""
     n, d = vectors.shape
     k = min(components, n, d) if components else d
     if k >= d or n < 2:
@@ -57,7 +60,7 @@ def fit_projection(
         saved = np.load(cache)
         if int(saved["n"]) == n and saved["components"].shape == (k, d):
             projection = Projection(saved["mean"], saved["components"], n)
-            return projection.apply(vectors), projection
+            return (projection.apply(vectors) if apply else None), projection
     if n <= FIT_SAMPLE:
         fit_on = np.asarray(vectors)
     else:
@@ -66,7 +69,7 @@ def fit_projection(
     if cache is not None:
         atomic_write(cache, lambda file: np.savez(file, n=n, mean=pca.mean_, components=pca.components_))
     projection = Projection(pca.mean_, pca.components_, n)
-    return projection.apply(vectors), projection
+    return (projection.apply(vectors) if apply else None), projection
 
 
 def apply_projection(vectors: np.ndarray, cache: Path, components: int) -> np.ndarray:

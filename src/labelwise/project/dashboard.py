@@ -1,10 +1,10 @@
 """What the dashboard and ``GET /api/status`` show, computed in one place.
 
-Computing it reads every image id (134 ms at 100,000 images, 1.9 s at 1M under load) and every
-open dashboard polls it, so it is cached per state of the project: the label count, the newest
+Every open dashboard polls it, so it is cached per state of the project: the label count, the newest
 label, model version, image, class and setting change, and the store size (one query of maxima and
-counts). The retrainer's live fields (training, serving version, queue length, serving head) are
-never cached.
+counts). Recomputing it after a label reads only label-sized tables: the image counts are kept per
+state of the pool (:func:`labelwise.project.status.label_and_image_counts`). The retrainer's live fields (training,
+serving version, queue length, serving head) are never cached.
 A change no key sees (an image's status changed by a concurrent ``check``) shows within ``MAX_AGE_S``.
 """
 
@@ -21,7 +21,7 @@ from labelwise.project.accuracy import estimate_for, load_audit_labels
 from labelwise.project.preselect import preselection_stats
 from labelwise.project.project import Project
 from labelwise.project.settings import get_settings, settings_history
-from labelwise.project.status import project_status
+from labelwise.project.status import label_and_image_counts
 from labelwise.project.training import Ranking, load_history, stopping_status
 from labelwise.project.votes import agreement_status
 from labelwise.store.models import Annotation, Image, LabelClass, LabelReview, ModelVersion, SettingChange
@@ -163,7 +163,7 @@ def _serving(ranking: Ranking | None, training: bool) -> dict[str, Any]:
 
 
 def compute_status(project: Project, ranking: Ranking | None, training: bool) -> DashboardStatus:
-    info = project_status(project)
+    info = label_and_image_counts(project)  # label-sized once the pool's counts are known
     settings = get_settings(project)
     with project.sessions() as session:
         versions = list(session.scalars(select(ModelVersion).order_by(ModelVersion.id)))
@@ -186,14 +186,14 @@ def compute_status(project: Project, ranking: Ranking | None, training: bool) ->
             from labelwise.project.multilabel_model import NOT_MEASURED
 
             model = replace(model, accuracy_reason=NOT_MEASURED)
-    stopping = stopping_status(settings, load_history(project), estimate, labeled_now=info["labeled"])
+    stopping = stopping_status(settings, load_history(project), estimate, labeled_now=info.labeled)
     return DashboardStatus(
-        images_ok=info["images_ok"],
-        images_broken=info["images_broken"],
-        images_duplicate=info["images_duplicate"],
-        labeled=info["labeled"],
-        unlabeled=info["unlabeled"],
-        classes=info["classes"],
+        images_ok=info.images_ok,
+        images_broken=info.images_broken,
+        images_duplicate=info.images_duplicate,
+        labeled=info.labeled,
+        unlabeled=info.unlabeled,
+        classes=info.classes,
         model=model,
         **_serving(ranking, training),
         training_error=None if failed is None else TrainingError(version=failed.id, error=failed.error),

@@ -17,6 +17,7 @@ from labelwise.embed.projection import REFIT_GROWTH, Projection, fit_projection
 from labelwise.embed.store import StoredRows
 from labelwise.project.labels import current_labels
 from labelwise.project.project import Project
+from labelwise.project.projected_pool import projected_pool
 from labelwise.project.votes import training_labels
 from labelwise.store.models import STATUS_OK, Image, random_order_key
 from labelwise.strategies.diversity import fold_in_typicality
@@ -111,8 +112,14 @@ def _unprojected(project: Project, rows: list) -> tuple[np.ndarray, StoredRows |
 
 def _from_rows(project: Project, rows: list, cache: PoolCache | None) -> Pool:
     ids, vectors, keys = _unprojected(project, rows)
-    X, projection = fit_projection(vectors, project.config.pca_components, project.folder / "models" / "pca.npz")
-    if cache is not None:
+    pca = project.folder / "models" / "pca.npz"
+    if cache is None:
+        X, projection = fit_projection(vectors, project.config.pca_components, pca)
+    else:  # a long-lived process: the projected pool on disk, each image projected once per fit
+        X, projection = fit_projection(vectors, project.config.pca_components, pca, apply=False)
+        if X is None:
+            assert projection is not None
+            X = projected_pool(project.folder / "models", ids, vectors, projection)
         cache.projection = projection
     return Pool(ids, [r[1] for r in rows], X, np.full(ids.size, -1, dtype=np.int64), [], keys)
 
@@ -122,7 +129,13 @@ def _fold_in(project: Project, cache: PoolCache, rows: list) -> Pool:
     assert cache.pool is not None
     pool = cache.pool
     ids, vectors, keys = _unprojected(project, rows)
-    new = np.asarray(vectors, dtype=np.float32) if cache.projection is None else cache.projection.apply(vectors)
+    all_ids = np.concatenate([pool.image_ids, ids])
+    X = None
+    if cache.projection is None:
+        new = np.asarray(vectors, dtype=np.float32)
+    else:  # appended to the projected pool on disk (mapped again), or projected here when it lacks rows
+        X = projected_pool(project.folder / "models", all_ids, vectors, cache.projection, first=pool.image_ids.size)
+        new = cache.projection.apply(vectors) if X is None else X[pool.image_ids.size :]
     if cache.clusters is not None and len(rows):
         # New images join the nearest existing cluster; the pool is clustered again with the refit
         # of the projection, once it has grown by REFIT_GROWTH.
@@ -131,8 +144,9 @@ def _fold_in(project: Project, cache: PoolCache, rows: list) -> Pool:
             typical = fold_in_typicality(pool.X, cache.clusters, new, joined)
             cache.typicality = np.concatenate([cache.typicality, typical])
         cache.clusters = np.concatenate([cache.clusters, joined])
-    X = np.concatenate([pool.X, new])
-    return Pool(np.concatenate([pool.image_ids, ids]), pool.paths + [r[1] for r in rows], X,
+    if X is None:
+        X = np.concatenate([pool.X, new])
+    return Pool(all_ids, pool.paths + [r[1] for r in rows], X,
                 np.full(X.shape[0], -1, dtype=np.int64), [], np.concatenate([pool.keys, keys]))  # fmt: skip
 
 

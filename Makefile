@@ -40,7 +40,7 @@ lint: install
 # Includes the fuzzing gate (tests/server/test_fuzz.py: 30 examples per operation, about a minute).
 # Two workers, a test module each (server, browser and Ray tests start their own processes), and one
 # BLAS thread per process so that the two workers do not oversubscribe the two cores:
-# 537 s against 812 s serial with threaded BLAS on this machine (1,053 tests); 624 s for 1,198 tests later.
+# 537 s against 812 s serial with threaded BLAS on this machine (1,053 tests); 576 s for 1,386 tests later.
 test: install lint
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile --durations=25
 

@@ -110,7 +110,7 @@ def test_the_servers_worker_ranks_on_ray_with_ray_address_and_says_when_it_canno
         assert retrainer.last_error is None
         ranking = Ranking.load(ranking_path(project))
         assert ranking.note.startswith(f"ranked on Ray ({cluster.address})")
-        local = suggest(project, 30, strategy="margin", explore=0.2, seed=0)
+        local = suggest(project, 30, strategy="margin", explore=0.2, seed=0, head="logistic")  # Ray trains logistic
         with project.sessions() as session:
             from sqlalchemy import select
 

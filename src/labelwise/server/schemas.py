@@ -43,7 +43,8 @@ class QueueResponse(BaseModel):
     items: list[QueueItem]
 
 
-ClassName = Annotated[str, Field(min_length=1, max_length=255)]
+# No NUL character: PostgreSQL text cannot hold one, so such a name must be a 422 here, not a 500 there.
+ClassName = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00]*$")]
 
 
 class AnnotationRequest(BaseModel):
@@ -55,7 +56,7 @@ class AnnotationRequest(BaseModel):
     # Sent by the annotate page: refuse rather than replace a label somebody else gave meanwhile.
     queued: bool = False
     # The class the page had pre-selected when the label was given (none: omit it).
-    preselected: str | None = Field(None, min_length=1, max_length=255)
+    preselected: ClassName | None = None
 
 
 class AnnotationResponse(BaseModel):
@@ -67,7 +68,7 @@ class AnnotationResponse(BaseModel):
 class BatchLabelRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     image_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(min_length=1, max_length=100)
-    label: str = Field(min_length=1, max_length=255)
+    label: ClassName
 
 
 class RefusedImage(BaseModel):

@@ -10,20 +10,14 @@ from labelwise.project import Project
 from labelwise.project.multilabel_labels import current_label_sets
 from labelwise.project.settings import get_settings
 from labelwise.project.training import train_and_rank
-from labelwise.server.app import create_app
-from tests.utils.server import Client, make_project
+from tests.utils.server import served_project
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def ml(request, tmp_path, fashion_folder):
     db_url = request.getfixturevalue("pg_url") if request.param == "postgresql" else ""
-    project, tokens = make_project(tmp_path / "proj", fashion_folder, db_url, multi_label=True)
-    project.close()
-    app = create_app(tmp_path / "proj", start_worker=False)
-    yield Client(app, tokens)
-    app.state.retrainer.stop()
-    app.state.project.close()
-    app.state.retrainer.project.close()
+    with served_project(tmp_path / "proj", fashion_folder, db_url, multi_label=True) as client:
+        yield client
 
 
 def sets(client) -> dict[int, list[int]]:

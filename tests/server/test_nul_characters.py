@@ -5,20 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from labelwise.server.app import create_app
-from tests.utils.server import Client, make_project
+from tests.utils.server import served_project
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def client(request, tmp_path, fashion_folder):
     db_url = request.getfixturevalue("pg_url") if request.param == "postgresql" else ""
-    project, tokens = make_project(tmp_path / "proj", fashion_folder, db_url)
-    project.close()
-    app = create_app(tmp_path / "proj", start_worker=False)
-    yield Client(app, tokens)
-    app.state.retrainer.stop()
-    app.state.project.close()
-    app.state.retrainer.project.close()
+    with served_project(tmp_path / "proj", fashion_folder, db_url) as client:
+        yield client
 
 
 @pytest.mark.parametrize(

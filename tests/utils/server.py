@@ -54,6 +54,22 @@ class Client:
             setattr(self, who, TestClient(app, headers={"Authorization": f"Bearer {token}"}))
 
 
+@contextmanager
+def served_project(folder: Path, images: Path, db_url: str = "", multi_label: bool = False) -> Iterator[Client]:
+    """:func:`make_project`, served in this process (no retrainer thread): a client per person."""
+    from labelwise.server.app import create_app
+
+    project, tokens = make_project(folder, images, db_url, multi_label=multi_label)
+    project.close()
+    app = create_app(folder, start_worker=False)
+    try:
+        yield Client(app, tokens)
+    finally:
+        app.state.retrainer.stop()
+        app.state.project.close()
+        app.state.retrainer.project.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote, unquote
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labelwise.errors import LabelwiseError
 from labelwise.ingest.objstore import is_uri
+from labelwise.project.annotations import new_current_annotation
 from labelwise.project.multilabel_labels import add_label_set, current_label_sets, resolve_label_set, split_names
 from labelwise.project.project import Project
 from labelwise.store.models import STATUS_OK, Annotation, Image, LabelClass
@@ -66,31 +67,9 @@ def _class_by_name(session: Session, name: str) -> LabelClass:
     return cls
 
 
-def add_annotation(
-    session: Session,
-    image: Image,
-    cls: LabelClass,
-    *,
-    annotator: str,
-    source: str,
-    user_id: int | None = None,
-    model_version: int | None = None,
-    strategy: str | None = None,
-    score: float | None = None,
-) -> Annotation:
-    """Label ``image`` as ``cls``; an earlier label of the image is superseded, not deleted."""
-    session.execute(
-        update(Annotation)
-        .where(Annotation.image_id == image.id, Annotation.superseded.is_(False))
-        .values(superseded=True)
-    )
-    annotation = Annotation(
-        image_id=image.id, class_id=cls.id, annotator=annotator, source=source, user_id=user_id,
-        model_version=model_version, strategy=strategy, score=score,
-    )  # fmt: skip
-    session.add(annotation)
-    image.review_reason = None  # a changed file waiting for review has been looked at
-    return annotation
+def add_annotation(session: Session, image: Image, cls: LabelClass, **who) -> Annotation:
+    """Label ``image`` as ``cls`` (``who``: see :func:`new_current_annotation`)."""
+    return new_current_annotation(session, image, cls.id, **who)
 
 
 def label_image(project: Project, path: str, class_name: str, *, annotator: str = "cli") -> None:

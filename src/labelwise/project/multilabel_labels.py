@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from labelwise.errors import LabelwiseError
+from labelwise.project.annotations import new_current_annotation
 from labelwise.project.project import Project
 from labelwise.store.models import STATUS_MISSING, Annotation, AnnotationClass, Image, LabelClass
 
@@ -62,32 +63,12 @@ def resolve_label_set(session: Session, names: list[str], field: str = "label") 
     return sorted(classes, key=lambda c: c.position)
 
 
-def add_label_set(
-    session: Session,
-    image: Image,
-    classes: list[LabelClass],
-    *,
-    annotator: str,
-    source: str,
-    user_id: int | None = None,
-    model_version: int | None = None,
-    strategy: str | None = None,
-    score: float | None = None,
-) -> Annotation:
-    """Label ``image`` with the set ``classes`` (empty: none of them); the earlier label is superseded."""
-    session.execute(
-        update(Annotation)
-        .where(Annotation.image_id == image.id, Annotation.superseded.is_(False))
-        .values(superseded=True)
-    )
-    annotation = Annotation(
-        image_id=image.id, class_id=None, annotator=annotator, source=source, user_id=user_id,
-        model_version=model_version, strategy=strategy, score=score,
-    )  # fmt: skip
-    session.add(annotation)
+def add_label_set(session: Session, image: Image, classes: list[LabelClass], **who) -> Annotation:
+    """Label ``image`` with the set ``classes`` (empty: none of them); ``who``: see
+    :func:`~labelwise.project.annotations.new_current_annotation`."""
+    annotation = new_current_annotation(session, image, None, **who)
     session.flush()  # its id, for the class rows
     session.add_all(AnnotationClass(annotation_id=annotation.id, class_id=cls.id) for cls in classes)
-    image.review_reason = None
     return annotation
 
 

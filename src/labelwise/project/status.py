@@ -11,6 +11,7 @@ pass over a million image rows (it took a median 3.3-10.4 s during the load at 1
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, cast, func, select
@@ -23,6 +24,18 @@ from labelwise.project.project import Project
 from labelwise.store.models import STATUS_BROKEN, STATUS_DUPLICATE, STATUS_MISSING, STATUS_OK, Image
 
 _NOT_OK = (STATUS_BROKEN, STATUS_DUPLICATE, STATUS_MISSING)
+
+
+def _label_counts(project: Project, session: Session, usable: Callable[[int], bool]) -> tuple[int, dict[str, int]]:
+    """How many usable images are labeled, and how many labels each class has (an image of a
+    multi-label project counts once for each class of its set)."""
+    labels = {i: c for i, c in current_labels(session).items() if usable(i)}
+    sets = {i: s for i, s in current_label_sets(session).items() if usable(i)} if project.multi_label else {}
+    classes = project.class_names()
+    per_class = {name: 0 for name in classes}
+    for position in [*labels.values(), *(p for positions in sets.values() for p in positions)]:
+        per_class[classes[position]] += 1
+    return len(labels.keys() | sets.keys()), per_class
 
 
 def project_status(project: Project) -> dict:
@@ -44,16 +57,7 @@ def project_status(project: Project) -> dict:
             )
         ]
         ok_ids = set(session.scalars(select(Image.id).where(Image.status == STATUS_OK)))
-        labels = {i: c for i, c in current_labels(session).items() if i in ok_ids}
-        sets = {i: s for i, s in current_label_sets(session).items() if i in ok_ids} if project.multi_label else {}
-    classes = project.class_names()
-    per_class = {name: 0 for name in classes}
-    for position in labels.values():
-        per_class[classes[position]] += 1
-    for positions in sets.values():  # multi-label: an image counts once for each of its classes
-        for position in positions:
-            per_class[classes[position]] += 1
-    labels.update({i: -1 for i in sets})
+        labeled, per_class = _label_counts(project, session, lambda i: i in ok_ids)
     return {
         "project": str(project.folder),
         "images_root": project.config.images_root,
@@ -63,8 +67,8 @@ def project_status(project: Project) -> dict:
         "images_broken": counts.get(STATUS_BROKEN, 0),
         "images_duplicate": counts.get(STATUS_DUPLICATE, 0),
         "images_missing": counts.get(STATUS_MISSING, 0),
-        "labeled": len(labels),
-        "unlabeled": len(ok_ids) - len(labels),
+        "labeled": labeled,
+        "unlabeled": len(ok_ids) - labeled,
         "classes": per_class,
         "store_vectors": len(project.store),
         "store_bytes": project.store.nbytes(),
@@ -125,23 +129,14 @@ def label_and_image_counts(project: Project) -> Counts:
     """The counts of :func:`project_status` that the dashboard shows, cheap to recompute per label."""
     with project.sessions() as session:
         counts, not_ok = _pool_counts(project, session)
-        labels = {i: c for i, c in current_labels(session).items() if i not in not_ok}
-        sets = {i: s for i, s in current_label_sets(session).items() if i not in not_ok} if project.multi_label else {}
-    classes = project.class_names()
-    per_class = {name: 0 for name in classes}
-    for position in labels.values():
-        per_class[classes[position]] += 1
-    for positions in sets.values():  # multi-label: an image counts once for each of its classes
-        for position in positions:
-            per_class[classes[position]] += 1
-    labels.update({i: -1 for i in sets})
+        labeled, per_class = _label_counts(project, session, lambda i: i not in not_ok)
     ok = counts.get(STATUS_OK, 0)
     return Counts(
         images_ok=ok,
         images_broken=counts.get(STATUS_BROKEN, 0),
         images_duplicate=counts.get(STATUS_DUPLICATE, 0),
         images_missing=counts.get(STATUS_MISSING, 0),
-        labeled=len(labels),
-        unlabeled=ok - len(labels),
+        labeled=labeled,
+        unlabeled=ok - labeled,
         classes=per_class,
     )

@@ -84,7 +84,11 @@ def test_the_images_page_dialog_corrects_a_set_with_checkboxes(server, tmp_path)
         page = browser.new_page(viewport={"width": 1280, "height": 860})
         page.goto(f"{srv.url}/login?token={tokens['ann']}")
         page.goto(f"{srv.url}/images")
-        page.select_option("select[name=view]", "labeled")
+        # Wait for the labeled view's grid: a card of the first grid (the same image, also "✔ Bag") is
+        # replaced when the second arrives, and a dialog opened from it would update a detached card.
+        with page.expect_response(lambda r: "labeled=true" in r.url):
+            page.select_option("select[name=view]", "labeled")
+        page.wait_for_load_state("networkidle")
         card = page.locator(".thumb").first
         expect(card.locator("figcaption")).to_have_text("✔ Bag")
         card.click()

@@ -8,9 +8,7 @@ Macro-F1 weighs every class alike, so a strategy cannot win by learning only the
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,7 +17,6 @@ from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.metrics import f1_score
 from sklearn.model_selection import train_test_split
-from threadpoolctl import threadpool_limits
 
 from labelwise.embed import get_backbone
 from labelwise.embed.batches import embed_missing
@@ -27,7 +24,7 @@ from labelwise.embed.projection import fit_projection
 from labelwise.ingest.pipeline import content_hash
 from labelwise.learn.multilabel import MultiLabelHead, check_label_matrix
 from labelwise.loop.datasets import FASHION_MNIST_CLASSES, embedding_cache, fashion_mnist_arrays
-from labelwise.loop.simulate import label_targets
+from labelwise.loop.simulate import label_targets, run_curves
 from labelwise.strategies.multilabel import get_multilabel_strategy
 
 
@@ -181,18 +178,8 @@ def run_multilabel_one(
     return points
 
 
-_WORKER_DATASET: MultiLabelDataset | None = None
-
-
-def _init_worker(dataset: MultiLabelDataset) -> None:
-    global _WORKER_DATASET
-    _WORKER_DATASET = dataset
-
-
-def _run_job(job: tuple) -> list[MultiLabelPoint]:
-    assert _WORKER_DATASET is not None
-    with threadpool_limits(1):
-        return run_multilabel_one(_WORKER_DATASET, *job)
+def _curve(dataset: MultiLabelDataset, job: tuple) -> list[MultiLabelPoint]:
+    return run_multilabel_one(dataset, *job)
 
 
 def simulate_multilabel(
@@ -213,18 +200,4 @@ def simulate_multilabel(
     if budget < initial:
         raise ValueError(f"budget: {budget} is below the {initial} initial labels")
     jobs = [(s, seed, initial, batch, budget, checkpoints) for seed in range(seeds) for s in strategies]
-    workers = min(workers or os.cpu_count() or 1, len(jobs))
-    results: list[MultiLabelPoint] = []
-    if workers <= 1:
-        _init_worker(dataset)
-        for job in jobs:
-            results.extend(points := _run_job(job))
-            if on_done:
-                on_done(points)
-        return results
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(dataset,)) as pool:
-        for points in pool.map(_run_job, jobs):
-            results.extend(points)
-            if on_done:
-                on_done(points)
-    return results
+    return run_curves(dataset, jobs, _curve, workers=workers, on_done=on_done)

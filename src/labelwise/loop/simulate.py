@@ -113,19 +113,46 @@ def run_one(
     return points, loop
 
 
-_WORKER_DATASET: Dataset | None = None
+_WORKER: tuple | None = None  # (dataset, run) in each worker process, sent once rather than per job
 
 
-def _init_worker(dataset: Dataset) -> None:
-    global _WORKER_DATASET
-    _WORKER_DATASET = dataset
+def _init_worker(dataset, run: Callable) -> None:
+    global _WORKER
+    _WORKER = (dataset, run)
 
 
-def _run_job(job: tuple) -> list[CurvePoint]:
-    assert _WORKER_DATASET is not None
+def _run_job(job: tuple) -> list:
+    assert _WORKER is not None
+    dataset, run = _WORKER
     with threadpool_limits(1):
-        *args, audit_fraction, head = job
-        return run_one(_WORKER_DATASET, *args, audit_fraction=audit_fraction, head=head)[0]
+        return run(dataset, job)
+
+
+def run_curves(dataset, jobs: list[tuple], run: Callable[[object, tuple], list], *, workers: int | None,
+               on_done: Callable[[list], None] | None) -> list:  # fmt: skip
+    """``run(dataset, job)`` for every job (a module-level function: it goes to other processes),
+    in parallel processes with one BLAS thread each; the points of all jobs, in job order.
+    ``on_done`` is called as each job's points arrive."""
+
+    def collect(outputs: Iterable[list]) -> list:
+        results: list = []
+        for points in outputs:
+            results.extend(points)
+            if on_done:
+                on_done(points)
+        return results
+
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    if workers <= 1:
+        _init_worker(dataset, run)
+        return collect(map(_run_job, jobs))
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(dataset, run)) as pool:
+        return collect(pool.map(_run_job, jobs))
+
+
+def _curve(dataset: Dataset, job: tuple) -> list[CurvePoint]:
+    *args, audit_fraction, head = job
+    return run_one(dataset, *args, audit_fraction=audit_fraction, head=head)[0]
 
 
 def simulate(
@@ -158,19 +185,4 @@ def simulate(
         raise ValueError(f"audit_fraction: must be in [0, 1], got {audit_fraction}")
     jobs = [(s, seed, initial, batch, budget, checkpoints, audit_fraction, head)
             for seed in range(seeds) for s in strategies for head in heads]  # fmt: skip
-    workers = min(workers or os.cpu_count() or 1, len(jobs))
-    results: list[CurvePoint] = []
-    if workers <= 1:
-        _init_worker(dataset)
-        outputs: Iterable[list[CurvePoint]] = map(_run_job, jobs)
-        for points in outputs:
-            results.extend(points)
-            if on_done:
-                on_done(points)
-        return results
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(dataset,)) as pool:
-        for points in pool.map(_run_job, jobs):
-            results.extend(points)
-            if on_done:
-                on_done(points)
-    return results
+    return run_curves(dataset, jobs, _curve, workers=workers, on_done=on_done)

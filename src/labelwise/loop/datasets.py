@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -175,6 +175,26 @@ def fashion_mnist(
     )  # fmt: skip
 
 
+def embed_through_cache(
+    files: list, store: EmbeddingStore, net, on_progress: Callable[[int], None] | None = None
+) -> Iterator:
+    """Each file's read result, in order; the pictures not yet in ``store`` are embedded by ``net``
+    into it, 64 at a time, so that every yielded non-broken result's vector is in the store once the
+    iteration has ended. Broken files are yielded too (``result.broken``, ``result.reason``)."""
+    pending: list = []
+    for result in read_files(files, net.prepare, net.input_size, store.__contains__):
+        if on_progress:
+            on_progress(1)
+        if not result.broken and result.pixels is not None:
+            pending.append(result)
+            if len(pending) >= 64:
+                embed_into_store(net, store, [r.content_hash for r in pending], [r.pixels for r in pending])
+                pending.clear()
+        yield result
+    if pending:
+        embed_into_store(net, store, [r.content_hash for r in pending], [r.pixels for r in pending])
+
+
 def image_folder(
     root: str | Path,
     test_fraction: float = 0.2,
@@ -198,25 +218,11 @@ def image_folder(
     if on_total:
         on_total(len(files))
     keys, classes = [], []
-    pending: list = []
-
-    def flush() -> None:
-        if pending:
-            embed_into_store(net, store, [r.content_hash for r in pending], [r.pixels for r in pending])
-            pending.clear()
-
-    for result in read_files(files, net.prepare, net.input_size, store.__contains__):
-        if on_progress:
-            on_progress(1)
+    for result in embed_through_cache(files, store, net, on_progress):
         if result.broken:
             continue
-        if result.pixels is not None:
-            pending.append(result)
         keys.append(result.content_hash)
         classes.append(result.found.rel.split("/", 1)[0])
-        if len(pending) >= 64:
-            flush()
-    flush()
     names = sorted(set(classes))
     if len(names) < 2:
         raise DatasetUnavailableError(f"{root}: needs images in at least two class sub-folders, found {len(names)}")

@@ -19,12 +19,10 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from labelwise.embed import get_backbone
-from labelwise.embed.batches import embed_into_store
 from labelwise.embed.projection import fit_projection
 from labelwise.errors import DatasetUnavailableError
-from labelwise.ingest.pipeline import read_files
 from labelwise.ingest.scan import scan_images
-from labelwise.loop.datasets import embedding_cache
+from labelwise.loop.datasets import embed_through_cache, embedding_cache
 from labelwise.loop.multilabel import MultiLabelDataset
 
 PATH_COLUMNS = ("path", "image", "file")
@@ -88,21 +86,11 @@ def multilabel_image_folder(
     if on_total:
         on_total(len(sets))
     keys: list[str] = []
-    pending: list = []
-    for result in read_files([found[p] for p in sets], net.prepare, net.input_size, store.__contains__):
-        if on_progress:
-            on_progress(1)
+    for result in embed_through_cache([found[p] for p in sets], store, net, on_progress):
         if result.broken:
             line = sets[result.found.rel][0]
             raise DatasetUnavailableError(f"{labels_csv}:{line}: {result.found.rel}: {result.reason}")
-        if result.pixels is not None:
-            pending.append(result)
         keys.append(str(result.content_hash))
-        if len(pending) >= 64:
-            embed_into_store(net, store, [r.content_hash for r in pending], [r.pixels for r in pending])
-            pending.clear()
-    if pending:
-        embed_into_store(net, store, [r.content_hash for r in pending], [r.pixels for r in pending])
     Y = np.array([[name in classes for name in names] for _, classes in sets.values()], dtype=np.int8)
     pool, test = train_test_split(np.arange(len(keys)), test_size=test_fraction, random_state=seed)
     vectors = store.get(keys)

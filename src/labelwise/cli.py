@@ -150,16 +150,22 @@ def simulate(
     summary = report.summarize(points, plan.budget)
     summary.update(dataset=dataset, initial=plan.initial, batch=plan.batch, seeds=seeds)
     written = experiment.write_outputs(points, summary, out, f"{dataset}: {seeds} seeds, batch {plan.batch}")
-    table = Table(title=f"{dataset}: accuracy at {plan.budget} labels (mean ± sd over {seeds} seeds)")
-    table.add_column("strategy", no_wrap=True)
-    for column in ("accuracy", "vs random (points)", "labels to match random", "labels saved"):
-        table.add_column(column, justify="right", no_wrap=column == "accuracy")
-    for row in report.summary_rows(summary):
-        table.add_row(*row)
-    console.print(table)
+    _print_strategy_table(f"{dataset}: accuracy at {plan.budget} labels (mean ± sd over {seeds} seeds)",
+                          "accuracy", report.summary_rows(summary))  # fmt: skip
     if plot_boundary:
         written.append(experiment.write_boundary_plot(data, plan, out / "boundary.png"))
     console.print("wrote " + ", ".join(str(p) for p in written))
+
+
+def _print_strategy_table(title: str, metric: str, rows) -> None:
+    """The simulator's table: each strategy's ``metric`` at the budget, against random."""
+    table = Table(title=title)
+    table.add_column("strategy", no_wrap=True)
+    for column in (metric, "vs random (points)", "labels to match random", "labels saved"):
+        table.add_column(column, justify="right", no_wrap=column == metric)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
 
 
 def _simulate_multilabel(
@@ -197,13 +203,8 @@ def _simulate_multilabel(
                    batch=plan.batch, seeds=seeds)  # fmt: skip
     title = f"{data.name} (multi-label): {seeds} seeds, batch {plan.batch}"
     written = ml.write_multilabel_outputs(points, summary, out, title)
-    table = Table(title=f"{data.name}: macro-F1 at {summary['budget']} labels (mean ± sd over {seeds} seeds)")
-    table.add_column("strategy", no_wrap=True)
-    for column in ("macro-F1", "vs random (points)", "labels to match random", "labels saved"):
-        table.add_column(column, justify="right", no_wrap=column == "macro-F1")
-    for row in ml.multilabel_rows(summary):
-        table.add_row(*row)
-    console.print(table)
+    _print_strategy_table(f"{data.name}: macro-F1 at {summary['budget']} labels (mean ± sd over {seeds} seeds)",
+                          "macro-F1", ml.multilabel_rows(summary))  # fmt: skip
     console.print("wrote " + ", ".join(str(p) for p in written))
 
 

@@ -38,17 +38,24 @@ def badge_select(view: PoolView, n: int, rng: np.random.Generator, candidates: n
     X = np.asarray(view.embeddings[candidates], dtype=np.float64)
     r = probs.copy()
     r[np.arange(r.shape[0]), probs.argmax(axis=1)] -= 1.0
+    return candidates[kmeanspp_over_gradients(r, X, n, rng)]
+
+
+def kmeanspp_over_gradients(r: np.ndarray, X: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Up to ``n`` row positions chosen by k-means++ seeding over the gradient embeddings ``r (x) [X, 1]``
+    (``r`` ``(m, k)`` residuals, ``X`` ``(m, d)``), the largest gradient first (Ash et al. 2020, BADGE).
+    Fewer when every remaining gradient equals a chosen one: the caller fills at random."""
     norm_sq = (r * r).sum(axis=1) * ((X * X).sum(axis=1) + 1.0)  # |g|^2
     chosen = [random_argmax(norm_sq, rng)]
-    dist = np.full(candidates.size, np.inf)
-    for _ in range(min(n, candidates.size) - 1):
+    dist = np.full(r.shape[0], np.inf)
+    for _ in range(min(n, r.shape[0]) - 1):
         np.minimum(dist, gradient_sq_distances(r, X, chosen[-1]), out=dist)
         dist[chosen] = 0.0
         total = dist.sum()
         if total <= 0:
-            break  # every remaining gradient equals a chosen one
-        chosen.append(int(rng.choice(candidates.size, p=dist / total)))
-    return candidates[np.array(chosen, dtype=np.intp)]
+            break
+        chosen.append(int(rng.choice(r.shape[0], p=dist / total)))
+    return np.array(chosen, dtype=np.intp)
 
 
 def cluster_margin_select(view: PoolView, n: int, rng: np.random.Generator, candidates: np.ndarray) -> np.ndarray:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from labelwise.strategies.geometry import kmeans_labels
-from labelwise.strategies.hybrid import CLUSTER_MARGIN_PREFILTER, gradient_sq_distances
-from labelwise.strategies.selection import random_argmax, top_k
+from labelwise.strategies.hybrid import CLUSTER_MARGIN_PREFILTER, kmeanspp_over_gradients
+from labelwise.strategies.selection import top_k
 
 
 def cluster_round_robin(
@@ -49,14 +49,4 @@ def binary_badge(
     p = np.asarray(probs[candidates], dtype=np.float64)
     X = np.asarray(embeddings[candidates], dtype=np.float64)
     r = p - (p >= 0.5)
-    norm_sq = (r * r).sum(axis=1) * ((X * X).sum(axis=1) + 1.0)
-    chosen = [random_argmax(norm_sq, rng)]
-    dist = np.full(candidates.size, np.inf)
-    for _ in range(min(n, candidates.size) - 1):
-        np.minimum(dist, gradient_sq_distances(r, X, chosen[-1]), out=dist)
-        dist[chosen] = 0.0
-        total = dist.sum()
-        if total <= 0:
-            break  # every remaining gradient equals a chosen one: the caller fills at random
-        chosen.append(int(rng.choice(candidates.size, p=dist / total)))
-    return candidates[np.array(chosen, dtype=np.intp)]
+    return candidates[kmeanspp_over_gradients(r, X, n, rng)]

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from labelwise.project.class_lookup import class_named
 from labelwise.project.multilabel_labels import refuse_on_multi_label
-from labelwise.project.project import Project, check_class_name
+from labelwise.project.project import Project, check_class_name, check_new_class_name
 from labelwise.project.queue import ConflictError, NotFoundError
 from labelwise.store.models import Annotation, AnnotationClass, ClassChange, LabelClass, Lease
 
@@ -88,7 +88,7 @@ def add_class(project: Project, name: str, by: str) -> str:
 
 def rename_class(project: Project, old: str, new: str, by: str) -> None:
     """Give a class a new name; its labels, audit predictions and open leases follow."""
-    new = check_class_name(new)
+    new = check_new_class_name(new)
     with project.sessions.begin() as session:
         cls = _get(session, old)
         if new == cls.name:

@@ -109,12 +109,12 @@ def simulate(
         experiment.check_boundary_plot(plot_boundary, dataset, images)
         with _progress() as progress:
             task = progress.add_task("embedding (once; cached for later runs)", total=None, visible=False)
-            where = {"images": images, "labels": labels, "test_fraction": test_fraction, "backbone": backbone}
-            hooks = {
-                "on_total": lambda n: progress.update(task, total=n, visible=n > 0),
-                "on_progress": lambda k: progress.advance(task, k),
-            }
-            data = (ml.load_multilabel if multi else experiment.load_data)(dataset, **where, **hooks)
+            request = experiment.DataRequest(dataset, images, labels, test_fraction, backbone)
+            data = (ml.load_multilabel if multi else experiment.load_data)(
+                request,
+                on_total=lambda n: progress.update(task, total=n, visible=n > 0),
+                on_progress=lambda k: progress.advance(task, k),
+            )
         name = data.name if multi or images is not None else dataset
         strategies = strategies or (ml.default_strategies() if multi else DEFAULT_STRATEGIES)
         names = [s.strip() for s in strategies.split(",") if s.strip()]

@@ -76,26 +76,33 @@ def plan_simulation(
     return SimulationPlan(initial=initial, batch=batch, budget=budget, checkpoints=checkpoints, warning=warning)
 
 
-def load_data(
-    dataset: str,
-    *,
-    images: Path | None = None,
-    labels: Path | None = None,
-    test_fraction: float = 0.2,
-    backbone: str = "lite0",
-    on_total: Callable[[int], None] | None = None,
-    on_progress: Callable[[int], None] | None = None,
-) -> Dataset:
+@dataclass(frozen=True)
+class DataRequest:
+    """Where a simulation's data comes from, as the user asked: a built-in set by name (``dataset``),
+    or a folder of ``images`` (with a ``labels`` CSV when multi-label), ``test_fraction`` of it held
+    out, embedded by ``backbone``."""
+
+    dataset: str
+    images: Path | None = None
+    labels: Path | None = None
+    test_fraction: float = 0.2
+    backbone: str = "lite0"
+
+
+ProgressHook = Callable[[int], None] | None  # told the number of images to embed, then each step done
+
+
+def load_data(request: DataRequest, on_total: ProgressHook = None, on_progress: ProgressHook = None) -> Dataset:
     """The single-label data of a run: a user's ImageFolder or a built-in set (only the backbone-embedded
     ones report progress: the others load in seconds)."""
-    if labels is not None:
+    if request.labels is not None:
         raise LabelwiseError("--labels goes with --images FOLDER --multi-label")
     hooks = {"on_total": on_total, "on_progress": on_progress}
-    if images is not None:
-        return image_folder(images, test_fraction, backbone, **hooks)
-    if dataset == "fashion-mnist":
-        return load_dataset(dataset, backbone=backbone, **hooks)
-    return load_dataset(dataset)
+    if request.images is not None:
+        return image_folder(request.images, request.test_fraction, request.backbone, **hooks)
+    if request.dataset == "fashion-mnist":
+        return load_dataset(request.dataset, backbone=request.backbone, **hooks)
+    return load_dataset(request.dataset)
 
 
 def run_simulation(

@@ -19,7 +19,7 @@ import numpy as np
 
 from labelwise.errors import LabelwiseError
 from labelwise.loop import plots
-from labelwise.loop.experiment import SimulationOutcome, SimulationPlan
+from labelwise.loop.experiment import DataRequest, ProgressHook, SimulationOutcome, SimulationPlan
 from labelwise.loop.multilabel import MultiLabelDataset, MultiLabelPoint, fashion_mnist_pairs, simulate_multilabel
 from labelwise.loop.multilabel_folder import multilabel_image_folder
 from labelwise.loop.report import BASELINE
@@ -47,28 +47,21 @@ def default_strategies() -> str:
 
 
 def load_multilabel(
-    dataset: str,
-    *,
-    images: Path | None = None,
-    labels: Path | None = None,
-    test_fraction: float = 0.2,
-    backbone: str = "lite0",
-    on_total: Callable[[int], None] | None = None,
-    on_progress: Callable[[int], None] | None = None,
+    request: DataRequest, on_total: ProgressHook = None, on_progress: ProgressHook = None
 ) -> MultiLabelDataset:
     """The multi-label data of a run: a user's folder with its labels CSV, or a built-in set."""
     hooks = {"on_total": on_total, "on_progress": on_progress}
-    if images is not None:
-        if labels is None:
+    if request.images is not None:
+        if request.labels is None:
             raise LabelwiseError("--images with --multi-label needs --labels CSV (path,labels with ;-joined classes)")
-        return multilabel_image_folder(images, labels, test_fraction, backbone, **hooks)
-    if labels is not None:
+        return multilabel_image_folder(request.images, request.labels, request.test_fraction, request.backbone, **hooks)
+    if request.labels is not None:
         raise LabelwiseError("--labels goes with --images FOLDER --multi-label")
-    if dataset == "fmnist-pairs-pixels":
+    if request.dataset == "fmnist-pairs-pixels":
         return fashion_mnist_pairs(features="pixels")
     if on_total:  # the pairs are embedded in one go; the bar shows it as one step
         on_total(1)
-    data = fashion_mnist_pairs(features=backbone)
+    data = fashion_mnist_pairs(features=request.backbone)
     if on_progress:
         on_progress(1)
     return data

@@ -134,7 +134,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--images", type=int, default=3000)
     parser.add_argument("--backbone", default="squeezenet")
-    parser.add_argument("--people", default="1,5")
+    parser.add_argument("--people", default="1,5", help="numbers of annotators, comma-separated; none: no server runs")
+    parser.add_argument("--random-runs", type=int, default=5, help="random orders (one permutation each)")
     parser.add_argument("--runs", type=int, default=1, help="server runs per number of people")
     parser.add_argument("--pace", type=float, default=1.5, help="seconds each person looks at an image")
     parser.add_argument("--checkpoints", default="10,20,30,50,100")
@@ -161,14 +162,27 @@ def main() -> None:
 
         tables: dict[str, list[list[str]]] = {"logistic": [], "auto": []}
 
+        paired: list[list[str]] = []
+
         def add_row(name: str, orders: list[np.ndarray]) -> None:
+            curves = {head: np.array([[accuracy(pool.X, y, o, k, head) for k in checkpoints] for o in orders])
+                      for head in tables}  # fmt: skip
             for head, rows in tables.items():
-                mean = np.mean([[accuracy(pool.X, y, o, k, head) for k in checkpoints] for o in orders], axis=0)
-                rows.append([name, str(len(orders)), *(f"{a:.3f}" for a in mean)])
+                rows.append([name, str(len(orders)), *(f"{a:.3f}" for a in curves[head].mean(axis=0))])
                 print(f"[{head} head]", *rows[-1], flush=True)
+            # The auto head against the logistic head on the same labels, in points: mean ± standard error.
+            gain = 100 * (curves["auto"] - curves["logistic"])
+            se = (
+                gain.std(axis=0, ddof=1) / np.sqrt(len(orders))
+                if len(orders) > 1
+                else np.full(len(checkpoints), np.nan)
+            )
+            paired.append(
+                [name, str(len(orders)), *(f"{g:+.1f} ± {e:.1f}" for g, e in zip(gain.mean(axis=0), se, strict=True))]
+            )
 
         rng = np.random.default_rng(0)
-        add_row("random", [rng.permutation(len(y)) for _ in range(5)])
+        add_row("random", [rng.permutation(len(y)) for _ in range(args.random_runs)])
         dataset = Dataset("served", pool.X, y, pool.X, y, tuple(CLASSES))
 
         def simulated(seed: int, head: str) -> np.ndarray:
@@ -181,7 +195,7 @@ def main() -> None:
         add_row(f"simulator, seed 0, {args.head} head (the server's seed and head)", sim_orders[:1])
         if args.head != "logistic":
             add_row("simulator, seed 0, logistic head (the earlier runs' row)", [simulated(0, "logistic")])
-        for people in (int(p) for p in args.people.split(",")):
+        for people in (int(p) for p in args.people.split(",") if p not in ("", "none")):
             orders = []
             for run in range(args.runs):
                 folder = fresh_copy(template, work, f"run-{people}-{run}")
@@ -196,6 +210,8 @@ def main() -> None:
             print(f"\n{len(y)} Fashion-MNIST test images, {args.backbone}, default settings, {args.pace} s per label; "
                   f"accuracy of the {head} head on the rest of the pool")  # fmt: skip
             print_table(["picked by", "runs", *(f"{k} labels" for k in checkpoints)], rows)
+        print("\nthe auto head minus the logistic head on the same labels, points (mean ± standard error)")
+        print_table(["picked by", "runs", *(f"{k} labels" for k in checkpoints)], paired)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

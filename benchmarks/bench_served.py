@@ -8,8 +8,13 @@ seconds (a person looking at the image, so background retrains land as they woul
 embeddings, trained on the first k images labeled and tested on the rest of the pool, at each k,
 against the same measure for random picks and for the simulator (``run_one``, ``auto``, batches
 of 10, from 0 labels) on the same embeddings. The server always draws with seed 0, so its runs
-differ only by timing (which retrain the people are ahead of); the simulator's seed 0 is the
-like-for-like row.
+differ only by timing (which retrain the people are ahead of); the simulator's seed 0 with the
+server's head (``--head``, default ``auto`` as the server's default setting) is the like-for-like
+row; seed 0 with the logistic head is kept as the row earlier runs printed.
+
+Two tables: accuracy of the logistic head (comparable across runs and heads), and accuracy of the
+``auto`` head (``learn/choose.AutoHead``: what the server's default setting trains on those labels,
+the semi-supervised candidates seeing the whole pool unlabeled), the model people are served.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from _common import print_table
 
 from labelwise.demo import write_demo_images
 from labelwise.learn import Head
+from labelwise.learn.choose import fit_on_pool, make_head
 from labelwise.loop.datasets import FASHION_MNIST_CLASSES, Dataset, fashion_mnist_arrays
 from labelwise.loop.simulate import run_one
 from labelwise.project import Project
@@ -45,13 +51,19 @@ from tests.utils.server import ServerProcess
 CLASSES = [name.replace("/", "-") for name in FASHION_MNIST_CLASSES]
 
 
-def accuracy(X: np.ndarray, y: np.ndarray, order: np.ndarray, k: int) -> float:
-    """The head trained on the first ``k`` of ``order``, tested on the rest of the pool."""
+def accuracy(X: np.ndarray, y: np.ndarray, order: np.ndarray, k: int, head: str = "logistic") -> float:
+    """The head ``head`` trained on the first ``k`` of ``order`` (semi-supervised heads also see the
+    rest of the pool, unlabeled, as on the server), tested on the rest of the pool."""
     train = order[:k]
     rest = np.ones(len(y), dtype=bool)
     rest[train] = False
-    head = Head(classes=list(range(len(CLASSES)))).fit(X[train], y[train])
-    return float((head.predict(X[rest]) == y[rest]).mean())
+    if head == "logistic":
+        model = Head(classes=list(range(len(CLASSES)))).fit(X[train], y[train])
+    else:
+        partial = np.full(len(y), -1, dtype=np.int64)
+        partial[train] = y[train]
+        model = fit_on_pool(make_head(head, list(range(len(CLASSES)))), X, partial)
+    return float((model.predict(X[rest]) == y[rest]).mean())
 
 
 def wait_for(predicate, timeout: float) -> bool:
@@ -122,11 +134,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--images", type=int, default=3000)
     parser.add_argument("--backbone", default="squeezenet")
-    parser.add_argument("--people", default="1,5")
+    parser.add_argument("--people", default="1,5", help="numbers of annotators, comma-separated; none: no server runs")
+    parser.add_argument("--random-runs", type=int, default=5, help="random orders (one permutation each)")
     parser.add_argument("--runs", type=int, default=1, help="server runs per number of people")
     parser.add_argument("--pace", type=float, default=1.5, help="seconds each person looks at an image")
     parser.add_argument("--checkpoints", default="10,20,30,50,100")
     parser.add_argument("--seeds", type=int, default=3, help="simulator seeds (random uses 5)")
+    parser.add_argument("--head", default="auto", help="the simulator's head: the server's head setting")
     args = parser.parse_args()
     checkpoints = [int(c) for c in args.checkpoints.split(",")]
     budget = max(checkpoints)
@@ -146,40 +160,58 @@ def main() -> None:
         index_of = {int(i): k for k, i in enumerate(pool.image_ids)}
         print(f"{len(y)} images embedded by {args.backbone} in {time.perf_counter() - start:.0f} s", flush=True)
 
-        rows: list[list[str]] = []
+        tables: dict[str, list[list[str]]] = {"logistic": [], "auto": []}
 
-        def add_row(name: str, curves: list[list[float]]) -> None:
-            mean = np.mean(curves, axis=0)
-            rows.append([name, str(len(curves)), *(f"{a:.3f}" for a in mean)])
-            print(*rows[-1], flush=True)
+        paired: list[list[str]] = []
+
+        def add_row(name: str, orders: list[np.ndarray]) -> None:
+            curves = {head: np.array([[accuracy(pool.X, y, o, k, head) for k in checkpoints] for o in orders])
+                      for head in tables}  # fmt: skip
+            for head, rows in tables.items():
+                rows.append([name, str(len(orders)), *(f"{a:.3f}" for a in curves[head].mean(axis=0))])
+                print(f"[{head} head]", *rows[-1], flush=True)
+            # The auto head against the logistic head on the same labels, in points: mean ± standard error.
+            gain = 100 * (curves["auto"] - curves["logistic"])
+            se = (
+                gain.std(axis=0, ddof=1) / np.sqrt(len(orders))
+                if len(orders) > 1
+                else np.full(len(checkpoints), np.nan)
+            )
+            paired.append(
+                [name, str(len(orders)), *(f"{g:+.1f} ± {e:.1f}" for g, e in zip(gain.mean(axis=0), se, strict=True))]
+            )
 
         rng = np.random.default_rng(0)
-        random_curves = [[accuracy(pool.X, y, rng.permutation(len(y)), k) for k in checkpoints] for _ in range(5)]
-        add_row("random", random_curves)
+        add_row("random", [rng.permutation(len(y)) for _ in range(args.random_runs)])
         dataset = Dataset("served", pool.X, y, pool.X, y, tuple(CLASSES))
-        sim_curves = []
-        for seed in range(args.seeds):
-            _, loop = run_one(dataset, "auto", seed, 0, 10, budget)
-            order = np.concatenate([r.selected for r in loop.history if r.selected is not None])
-            sim_curves.append([accuracy(pool.X, y, order, k) for k in checkpoints])
-        add_row("simulator, auto, batches of 10", sim_curves)
+
+        def simulated(seed: int, head: str) -> np.ndarray:
+            _, loop = run_one(dataset, "auto", seed, 0, 10, budget, head=head)
+            return np.concatenate([r.selected for r in loop.history if r.selected is not None])
+
+        sim_orders = [simulated(seed, args.head) for seed in range(args.seeds)]
+        add_row(f"simulator, auto, {args.head} head, batches of 10", sim_orders)
         # The server draws with seed 0 (its k-th retrain as the simulator's round k of seed 0).
-        add_row("simulator, seed 0 only (the server's seed)", sim_curves[:1])
-        for people in (int(p) for p in args.people.split(",")):
-            curves = []
+        add_row(f"simulator, seed 0, {args.head} head (the server's seed and head)", sim_orders[:1])
+        if args.head != "logistic":
+            add_row("simulator, seed 0, logistic head (the earlier runs' row)", [simulated(0, "logistic")])
+        for people in (int(p) for p in args.people.split(",") if p not in ("", "none")):
+            orders = []
             for run in range(args.runs):
                 folder = fresh_copy(template, work, f"run-{people}-{run}")
                 t0 = time.perf_counter()
                 served, errors = served_order(folder, people, budget, args.pace, truth)
-                order = np.array([index_of[i] for i in served])
-                print(f"  {people} people, run {run}: {len(order)} labels in {time.perf_counter() - t0:.0f} s, "
+                orders.append(np.array([index_of[i] for i in served]))
+                print(f"  {people} people, run {run}: {len(orders[-1])} labels in {time.perf_counter() - t0:.0f} s, "
                       f"{errors} errors", flush=True)  # fmt: skip
-                curves.append([accuracy(pool.X, y, order, k) for k in checkpoints])
                 shutil.rmtree(folder, ignore_errors=True)
-            add_row(f"served by labelwise serve, {people} {'person' if people == 1 else 'people'}", curves)
-        print(f"\n{len(y)} Fashion-MNIST test images, {args.backbone}, default settings, {args.pace} s per label; "
-              "accuracy on the rest of the pool")  # fmt: skip
-        print_table(["picked by", "runs", *(f"{k} labels" for k in checkpoints)], rows)
+            add_row(f"served by labelwise serve, {people} {'person' if people == 1 else 'people'}", orders)
+        for head, rows in tables.items():
+            print(f"\n{len(y)} Fashion-MNIST test images, {args.backbone}, default settings, {args.pace} s per label; "
+                  f"accuracy of the {head} head on the rest of the pool")  # fmt: skip
+            print_table(["picked by", "runs", *(f"{k} labels" for k in checkpoints)], rows)
+        print("\nthe auto head minus the logistic head on the same labels, points (mean ± standard error)")
+        print_table(["picked by", "runs", *(f"{k} labels" for k in checkpoints)], paired)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -99,59 +99,45 @@ def simulate(
     out: Annotated[Path, typer.Option(help="folder for curves.csv, summary.json, curves.png")] = Path("out"),
 ) -> None:
     """Replay active learning on labeled data and compare strategies with learning curves."""
-    from labelwise.loop import experiment, multilabel_experiment, report
-    from labelwise.loop.datasets import image_folder, load_dataset
-    from labelwise.loop.simulate import simulate as run_simulation
+    from labelwise.loop import experiment
+    from labelwise.loop import multilabel_experiment as ml
 
     try:
-        if multilabel_experiment.is_multilabel(dataset, images, multi_label):
-            if head != "logistic":
-                raise LabelwiseError("--head: multi-label runs train one-vs-rest logistic heads only")
-            experiment.check_boundary_plot(plot_boundary, dataset, images)
-            run = (dataset, images, labels, test_fraction, backbone, strategies, initial, batch, budget, budgets)
-            return _simulate_multilabel(*run, seeds=seeds, workers=workers, out=out)
-    except (LabelwiseError, ValueError) as exc:
-        raise _fail(str(exc)) from exc
-    if labels is not None:
-        raise _fail("--labels goes with --images FOLDER --multi-label")
-    strategies = strategies or DEFAULT_STRATEGIES
-    try:
+        multi = ml.is_multilabel(dataset, images, multi_label)
+        if multi and head != "logistic":
+            raise LabelwiseError("--head: multi-label runs train one-vs-rest logistic heads only")
         experiment.check_boundary_plot(plot_boundary, dataset, images)
         with _progress() as progress:
             task = progress.add_task("embedding (once; cached for later runs)", total=None, visible=False)
-            hooks = {
-                "on_total": lambda n: progress.update(task, total=n, visible=n > 0),
-                "on_progress": lambda k: progress.advance(task, k),
-            }
-            if images is not None:
-                data = image_folder(images, test_fraction, backbone, **hooks)
-                dataset = data.name
-            elif dataset == "fashion-mnist":
-                data = load_dataset(dataset, backbone=backbone, **hooks)
-            else:
-                data = load_dataset(dataset)
+            request = experiment.DataRequest(dataset, images, labels, test_fraction, backbone)
+            data = (ml.load_multilabel if multi else experiment.load_data)(
+                request,
+                on_total=lambda n: progress.update(task, total=n, visible=n > 0),
+                on_progress=lambda k: progress.advance(task, k),
+            )
+        name = data.name if multi or images is not None else dataset
+        strategies = strategies or (ml.default_strategies() if multi else DEFAULT_STRATEGIES)
         names = [s.strip() for s in strategies.split(",") if s.strip()]
+        heads = [h.strip() for h in head.split(",") if h.strip()]
         plan = experiment.plan_simulation(
             data, initial=initial, batch=batch, budget=budget,
             checkpoints=[int(b) for b in budgets.split(",")] if budgets else None,
         )  # fmt: skip
         if plan.warning:
             err_console.print(f"[yellow]warning:[/] {plan.warning}")
-        out.mkdir(parents=True, exist_ok=True)
         with _progress() as progress:
-            task = progress.add_task(f"simulating {dataset}", total=len(names) * seeds * len(head.split(",")))
-            points = run_simulation(
-                data, names, seeds, plan.initial, plan.batch, plan.budget,
-                workers=workers, checkpoints=plan.checkpoints, on_done=lambda _: progress.advance(task),
-                audit_fraction=audit_fraction, heads=[h.strip() for h in head.split(",") if h.strip()],
-            )  # fmt: skip
+            task = progress.add_task(f"simulating {name}", total=len(names) * seeds * (1 if multi else len(heads)))
+            run = {"workers": workers, "on_done": lambda _: progress.advance(task)}
+            if multi:
+                outcome = ml.run_multilabel(data, names, seeds, plan, out, **run)
+            else:
+                outcome = experiment.run_simulation(
+                    data, name, names, seeds, plan, out, **run, audit_fraction=audit_fraction, heads=heads
+                )
     except (LabelwiseError, ValueError) as exc:
         raise _fail(str(exc)) from exc
-    summary = report.summarize(points, plan.budget)
-    summary.update(dataset=dataset, initial=plan.initial, batch=plan.batch, seeds=seeds)
-    written = experiment.write_outputs(points, summary, out, f"{dataset}: {seeds} seeds, batch {plan.batch}")
-    _print_strategy_table(f"{dataset}: accuracy at {plan.budget} labels (mean ± sd over {seeds} seeds)",
-                          "accuracy", report.summary_rows(summary))  # fmt: skip
+    _print_strategy_table(outcome.title, outcome.metric, outcome.rows)
+    written = outcome.written
     if plot_boundary:
         written.append(experiment.write_boundary_plot(data, plan, out / "boundary.png"))
     console.print("wrote " + ", ".join(str(p) for p in written))
@@ -166,46 +152,6 @@ def _print_strategy_table(title: str, metric: str, rows) -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
-
-
-def _simulate_multilabel(
-    dataset: str, images: Path | None, labels: Path | None, test_fraction: float, backbone: str,
-    strategies: str | None, initial: int | None, batch: int | None, budget: int | None, budgets: str | None,
-    *, seeds: int, workers: int | None, out: Path,
-) -> None:  # fmt: skip
-    """``simulate`` on multi-label data: macro-F1 curves, the same outputs and table as single-label runs."""
-    from labelwise.loop import experiment
-    from labelwise.loop import multilabel_experiment as ml
-    from labelwise.loop.multilabel import simulate_multilabel
-
-    with _progress() as progress:
-        task = progress.add_task("embedding (once; cached for later runs)", total=None, visible=False)
-        data = ml.load_multilabel(
-            dataset, images=images, labels=labels, test_fraction=test_fraction, backbone=backbone,
-            on_total=lambda n: progress.update(task, total=n, visible=n > 0),
-            on_progress=lambda k: progress.advance(task, k),
-        )  # fmt: skip
-    names = [s.strip() for s in (strategies or ml.default_strategies()).split(",") if s.strip()]
-    plan = experiment.plan_simulation(
-        data, initial=initial, batch=batch, budget=budget,
-        checkpoints=[int(b) for b in budgets.split(",")] if budgets else None,
-    )  # fmt: skip
-    if plan.warning:
-        err_console.print(f"[yellow]warning:[/] {plan.warning}")
-    with _progress() as progress:
-        task = progress.add_task(f"simulating {data.name}", total=len(names) * seeds)
-        points = simulate_multilabel(
-            data, names, seeds, plan.initial, plan.batch, plan.budget, checkpoints=plan.checkpoints,
-            workers=workers, on_done=lambda _: progress.advance(task),
-        )  # fmt: skip
-    summary = ml.summarize_multilabel(points, plan.budget)
-    summary.update(dataset=data.name, features=data.extras.get("features"), initial=plan.initial,
-                   batch=plan.batch, seeds=seeds)  # fmt: skip
-    title = f"{data.name} (multi-label): {seeds} seeds, batch {plan.batch}"
-    written = ml.write_multilabel_outputs(points, summary, out, title)
-    _print_strategy_table(f"{data.name}: macro-F1 at {summary['budget']} labels (mean ± sd over {seeds} seeds)",
-                          "macro-F1", ml.multilabel_rows(summary))  # fmt: skip
-    console.print("wrote " + ", ".join(str(p) for p in written))
 
 
 class RateColumn(ProgressColumn):

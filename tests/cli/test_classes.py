@@ -3,8 +3,10 @@ with the history kept and the exports following the new names."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
+from labelwise.errors import LabelwiseError
 from labelwise.project import Project
 from labelwise.store.models import Annotation, LabelClass
 from tests.utils.cli import exported, invoke
@@ -53,3 +55,24 @@ def test_rename_merge_retire_and_restore_keep_every_label(tmp_path, fashion_fold
     assert "unknown" in invoke("classes", "rename", project, "Kat", "Cat", code=2).output
     assert "itself" in invoke("classes", "merge", project, "Coat", "Coat", code=2).output
     assert "is retired" in invoke("classes", "merge", project, "Coat", "Shirt", code=2).output
+
+
+def test_new_class_names_may_not_hold_a_semicolon(tmp_path, fashion_folder):
+    """Label sets are ';'-joined in CSV files (and split on it by the images page): a class created or
+    renamed may not hold one. A class that has one from before keeps its name and stays usable."""
+    folder = tmp_path / "proj"
+    Project.create(folder, fashion_folder, backbone="squeezenet").close()
+    assert "must not contain ';'" in invoke("classes", "add", folder, "Bag;Coat", code=2).output
+    invoke("classes", "add", folder, "Bag")
+    assert "must not contain ';'" in invoke("classes", "rename", folder, "Bag", "Bag;Coat", code=2).output
+    project = Project(folder)
+    try:
+        with pytest.raises(LabelwiseError, match="must not contain ';'"):
+            project.add_classes(["Coat", "Shirt;Top"])
+        assert project.class_names() == ["Bag"]
+        with project.sessions.begin() as session:  # made before the rule
+            session.add(LabelClass(name="Shirt;Top", position=1))
+        assert project.add_classes(["Shirt;Top"]) == []
+    finally:
+        project.close()
+    assert "Shirt;Top" in invoke("classes", "list", folder).stdout

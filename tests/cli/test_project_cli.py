@@ -68,7 +68,10 @@ def test_labels_suggest_and_export(tmp_path, fashion_folder):
     # Relabel, then refuse an unknown class and an unknown image, naming them.
     first_bag, second_bag = sorted(p.name for p in (fashion_folder / "Bag").iterdir())[:2]
     invoke("label", project, f"Bag/{first_bag}", "Coat")
-    assert "class 'Kitten': unknown" in invoke("label", project, f"Bag/{first_bag}", "Kitten", code=2).output
+    assert (
+        "class: unknown class 'Kitten'; the classes are"
+        in invoke("label", project, f"Bag/{first_bag}", "Kitten", code=2).output
+    )
     assert "not in the project" in invoke("label", project, "Bag/nope.png", "Bag", code=2).output
 
     labels_csv = tmp_path / "labels.csv"

@@ -83,7 +83,10 @@ def test_review_refuses_bad_input_by_name(project, fashion_folder):
     path = f"Bag/{sorted(p.name for p in (fashion_folder / 'Bag').iterdir())[0]}"
     assert "has no label to review" in invoke("review", project, "--confirm", path, code=2).output
     invoke("label", project, path, "Bag")
-    assert "unknown; the project's classes are" in invoke("review", project, "--change", f"{path}=Cat", code=2).output
+    assert (
+        "class: unknown class 'Cat'; the classes are"
+        in invoke("review", project, "--change", f"{path}=Cat", code=2).output
+    )
     assert "not in the project" in invoke("review", project, "--confirm", "nope.png", code=2).output
     assert "expected PATH=CLASS" in invoke("review", project, "--change", path, code=2).output
     assert "--format" in invoke("review", project, "--format", "xml", code=2).output

@@ -23,7 +23,7 @@ from labelwise.project.review import likely_mislabeled, review_label
 from labelwise.project.settings import get_settings, update_settings
 from labelwise.project.status import project_status
 from labelwise.project.suggest import suggest
-from labelwise.project.training import train_and_rank
+from labelwise.project.training import Ranking, ranking_path, train_and_rank
 from labelwise.project.users import add_user
 from labelwise.store.models import STATUS_OK, Annotation, AnnotationClass, Image, User
 from labelwise.strategies.multilabel import DEFAULT_MULTILABEL_STRATEGY, get_multilabel_strategy
@@ -256,7 +256,7 @@ def test_single_label_operations_are_refused_not_half_done(project, tmp_path):
     assert sets(project) == {1: [0, 1]}
 
 
-def test_with_ray_address_a_multi_label_retrain_ranks_here_and_says_so(fashion_multilabel):
+def test_with_ray_address_a_multi_label_retrain_ranks_here_and_says_so(fashion_multilabel, monkeypatch):
     from labelwise.project.ray_rank import rank_for_worker
 
     project, folder = fashion_multilabel
@@ -264,9 +264,14 @@ def test_with_ray_address_a_multi_label_retrain_ranks_here_and_says_so(fashion_m
         for path in sorted(sub.iterdir())[:2]:
             label_image_set(project, f"{sub.name}/{path.name}", ["top"] if sub.name == "Shirt" else ["dark"])
     settings = {**get_settings(project), "strategy": "mean-binary-entropy"}  # a name Ray's path would refuse
+    writes = []
+    save = Ranking.save
+    monkeypatch.setattr(Ranking, "save", lambda self, path: (writes.append(self.note), save(self, path)))
     ranking = rank_for_worker(project, settings, "ray://nowhere:10001")
     assert ranking.strategy == "mean-binary-entropy"  # the setting reaches the ranking
     assert "multi-label project is ranked on the server's machine" in ranking.note
+    # Written once, with its note: the queue never loads the ranking without it.
+    assert writes == [ranking.note] and Ranking.load(ranking_path(project)).note == ranking.note
     with pytest.raises(LabelwiseError, match="--ray: a multi-label project"):
         suggest(project, 3, ray="ray://nowhere:10001")
 

@@ -84,3 +84,16 @@ def test_admins_rename_merge_retire_and_restore_classes(client):
     assert "Bag" in annotate_config(client)["classes"]
     history = client.ann.get("/api/classes").json()["history"]
     assert [h["action"] for h in history] == ["restore", "retire", "merge", "rename"]
+
+
+def test_new_class_names_may_not_hold_a_semicolon(client):
+    """Label sets are ';'-joined in CSV files: a new or renamed class may not hold one (a 422 naming the
+    field); the classes stay as they were."""
+    before = client.admin.get("/api/classes").json()["classes"]
+    added = client.admin.post("/api/classes", json={"name": "Bag;Coat"})
+    renamed = client.admin.put("/api/classes/Coat", json={"name": "Coat; Jacket"})
+    for refused in (added, renamed):
+        assert refused.status_code == 422 and "body.name" in refused.json()["detail"], refused.text
+        assert "';'" in refused.json()["detail"]
+    assert client.admin.get("/api/classes").json()["classes"] == before
+    assert client.admin.post("/api/classes", json={"name": "Jacket"}).status_code == 201

@@ -1,5 +1,5 @@
-"""``labelwise simulate`` on multi-label data: which runs are multi-label, loading them, the summary,
-the outputs (curves.csv, summary.json, curves.png) and the terminal table's rows.
+"""``labelwise simulate`` on multi-label data: which runs are multi-label, loading them, running the
+curves, the summary, the outputs (curves.csv, summary.json, curves.png) and the terminal table's rows.
 
 The same shape as the single-label run (:mod:`labelwise.loop.experiment`, :mod:`labelwise.loop.report`)
 with macro-F1 in place of accuracy: a summary's ``mean``/``sd`` curves are macro-F1, and a strategy's
@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -19,7 +19,8 @@ import numpy as np
 
 from labelwise.errors import LabelwiseError
 from labelwise.loop import plots
-from labelwise.loop.multilabel import MultiLabelDataset, MultiLabelPoint, fashion_mnist_pairs
+from labelwise.loop.experiment import DataRequest, ProgressHook, SimulationOutcome, SimulationPlan
+from labelwise.loop.multilabel import MultiLabelDataset, MultiLabelPoint, fashion_mnist_pairs, simulate_multilabel
 from labelwise.loop.multilabel_folder import multilabel_image_folder
 from labelwise.loop.report import BASELINE
 from labelwise.strategies.multilabel import multilabel_strategy_names
@@ -46,31 +47,50 @@ def default_strategies() -> str:
 
 
 def load_multilabel(
-    dataset: str,
-    *,
-    images: Path | None = None,
-    labels: Path | None = None,
-    test_fraction: float = 0.2,
-    backbone: str = "lite0",
-    on_total: Callable[[int], None] | None = None,
-    on_progress: Callable[[int], None] | None = None,
+    request: DataRequest, on_total: ProgressHook = None, on_progress: ProgressHook = None
 ) -> MultiLabelDataset:
     """The multi-label data of a run: a user's folder with its labels CSV, or a built-in set."""
     hooks = {"on_total": on_total, "on_progress": on_progress}
-    if images is not None:
-        if labels is None:
+    if request.images is not None:
+        if request.labels is None:
             raise LabelwiseError("--images with --multi-label needs --labels CSV (path,labels with ;-joined classes)")
-        return multilabel_image_folder(images, labels, test_fraction, backbone, **hooks)
-    if labels is not None:
+        return multilabel_image_folder(request.images, request.labels, request.test_fraction, request.backbone, **hooks)
+    if request.labels is not None:
         raise LabelwiseError("--labels goes with --images FOLDER --multi-label")
-    if dataset == "fmnist-pairs-pixels":
+    if request.dataset == "fmnist-pairs-pixels":
         return fashion_mnist_pairs(features="pixels")
     if on_total:  # the pairs are embedded in one go; the bar shows it as one step
         on_total(1)
-    data = fashion_mnist_pairs(features=backbone)
+    data = fashion_mnist_pairs(features=request.backbone)
     if on_progress:
         on_progress(1)
     return data
+
+
+def run_multilabel(
+    data: MultiLabelDataset,
+    strategies: Sequence[str],
+    seeds: int,
+    plan: SimulationPlan,
+    out: Path,
+    *,
+    workers: int | None = None,
+    on_done: Callable[[list[MultiLabelPoint]], None] | None = None,
+) -> SimulationOutcome:
+    """Macro-F1 curves of ``strategies`` x ``seeds`` under ``plan``, summarized and written to ``out``:
+    the single-label run's outputs and table with macro-F1 in place of accuracy."""
+    points = simulate_multilabel(
+        data, strategies, seeds, plan.initial, plan.batch, plan.budget, checkpoints=plan.checkpoints,
+        workers=workers, on_done=on_done,
+    )  # fmt: skip
+    summary = summarize_multilabel(points, plan.budget)
+    summary.update(dataset=data.name, features=data.extras.get("features"), initial=plan.initial,
+                   batch=plan.batch, seeds=seeds)  # fmt: skip
+    written = write_multilabel_outputs(
+        points, summary, out, f"{data.name} (multi-label): {seeds} seeds, batch {plan.batch}"
+    )
+    title = f"{data.name}: macro-F1 at {summary['budget']} labels (mean ± sd over {seeds} seeds)"
+    return SimulationOutcome(title, "macro-F1", multilabel_rows(summary), written)
 
 
 def summarize_multilabel(points: list[MultiLabelPoint], budget: int) -> dict:

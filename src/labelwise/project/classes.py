@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from labelwise.project.class_lookup import class_named
 from labelwise.project.multilabel_labels import refuse_on_multi_label
-from labelwise.project.project import Project, check_class_name
+from labelwise.project.project import Project, check_class_name, check_new_class_name
 from labelwise.project.queue import ConflictError, NotFoundError
 from labelwise.store.models import Annotation, AnnotationClass, ClassChange, LabelClass, Lease
 
@@ -36,11 +37,7 @@ class ClassInfo:
 
 
 def _get(session: Session, name: str) -> LabelClass:
-    cls = session.scalar(select(LabelClass).where(LabelClass.name == name.strip()))
-    if cls is None:
-        known = ", ".join(session.scalars(select(LabelClass.name).order_by(LabelClass.position))) or "none yet"
-        raise ClassNotFoundError(f"class {name!r}: unknown; the project's classes are: {known}")
-    return cls
+    return class_named(session, name.strip(), field="class", retired_ok=True, error=ClassNotFoundError)
 
 
 def list_classes(project: Project) -> list[ClassInfo]:
@@ -91,7 +88,7 @@ def add_class(project: Project, name: str, by: str) -> str:
 
 def rename_class(project: Project, old: str, new: str, by: str) -> None:
     """Give a class a new name; its labels, audit predictions and open leases follow."""
-    new = check_class_name(new)
+    new = check_new_class_name(new)
     with project.sessions.begin() as session:
         cls = _get(session, old)
         if new == cls.name:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from labelwise.errors import LabelwiseError
 from labelwise.ingest.objstore import is_uri
 from labelwise.project.annotations import new_current_annotation
+from labelwise.project.class_lookup import class_named
 from labelwise.project.multilabel_labels import add_label_set, current_label_sets, resolve_label_set, split_names
 from labelwise.project.project import Project
 from labelwise.store.models import STATUS_OK, Annotation, Image, LabelClass
@@ -58,13 +59,7 @@ def normalize_path(project: Project, path: str) -> str:
 
 
 def _class_by_name(session: Session, name: str) -> LabelClass:
-    cls = session.scalar(select(LabelClass).where(LabelClass.name == name))
-    if cls is None:
-        known = ", ".join(session.scalars(select(LabelClass.name).order_by(LabelClass.position))) or "none yet"
-        raise LabelwiseError(f"class {name!r}: unknown; the project's classes are: {known}")
-    if cls.retired:
-        raise LabelwiseError(f"class {name!r}: retired, no longer given to images (labelwise classes add restores it)")
-    return cls
+    return class_named(session, name, field="class")
 
 
 def add_annotation(session: Session, image: Image, cls: LabelClass, **who) -> Annotation:

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
 from labelwise.errors import LabelwiseError
 from labelwise.project.annotations import new_current_annotation
+from labelwise.project.class_lookup import class_named
 from labelwise.project.project import Project
 from labelwise.store.models import STATUS_MISSING, Annotation, AnnotationClass, Image, LabelClass
 
@@ -47,19 +48,13 @@ def resolve_label_set(session: Session, names: list[str], field: str = "label") 
         raise LabelwiseError(f"{field}: expected a list of class names, got {type(names).__name__}")
     seen: set[str] = set()
     classes = []
-    offered = ", ".join(session.scalars(select(LabelClass.name).where(LabelClass.retired.is_(False))
-                                        .order_by(LabelClass.position)))  # fmt: skip
     for name in names:
         if not isinstance(name, str):
             raise LabelwiseError(f"{field}: expected class names, got {name!r}")
         if name in seen:
             raise LabelwiseError(f"{field}: class {name!r} is given twice")
         seen.add(name)
-        cls = session.scalar(select(LabelClass).where(LabelClass.name == name))
-        if cls is None or cls.retired:
-            why = "unknown class" if cls is None else "class is retired:"
-            raise LabelwiseError(f"{field}: {why} {name!r}; the classes are: {offered}")
-        classes.append(cls)
+        classes.append(class_named(session, name, field=field))
     return sorted(classes, key=lambda c: c.position)
 
 
@@ -125,15 +120,19 @@ def set_text_of(session: Session, annotation_id: int) -> str:
     return set_text(list(names))
 
 
-def current_label_sets(session: Session) -> dict[int, list[int]]:
-    """image id -> class positions of its current multi-label label (empty list: explicit none)."""
-    current = dict(
-        session.execute(
-            select(Annotation.id, Annotation.image_id).where(
-                Annotation.superseded.is_(False), Annotation.class_id.is_(None)
-            )
-        ).all()
-    )
+def is_current_label_set() -> ColumnElement[bool]:
+    """The rows of :class:`Annotation` that are current multi-label labels (their set, possibly empty,
+    is in :class:`AnnotationClass`; a single-label label has its ``class_id``)."""
+    return and_(Annotation.superseded.is_(False), Annotation.class_id.is_(None))
+
+
+def current_label_sets(session: Session, image_ids: list[int] | None = None) -> dict[int, list[int]]:
+    """image id -> class positions of its current multi-label label (empty list: explicit none), for
+    every labeled image or those of ``image_ids``."""
+    query = select(Annotation.id, Annotation.image_id).where(is_current_label_set())
+    if image_ids is not None:
+        query = query.where(Annotation.image_id.in_(image_ids))
+    current = dict(session.execute(query).all())
     sets = label_sets_of(session, list(current))
     return {image_id: sets[annotation_id] for annotation_id, image_id in current.items()}
 
@@ -179,7 +178,7 @@ def label_set_rows(project: Project) -> list[LabelSetRow]:
                    Annotation.created_at, Annotation.model_version, Annotation.strategy, Annotation.score,
                    Image.status)
             .join(Image, Image.id == Annotation.image_id)
-            .where(Annotation.superseded.is_(False), Annotation.class_id.is_(None))
+            .where(is_current_label_set())
             .order_by(Image.path)
         ).all()  # fmt: skip
         sets = label_sets_of(session, [r[0] for r in rows])
@@ -195,12 +194,5 @@ def label_texts(project: Project, image_ids: list[int]) -> dict[int, str]:
     """image id -> its current set as display text ("Bag; Coat", "none"), for the images labeled."""
     names = project.class_names()
     with project.sessions() as session:
-        current = dict(
-            session.execute(
-                select(Annotation.id, Annotation.image_id).where(
-                    Annotation.superseded.is_(False), Annotation.class_id.is_(None), Annotation.image_id.in_(image_ids)
-                )
-            ).all()
-        )
-        sets = label_sets_of(session, list(current))
-    return {image_id: set_text([names[p] for p in sets[a]]) for a, image_id in current.items()}
+        sets = current_label_sets(session, image_ids)
+    return {image_id: set_text([names[p] for p in positions]) for image_id, positions in sets.items()}

@@ -112,9 +112,10 @@ def load_predictions(project: Project) -> dict[str, np.ndarray] | None:
 
 
 def train_and_rank_multilabel(project: Project, settings: dict[str, Any], seed: int = 0,
-                              pool_cache: PoolCache | None = None):  # fmt: skip
+                              pool_cache: PoolCache | None = None, note: str | None = None):  # fmt: skip
     """The server's retrain of a multi-label project: the same records as a single-label retrain
-    (a model version, the ranking file the queue serves), with the ``(N, K)`` probabilities saved."""
+    (a model version, the ranking file the queue serves), with the ``(N, K)`` probabilities saved.
+    ``note``: said with the ranking (written once, with it, so the queue never loads it without)."""
     from labelwise.project.training import QueueEntry, Ranking, batch_size, ranking_path
 
     start = time.perf_counter()
@@ -128,7 +129,7 @@ def train_and_rank_multilabel(project: Project, settings: dict[str, Any], seed: 
         version = row.id
     entries = [QueueEntry(i.image_id, i.score, i.top, batch=i.batch, strategy=i.strategy) for i in ranked.images]
     ranking = Ranking(version, ranked.strategy, entries, head=HEAD_NAME,
-                      head_reason="one binary logistic head per class")  # fmt: skip
+                      head_reason="one binary logistic head per class", note=note)  # fmt: skip
     if ranked.probs is not None:
         save_predictions(project, image_ids, ranked.probs, ranked.scores)
     ranking.save(ranking_path(project))

@@ -43,6 +43,16 @@ def check_class_name(name: str) -> str:
     return name
 
 
+def check_new_class_name(name: str) -> str:
+    """:func:`check_class_name` for a class about to be created or renamed, which also may not hold a
+    ``;``: label sets are ``;``-joined in CSV files and the images page splits them on it. A class
+    that has one already keeps it (it is only no longer given to new classes)."""
+    name = check_class_name(name)
+    if ";" in name:
+        raise LabelwiseError(f"classes: class name {name!r} must not contain ';' (it joins the classes of a label set)")
+    return name
+
+
 @dataclass
 class ProjectConfig:
     """The settings in ``labelwise.toml``."""
@@ -184,6 +194,7 @@ class Project:
             for name in names:
                 name = check_class_name(name)
                 if name not in known:
+                    check_new_class_name(name)
                     session.add(LabelClass(name=name, position=position))
                     known.add(name)
                     added.append(name)

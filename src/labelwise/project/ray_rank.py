@@ -38,6 +38,7 @@ from labelwise.embed.store import read_rows
 from labelwise.errors import LabelwiseError
 from labelwise.learn.committee import BootstrapCommittee
 from labelwise.project.labels import current_labels
+from labelwise.project.multilabel_model import train_and_rank_multilabel
 from labelwise.project.pool import PoolCache
 from labelwise.project.project import Project
 from labelwise.project.rank import make_loop
@@ -90,10 +91,7 @@ def rank_for_worker(
     if project.multi_label:
         note = f"ray_address {address}: a multi-label project is ranked on the server's machine, not on Ray"
         log.warning(note)
-        ranking, _ = train_and_rank(project, settings, pool_cache=pool_cache)
-        ranking.note = note
-        ranking.save(ranking_path(project))
-        return ranking
+        return train_and_rank_multilabel(project, settings, pool_cache=pool_cache, note=note)[0]
     chosen = get_strategy(settings["strategy"])
     if not shardable(chosen):
         per_image = [name for name in strategy_names() if shardable(get_strategy(name))]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from labelwise.project.dashboard import DashboardStatus
 
@@ -45,6 +45,17 @@ class QueueResponse(BaseModel):
 
 # No NUL character: PostgreSQL text cannot hold one, so such a name must be a 422 here, not a 500 there.
 ClassName = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00]*$")]
+
+
+# A class being created or renamed may not hold ';' either: label sets are ';'-joined in CSV files
+# (existing classes keep their names, so labels and paths take ClassName).
+def _no_semicolon(name: str) -> str:
+    if ";" in name:
+        raise ValueError("a class name must not contain ';' (it joins the classes of a label set)")
+    return name
+
+
+NewClassName = Annotated[ClassName, AfterValidator(_no_semicolon)]
 
 
 class AnnotationRequest(BaseModel):
@@ -108,7 +119,7 @@ class SkipRequest(BaseModel):
 
 class ClassRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=255)
+    name: NewClassName
 
 
 class MergeRequest(BaseModel):

@@ -41,7 +41,7 @@ from labelwise.strategies.multilabel_scores import (
     mean_binary_entropy,
     mmc_scores,
 )
-from labelwise.strategies.registry import StrategyKindError, note_other_kind, strategy_names
+from labelwise.strategies.registry import SINGLE_LABEL, StrategyKindError, StrategyRegistry
 from labelwise.strategies.selection import (
     Selection,
     add_explorers,
@@ -179,38 +179,27 @@ class MultiLabelStrategy:
         return self.rank(probs, labeled, n, seed=seed, embeddings=embeddings, labels=labels).indices
 
 
-_MULTILABEL: dict[str, MultiLabelStrategy] = {}
+def _unknown_multilabel(name: str, known: list[str]) -> StrategyKindError:
+    return StrategyKindError(f"unknown multi-label strategy {name!r}; known: {', '.join(known)}")
+
+
+MULTI_LABEL: StrategyRegistry[MultiLabelStrategy] = StrategyRegistry("multi-label", _unknown_multilabel)
+MULTI_LABEL.other, SINGLE_LABEL.other = SINGLE_LABEL, MULTI_LABEL
 
 
 def register_multilabel(strategy: MultiLabelStrategy) -> MultiLabelStrategy:
     """Add a multi-label strategy; its name must be new here, and new to the single-label registry
     unless it is ``random`` (the same baseline in both)."""
-    if strategy.name in _MULTILABEL:
-        raise ValueError(f"multi-label strategy {strategy.name!r} is already registered")
-    if strategy.name in strategy_names() and strategy.name != "random":
-        raise ValueError(f"multi-label strategy {strategy.name!r}: the name is a single-label strategy's")
-    _MULTILABEL[strategy.name] = strategy
-    if strategy.name != "random":
-        note_other_kind(strategy.name, "multi-label")
-    return strategy
+    return MULTI_LABEL.register(strategy, "multi-label strategy")
 
 
 def multilabel_strategy_names() -> list[str]:
-    return list(_MULTILABEL)
+    return MULTI_LABEL.names()
 
 
 def get_multilabel_strategy(name: str) -> MultiLabelStrategy:
     """The multi-label strategy ``name``; a single-label name gets :class:`StrategyKindError` saying so."""
-    try:
-        return _MULTILABEL[name]
-    except KeyError:
-        known = ", ".join(_MULTILABEL)
-        if name in strategy_names():
-            raise StrategyKindError(
-                f"strategy {name!r} is a single-label strategy (it assumes one class per image); "
-                f"multi-label data needs one of: {known}"
-            ) from None
-        raise StrategyKindError(f"unknown multi-label strategy {name!r}; known: {known}") from None
+    return MULTI_LABEL.get(name)
 
 
 def _labels_needed(view: MultiLabelView) -> np.ndarray:

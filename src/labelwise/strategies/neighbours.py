@@ -52,6 +52,19 @@ def nearest_by_cosine(
     return candidates[order], sims[order]
 
 
+def ivf_index(U: np.ndarray):
+    """An empty faiss ``IndexIVFFlat`` (inner product) whose cells are trained on the unit rows ``U``
+    ``(n, d)`` float32: about 4 sqrt(n) cells (faiss's guidance), at least 39 training rows per cell (its
+    minimum). k-means on a sample, seeded by faiss, so the cells are reproducible. Add the rows to search."""
+    import faiss
+
+    n, d = U.shape
+    cells = max(1, min(int(4 * np.sqrt(n)), n // 39))
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, cells, faiss.METRIC_INNER_PRODUCT)
+    index.train(U)
+    return index
+
+
 # From this many rows on, the similar-image search goes through a CosineIndex: below it the exact
 # search is a few milliseconds and always right.
 INDEX_LIMIT = 100_000
@@ -66,13 +79,9 @@ class CosineIndex:
     neighbour in a cell not probed is missed. Built once per pool (k-means, seeded by faiss)."""
 
     def __init__(self, X: np.ndarray) -> None:
-        import faiss
-
         U = np.ascontiguousarray(unit_rows(X))
-        self.n, d = U.shape
-        cells = max(1, min(int(4 * np.sqrt(self.n)), self.n // 39))
-        self._index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, cells, faiss.METRIC_INNER_PRODUCT)
-        self._index.train(U)
+        self.n = U.shape[0]
+        self._index = ivf_index(U)
         self._index.add(U)
 
     def add(self, X: np.ndarray) -> None:
@@ -139,10 +148,7 @@ def similar_pairs(
     if exact:
         index = faiss.IndexFlatIP(d)
     else:
-        # About 4 sqrt(n) cells (faiss's guidance), and at least 39 training rows per cell (its minimum).
-        cells = max(1, min(int(4 * np.sqrt(n)), n // 39))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, cells, faiss.METRIC_INNER_PRODUCT)
-        index.train(U)  # k-means on a sample; faiss seeds it, so the cells are reproducible
+        index = ivf_index(U)
         index.nprobe = NPROBE
     index.add(U)
     found_i, found_j, found_s = [], [], []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -157,23 +158,65 @@ class StrategyKindError(LabelwiseError, ValueError):
     """A single-label strategy asked for on multi-label data, or the other way round."""
 
 
-_REGISTRY: dict[str, Strategy] = {}
-# Names that belong to another kind of task (e.g. "max-binary-uncertainty": multi-label), so that
-# asking for one here says which kind it is instead of "unknown".
-_OTHER_KIND: dict[str, str] = {}
+S = TypeVar("S")
 
 
-def note_other_kind(name: str, kind: str) -> None:
-    """Record that ``name`` is a strategy of another kind of task (``kind``, e.g. "multi-label")."""
-    _OTHER_KIND[name] = kind
+class StrategyRegistry(Generic[S]):
+    """The strategies of one kind of task by name (single-label: :class:`Strategy`; multi-label:
+    ``MultiLabelStrategy``). A name of the ``other`` kind is refused saying which kind it is, so that
+    asking for one says more than "unknown".
+
+    kind: "single-label" or "multi-label", as messages say it.
+    assumes: why a strategy of this kind does not serve the other kind, said when it is asked for there.
+    unknown: the error for a name of neither kind, given the name and this kind's names.
+    shared: names of both kinds (``random``: the same baseline), which the other registry may take too.
+    """
+
+    def __init__(self, kind: str, unknown: Callable[[str, list[str]], LabelwiseError], *, assumes: str = "",
+                 shared: frozenset[str] = frozenset({"random"})) -> None:  # fmt: skip
+        self.kind = kind
+        self.assumes = assumes
+        self.unknown = unknown
+        self.shared = shared
+        self.by_name: dict[str, S] = {}
+        self.other: StrategyRegistry | None = None
+
+    def register(self, strategy: S, what: str = "strategy") -> S:
+        """Add ``strategy``: its name must be new here, and not the other kind's unless shared."""
+        name = strategy.name  # type: ignore[attr-defined]
+        if name in self.by_name:
+            raise ValueError(f"{what} {name!r} is already registered")
+        if self.other is not None and name in self.other.by_name and name not in self.shared:
+            raise ValueError(f"{what} {name!r}: the name is a {self.other.kind} strategy's")
+        self.by_name[name] = strategy
+        return strategy
+
+    def get(self, name: str) -> S:
+        """The strategy ``name``; :class:`StrategyKindError` for the other kind's, ``unknown`` else."""
+        try:
+            return self.by_name[name]
+        except KeyError:
+            other = self.other
+            if other is not None and name in other.by_name:
+                raise StrategyKindError(
+                    f"strategy {name!r} is a {other.kind} strategy{other.assumes}; {self.kind} data needs one of: "
+                    f"{', '.join(self.names())}"
+                ) from None
+            raise self.unknown(name, self.names()) from None
+
+    def names(self) -> list[str]:
+        return list(self.by_name)
+
+
+SINGLE_LABEL: StrategyRegistry[Strategy] = StrategyRegistry(
+    "single-label", UnknownStrategyError, assumes=" (it assumes one class per image)"
+)
+_REGISTRY = SINGLE_LABEL.by_name
 
 
 def register(strategy: Strategy) -> Strategy:
     """Add a strategy to the registry; its name must be new."""
-    if strategy.name in _REGISTRY:
-        raise ValueError(f"strategy {strategy.name!r} is already registered")
-    _REGISTRY[strategy.name] = strategy
-    return strategy
+    return SINGLE_LABEL.register(strategy)
 
 
 def get_strategy(name: str) -> Strategy:
@@ -181,16 +224,8 @@ def get_strategy(name: str) -> Strategy:
 
     A name of another kind of task raises :class:`StrategyKindError` saying which kind it belongs to.
     """
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        if name in _OTHER_KIND:
-            raise StrategyKindError(
-                f"strategy {name!r} is a {_OTHER_KIND[name]} strategy; single-label data needs one of: "
-                f"{', '.join(strategy_names())}"
-            ) from None
-        raise UnknownStrategyError(name, strategy_names()) from None
+    return SINGLE_LABEL.get(name)
 
 
 def strategy_names() -> list[str]:
-    return list(_REGISTRY)
+    return SINGLE_LABEL.names()

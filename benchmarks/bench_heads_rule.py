@@ -14,9 +14,11 @@ label_efficiency.py and bench_heads_fmnist.py.) Writes one JSON line per (set, s
 ``--analyse`` prints, per set and strategy, the worst per-budget mean difference to the logistic head
 (points, over the seeds) of each rule, and the mean gain at the budgets with at most 2 labels per
 class: ``1-SE`` (the earlier rule: best candidate if its paired gain exceeds one standard error),
-``sign`` (the sign test against the logistic head), ``auto`` (today's ``AutoHead``: label spreading
-as the default up to 1 label per class, self-training up to 2, the sign test against the default,
-nothing semi-supervised above 20 labels per class), each head always, and the hindsight best head per retrain.
+``sign`` (the sign test against the logistic head), ``auto`` (today's ``AutoHead``: up to 1 label per
+class label spreading as the default after a coverage-first strategy's picks
+(``choose.GRAPH_DEFAULT_STRATEGIES``), else self-training; self-training up to 2, the sign test against
+the default, nothing semi-supervised above 20 labels per class), each head always, and the hindsight
+best head per retrain.
 """
 
 from __future__ import annotations
@@ -91,19 +93,22 @@ def _one_se(correct: dict[str, np.ndarray]) -> str:
     return best if best != "logistic" and diff.mean() > se else "logistic"
 
 
-def _auto(correct: dict[str, np.ndarray], n: int, k: int) -> str:
+def _auto(correct: dict[str, np.ndarray], n: int, k: int, strategy: str) -> str:
+    """``AutoHead``'s choice, with the default ``make_head`` gives it for labels picked by ``strategy``."""
     if n > choose.MAX_LABELS_PER_CLASS * k:
         return "logistic"
-    return choose_head(correct, choose.default_head(tuple(correct), n, k))[0]
+    graph_default = strategy in choose.GRAPH_DEFAULT_STRATEGIES
+    return choose_head(correct, choose.default_head(tuple(correct), n, k, graph_default))[0]
 
 
+# Each rule: (held-out outcomes per head, labels, classes, the strategy that picked the labels) -> head.
 RULES = {
-    "1-SE": lambda c, n, k: _one_se(c),
-    "sign": lambda c, n, k: choose_head(c, "logistic")[0],
+    "1-SE": lambda c, n, k, s: _one_se(c),
+    "sign": lambda c, n, k, s: choose_head(c, "logistic")[0],
     "auto": _auto,
-    "logistic": lambda c, n, k: "logistic",
-    "self-training": lambda c, n, k: "self-training",
-    "label-spreading": lambda c, n, k: "label-spreading",
+    "logistic": lambda c, n, k, s: "logistic",
+    "self-training": lambda c, n, k, s: "self-training",
+    "label-spreading": lambda c, n, k, s: "label-spreading",
 }
 
 
@@ -117,7 +122,8 @@ def analyse(path: Path) -> None:
         test = {h: v["test"] for h, v in r["heads"].items()}
         cell = gaps.setdefault((r["dataset"], r["strategy"], r["budget"], r["budget"] <= 2 * k), {})
         for name, rule in RULES.items():
-            cell.setdefault(name, []).append(100 * (test[rule(correct, r["budget"], k)] - test["logistic"]))
+            chosen = rule(correct, r["budget"], k, r["strategy"])
+            cell.setdefault(name, []).append(100 * (test[chosen] - test["logistic"]))
         cell.setdefault("best", []).append(100 * (max(test.values()) - test["logistic"]))
     names = [*RULES, "best"]
     print("| set | labels | seeds | " + " | ".join(f"{n}: worst" for n in names) + " | "

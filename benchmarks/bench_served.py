@@ -51,9 +51,11 @@ from tests.utils.server import ServerProcess
 CLASSES = [name.replace("/", "-") for name in FASHION_MNIST_CLASSES]
 
 
-def accuracy(X: np.ndarray, y: np.ndarray, order: np.ndarray, k: int, head: str = "logistic") -> float:
+def accuracy(X: np.ndarray, y: np.ndarray, order: np.ndarray, k: int, head: str = "logistic",
+             strategy: str | None = None) -> float:  # fmt: skip
     """The head ``head`` trained on the first ``k`` of ``order`` (semi-supervised heads also see the
-    rest of the pool, unlabeled, as on the server), tested on the rest of the pool."""
+    rest of the pool, unlabeled, as on the server), tested on the rest of the pool. ``strategy``:
+    what picked ``order`` (``auto``'s default head at 1 label per class depends on it)."""
     train = order[:k]
     rest = np.ones(len(y), dtype=bool)
     rest[train] = False
@@ -62,7 +64,7 @@ def accuracy(X: np.ndarray, y: np.ndarray, order: np.ndarray, k: int, head: str 
     else:
         partial = np.full(len(y), -1, dtype=np.int64)
         partial[train] = y[train]
-        model = fit_on_pool(make_head(head, list(range(len(CLASSES)))), X, partial)
+        model = fit_on_pool(make_head(head, list(range(len(CLASSES))), strategy=strategy), X, partial)
     return float((model.predict(X[rest]) == y[rest]).mean())
 
 
@@ -164,8 +166,10 @@ def main() -> None:
 
         paired: list[list[str]] = []
 
-        def add_row(name: str, orders: list[np.ndarray]) -> None:
-            curves = {head: np.array([[accuracy(pool.X, y, o, k, head) for k in checkpoints] for o in orders])
+        def add_row(name: str, orders: list[np.ndarray], strategy: str = "auto") -> None:
+            # strategy: what picked the orders (the server's and the simulator's: auto).
+            curves = {head: np.array([[accuracy(pool.X, y, o, k, head, strategy) for k in checkpoints]
+                                      for o in orders])
                       for head in tables}  # fmt: skip
             for head, rows in tables.items():
                 rows.append([name, str(len(orders)), *(f"{a:.3f}" for a in curves[head].mean(axis=0))])
@@ -182,7 +186,7 @@ def main() -> None:
             )
 
         rng = np.random.default_rng(0)
-        add_row("random", [rng.permutation(len(y)) for _ in range(args.random_runs)])
+        add_row("random", [rng.permutation(len(y)) for _ in range(args.random_runs)], "random")
         dataset = Dataset("served", pool.X, y, pool.X, y, tuple(CLASSES))
 
         def simulated(seed: int, head: str) -> np.ndarray:

@@ -152,8 +152,14 @@ def test_auto_leaves_label_spreading_out_on_a_pool_too_large_for_its_graph(monke
 
 def test_with_one_or_two_labels_per_class_a_semi_supervised_head_serves_unless_beaten_significantly():
     X, y = blobs()
+    # One label per class, picked coverage-first: nothing to hold out, label spreading serves.
+    head = AutoHead(classes=list(range(K)), random_state=0, graph_default=True).fit(X, partial(y, 1))
+    assert head.chosen_ == "label-spreading", head.reason_
+    assert "after coverage-first picks" in head.reason_
+    # Picked otherwise (random, uncertainty, a user's own): self-training, never measured below logistic.
     head = AutoHead(classes=list(range(K)), random_state=0).fit(X, partial(y, 1))
-    assert head.chosen_ == "label-spreading", head.reason_  # one label per class: nothing to hold out
+    assert head.chosen_ == "self-training", head.reason_
+    assert "label-spreading only after coverage-first picks" in head.reason_
     head = AutoHead(classes=list(range(K)), random_state=0).fit(X, partial(y, 2))
     # Far-apart clusters: every head gets every held-out label right, so nothing beats the default.
     assert head.chosen_ == "self-training", head.reason_
@@ -167,6 +173,26 @@ def test_with_one_or_two_labels_per_class_a_semi_supervised_head_serves_unless_b
     best = np.ones(16, dtype=bool)
     default[10:16] = False
     assert choose_head({"label-spreading": best, "self-training": default}, "self-training")[0] == "label-spreading"
+
+
+@pytest.mark.parametrize(
+    ("strategy", "graph_default"),
+    [("auto", True), ("typiclust", True), ("probcover", True), ("random", False), ("margin", False),
+     ("kcenter", False), ("badge", False), (None, False)],
+)  # fmt: skip
+def test_auto_defaults_to_label_spreading_only_after_coverage_first_picks(strategy, graph_default):
+    assert make_head("auto", list(range(K)), strategy=strategy).graph_default is graph_default
+
+
+@pytest.mark.parametrize(("strategy", "graph_default"), [("typiclust", True), ("random", False)])
+def test_the_simulator_gives_auto_the_strategy_that_picks_its_labels(strategy, graph_default):
+    from labelwise.loop.datasets import Dataset
+    from labelwise.loop.simulate import run_one
+
+    X, y = blobs()
+    dataset = Dataset("blobs", X, y, X, y, tuple(str(k) for k in range(K)))
+    _, loop = run_one(dataset, strategy, 0, 8, 4, 12, head="auto")
+    assert loop.head.graph_default is graph_default
 
 
 def test_the_loop_serves_a_semi_supervised_head_and_says_which():

@@ -19,15 +19,21 @@ again at every retrain, from the project's own labels:
    The test needs at least 5 such labels (5 of 5 won: p = 1/32), so a few lucky folds on a handful
    of labels cannot move ``auto``; the one-standard-error rule it replaces (a z of 1, about p = 0.16)
    did, and lost up to 1.7 points on the toy set at 4 labels.
-4. The default head is the logistic head, except with few labels: label spreading with at most
-   ``GRAPH_LABELS_PER_CLASS`` (1) label per class, self-training with at most
+4. The default head is the logistic head, except with few labels: with at most
+   ``GRAPH_LABELS_PER_CLASS`` (1) label per class, label spreading if the labels were picked by a
+   coverage-first strategy (``GRAPH_DEFAULT_STRATEGIES``: ``auto``, whose first phase at that budget
+   is TypiClust, ``typiclust``, ``probcover``), else self-training; self-training with at most
    ``SELF_TRAINING_LABELS_PER_CLASS`` (2). There cross-validation has almost nothing to hold out (a
    class with one label cannot be predicted once it is held out), so the default must be safe
-   without evidence: measured on seven data sets with random and ``auto`` labels (docs/heads.md),
-   label spreading at 1 label per class and self-training at 1 or 2 were never below the logistic
-   head, label spreading at 2 per class was. Graph propagation from one label per class is the
-   classic setting of Zhou et al. (2004), and pseudo-labelling's gains are largest at the smallest
-   budgets (Lee 2013).
+   without evidence. Measured on seven data sets (docs/heads.md), self-training at 1 or 2 labels per
+   class was never below the logistic head, with random labels as with ``auto``'s (+0.5 to +5.3 at
+   1/class), and label spreading at 2 per class was. Label spreading at 1 per class gained most
+   from ``auto``'s typical picks (+1.7 to +11.4, and +5.1 served on a set the rule was not derived
+   on) but lost with random ones on that set (-3.2): propagation from typical, dense-region seeds is
+   where it was measured to gain, as TypiClust pairs its picks with semi-supervised learning
+   (Hacohen et al. 2022); from other picks (random, uncertainty, k-center, a user's own) it was not
+   safe. Graph propagation from one label per class is the classic setting of Zhou et al. (2004),
+   and pseudo-labelling's gains are largest at the smallest budgets (Lee 2013).
 
 A held-out image whose class has no other label cannot be predicted by any candidate: it is wrong
 for all of them and adds nothing to the paired comparison.
@@ -43,6 +49,8 @@ algorithms. Neural Computation.
 Zhou, Bousquet, Lal, Weston, Schölkopf (2004). Learning with local and global consistency. NeurIPS.
 Lee (2013). Pseudo-label: the simple and efficient semi-supervised learning method for deep neural
 networks. ICML workshop.
+Hacohen, Dekel, Weinshall (2022). Active learning on a budget: opposite strategies suit high and
+low budgets. ICML.
 """
 
 from __future__ import annotations
@@ -64,11 +72,15 @@ SIGNIFICANCE = 0.05  # one-sided level of the sign test a candidate must pass to
 # Semi-supervised candidates only up to this many labels per project class (point 1 above):
 # on the suite, auto's gains were at 1 to 20 labels per class, its losses over 0.5 points at 50 and more.
 MAX_LABELS_PER_CLASS = 20
-# The default head (point 4 above) with few labels: label spreading up to 1 label per project class,
-# self-training up to 2. On seven data sets and two ways of choosing labels, label spreading at 1
-# per class was +0.2 to +11.4 points over the logistic head and self-training at 1 or 2 per class
-# +0.8 to +8.8, while label spreading at 2 per class fell to -1.2 (docs/heads.md).
+# The default head (point 4 above) with few labels: up to 1 label per project class, label spreading
+# after coverage-first picks, else self-training; self-training up to 2. On seven data sets, label
+# spreading at 1 per class after auto's picks was +1.7 to +11.4 points over the logistic head, but
+# -3.2 with random labels on a set the rule was not derived on; self-training at 1 or 2 per class
+# was +0.5 to +8.8 with either picks, while label spreading at 2 per class fell to -1.2 (docs/heads.md).
 GRAPH_LABELS_PER_CLASS = 1
+# The strategies whose first labels are typical images of dense regions, from which label spreading
+# at 1 label per class was measured to gain (``auto`` is TypiClust at that budget).
+GRAPH_DEFAULT_STRATEGIES = frozenset({"auto", "typiclust", "probcover"})
 SELF_TRAINING_LABELS_PER_CLASS = 2
 # Label spreading needs the pool's neighbour graph: 54 s for 100,000 x 256 (faiss IVF, one busy core,
 # benchmarks/bench_heads.py), n^1.5 to n^1.8, built once per pool and kept on disk. Above this
@@ -90,8 +102,12 @@ def head_names() -> list[str]:
     return list(HEAD_SUMMARIES)
 
 
-def make_head(name: str, classes, *, random_state: int = 0) -> Any:
-    """An unfitted head by name: ``logistic``, ``label-spreading``, ``self-training`` or ``auto``."""
+def make_head(name: str, classes, *, random_state: int = 0, strategy: str | None = None) -> Any:
+    """An unfitted head by name: ``logistic``, ``label-spreading``, ``self-training`` or ``auto``.
+
+    strategy: the selection strategy that picks the labels (``None``: not known, e.g. a user's own);
+    ``auto`` defaults to label spreading at 1 label per class only after a strategy of
+    ``GRAPH_DEFAULT_STRATEGIES`` (point 4 of the module docstring)."""
     if name == "logistic":
         return Head(classes=classes)
     if name == "label-spreading":
@@ -99,7 +115,7 @@ def make_head(name: str, classes, *, random_state: int = 0) -> Any:
     if name == "self-training":
         return SelfTrainingHead(classes=classes)
     if name == "auto":
-        return AutoHead(classes=classes, random_state=random_state)
+        return AutoHead(classes=classes, random_state=random_state, graph_default=strategy in GRAPH_DEFAULT_STRATEGIES)
     raise LabelwiseError(f"head: unknown {name!r}; known: {', '.join(head_names())}")
 
 
@@ -172,15 +188,29 @@ def choose_head(scores: dict[str, np.ndarray], default: str = SIMPLEST) -> tuple
     return default, f"no head beats {default} significantly on {n} held-out labels ({best} {record}; {summary})"
 
 
-def default_head(names: tuple[str, ...], n_labels: int, n_classes: int) -> str:
+def default_head(names: tuple[str, ...], n_labels: int, n_classes: int, graph_default: bool = False) -> str:
     """The head that serves unless another beats it significantly (point 4 of the module docstring):
-    label spreading with at most ``GRAPH_LABELS_PER_CLASS`` labels per class, self-training with at
-    most ``SELF_TRAINING_LABELS_PER_CLASS``, else the logistic head (each only if it is a candidate)."""
-    if "label-spreading" in names and n_labels <= GRAPH_LABELS_PER_CLASS * n_classes:
+    with at most ``GRAPH_LABELS_PER_CLASS`` labels per class label spreading if ``graph_default``
+    (the labels were picked coverage-first), with at most ``SELF_TRAINING_LABELS_PER_CLASS``
+    self-training, else the logistic head (each only if it is a candidate)."""
+    if graph_default and "label-spreading" in names and n_labels <= GRAPH_LABELS_PER_CLASS * n_classes:
         return "label-spreading"
     if "self-training" in names and n_labels <= SELF_TRAINING_LABELS_PER_CLASS * n_classes:
         return "self-training"
     return SIMPLEST
+
+
+def default_note(default: str, n_labels: int, n_classes: int, graph_default: bool) -> str | None:
+    """Why ``default`` is the default at ``GRAPH_LABELS_PER_CLASS`` label per class or fewer (for the
+    dashboard's reason), else ``None``."""
+    if n_labels > GRAPH_LABELS_PER_CLASS * n_classes:
+        return None
+    if graph_default and default == "label-spreading":
+        return "label-spreading is the default at 1 label per class after coverage-first picks"
+    if not graph_default and default == "self-training":
+        return ("self-training is the default at 1 label per class: label-spreading only after "
+                "coverage-first picks (auto, typiclust, probcover)")  # fmt: skip
+    return None
 
 
 class AutoHead(ClassifierMixin, BaseEstimator):
@@ -192,6 +222,9 @@ class AutoHead(ClassifierMixin, BaseEstimator):
     candidates: head names to choose from; the logistic head is the simplest.
     folds: cross-validation folds (fewer when there are fewer labels).
     random_state: seed of the folds.
+    graph_default: whether the labels are picked by a coverage-first strategy
+    (``GRAPH_DEFAULT_STRATEGIES``), which makes label spreading the default head at 1 label per
+    class; else self-training is (point 4 of the module docstring).
 
     After ``fit``: ``chosen_`` (name), ``reason_`` (one line), ``cv_accuracy_`` (name -> held-out
     accuracy), ``held_out_correct_`` (the chosen head's per-label outcomes), ``head_`` (the fitted
@@ -201,11 +234,12 @@ class AutoHead(ClassifierMixin, BaseEstimator):
     semi_supervised = True
 
     def __init__(self, classes=(0, 1), candidates: tuple[str, ...] = CANDIDATES, folds: int = 5,
-                 random_state: int = 0) -> None:  # fmt: skip
+                 random_state: int = 0, graph_default: bool = False) -> None:  # fmt: skip
         self.classes = classes
         self.candidates = candidates
         self.folds = folds
         self.random_state = random_state
+        self.graph_default = graph_default
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> AutoHead:
         y = np.asarray(y)
@@ -233,9 +267,10 @@ class AutoHead(ClassifierMixin, BaseEstimator):
         else:
             scores = {name: held_out_correct(h, X, y, self.folds, self.random_state) for name, h in heads.items()}
             self.cv_accuracy_ = {name: float(c.mean()) for name, c in scores.items()}
-            default = default_head(tuple(heads), n_labels, len(self.classes_))
+            default = default_head(tuple(heads), n_labels, len(self.classes_), self.graph_default)
             self.chosen_, reason = choose_head(scores, default)
-            self.reason_ = "; ".join([reason, *notes])
+            note = default_note(default, n_labels, len(self.classes_), self.graph_default)
+            self.reason_ = "; ".join([reason, *notes, *([note] if note else [])])
             self.held_out_correct_ = scores[self.chosen_]
         self.head_ = fit_on_pool(heads[self.chosen_], X, y)
         self.n_features_in_ = X.shape[1]

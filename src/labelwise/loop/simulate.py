@@ -92,7 +92,7 @@ def run_one(
     """
     loop = ActiveLoop(
         dataset.X_pool, dataset.n_classes, strategy=strategy, candidates=candidates, explore=explore,
-        head=make_head(head, list(range(dataset.n_classes)), random_state=seed),
+        head=make_head(head, list(range(dataset.n_classes)), random_state=seed, strategy=strategy),
         X_test=dataset.X_test, y_test=dataset.y_test, estimate_accuracy=False, audit_fraction=audit_fraction,
         seed=seed,
     )  # fmt: skip

@@ -62,7 +62,8 @@ def make_loop(
     """The loop over ``X`` (``(N, d)``) with the project's choices; ``head`` by name (``auto``,
     ``logistic``, ``label-spreading``, ``self-training``)."""
     return ActiveLoop(
-        X, n_classes, strategy=strategy, head=make_head(head, list(range(n_classes)), random_state=seed),
+        X, n_classes, strategy=strategy,
+        head=make_head(head, list(range(n_classes)), random_state=seed, strategy=strategy),
         candidates=candidates, explore=explore, estimate_accuracy=False, audit_fraction=audit_fraction, seed=seed,
         first_round=first_round, pool_clusters=pool_clusters, pool_typicality=pool_typicality,
     )  # fmt: skip

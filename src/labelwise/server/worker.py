@@ -56,7 +56,10 @@ _MEASURES: dict[str, tuple[Project, Callable[[], dict]]] = {}
 
 def _train_in_child(folder: str, settings: dict) -> Ranking:
     """Runs in the training process: its own connections, its own interpreter lock."""
-    _measure_in_child(folder)  # one left over (its call was never made): the history stays in order
+    try:  # one left over (its call was never made): measured first, so the history stays in order
+        _measure_in_child(folder)
+    except Exception:  # only that version's accuracy is lost, not this retrain
+        log.exception("measuring the previous model failed")
     project = Project(folder)
     measuring = False
     try:

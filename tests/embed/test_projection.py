@@ -64,10 +64,10 @@ def test_a_large_pool_is_fitted_on_a_seeded_sample_and_projected_whole(monkeypat
     vectors = (rng.normal(size=(2000, 32)) * np.r_[10.0, 8.0, 6.0, 4.0, np.full(28, 0.5)]).astype(np.float32)
     X, fitted = projection.fit_projection(vectors, 4, seed=7)
     sample = vectors[np.sort(np.random.default_rng(7).choice(2000, 500, replace=False))]
-    expected = PCA(n_components=4, svd_solver="randomized", random_state=7).fit(sample)
+    expected = PCA(n_components=4, svd_solver="covariance_eigh", random_state=7).fit(sample)
     np.testing.assert_allclose(fitted.components, expected.components_)
     assert fitted.n == 2000 and X.shape == (2000, 4)  # the whole pool projected; refits counted on its size
-    full = PCA(n_components=4, svd_solver="randomized", random_state=7).fit(vectors)
+    full = PCA(n_components=4, svd_solver="covariance_eigh", random_state=7).fit(vectors)
     # Where the variances are well apart, the sample finds the components of the whole pool.
     overlap = np.linalg.svd(fitted.components @ full.components_.T, compute_uv=False)
     assert overlap.min() > 0.99

@@ -9,7 +9,15 @@ from sklearn.datasets import make_moons
 
 from labelwise.errors import LabelwiseError, NotEnoughClassesError
 from labelwise.learn import BootstrapCommittee
-from labelwise.learn.choose import AutoHead, choose_head, fit_on_pool, head_names, make_head
+from labelwise.learn.choose import (
+    MAX_LABELS_PER_CLASS,
+    AutoHead,
+    choose_head,
+    fit_on_pool,
+    head_names,
+    held_out_correct,
+    make_head,
+)
 from labelwise.learn.graph import clear_cache, normalized_graph
 from labelwise.loop import ActiveLoop
 
@@ -240,3 +248,22 @@ def test_auto_keeps_the_logistic_head_beyond_the_labels_per_class_where_the_grap
     assert head.chosen_ == "logistic" and "more than 20 per class" in head.reason_
     at_limit = partial(y, choose.MAX_LABELS_PER_CLASS, classes=(0, 1))
     assert AutoHead(classes=[0, 1], random_state=0).fit(X, at_limit).chosen_ == "label-spreading"
+
+
+def test_the_cross_validated_accuracy_of_auto_above_its_label_bound_is_not_nested(monkeypatch):
+    # Above MAX_LABELS_PER_CLASS per class auto serves the logistic head without cross-validating; the
+    # dashboard's estimate is then that head's. Refitting auto per fold fell under the bound and
+    # cross-validated every candidate inside each fold (100 s of a retrain at 100k images).
+    X, y = blobs()
+    labels = partial(y, MAX_LABELS_PER_CLASS + 1)
+    loop = ActiveLoop(X, K, strategy="random", head=make_head("auto", list(range(K))), seed=0)
+    loop.teach(np.flatnonzero(labels >= 0), labels[labels >= 0])
+    loop.fit()
+    assert loop.model.chosen_ == "logistic" and loop.model.held_out_correct_ is None
+    fits = []
+    real_fit = AutoHead.fit
+    monkeypatch.setattr(AutoHead, "fit", lambda self, *a: fits.append(1) or real_fit(self, *a))
+    accuracy = loop.cross_validated_accuracy()["cv_accuracy"]
+    assert fits == []
+    pool_labels = np.where(labels >= 0, labels, -1)
+    assert accuracy == held_out_correct(make_head("logistic", list(range(K))), X, pool_labels, 5, 0).mean()

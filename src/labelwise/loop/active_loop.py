@@ -262,7 +262,13 @@ class ActiveLoop:
                 # The pool stays in (unlabeled) while a fold's labels are held out, as at serving time.
                 pool_labels = np.where(self.labeled, self.labels, -1)
                 pool_labels[np.flatnonzero(self.labeled)[~keep]] = -1
-                correct = held_out_correct(self.head, self.X, pool_labels, folds, self.seed)
+                # auto that chose without cross-validating (one candidate left, e.g. above its labels per
+                # class): estimate the head it serves. Auto refitted per fold falls back under that bound
+                # and cross-validates every candidate inside each fold, a nested cross-validation that
+                # took 100 s of a 100k retrain (label spreading's graph searched per fold).
+                chosen = getattr(model, "head_", None)
+                head = self.head if chosen is None else clone(chosen)
+                correct = held_out_correct(head, self.X, pool_labels, folds, self.seed)
             # else auto's own cross-validation of the head it chose (no second, nested one)
             # The sd of a fold's accuracy, from the per-label outcomes (folds hold n / folds labels each).
             sd = float(correct.std() / np.sqrt(max(1.0, correct.size / folds)))

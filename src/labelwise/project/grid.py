@@ -34,6 +34,7 @@ from labelwise.project.multilabel_labels import label_texts
 from labelwise.project.near_duplicates import group_members, near_duplicate_counts
 from labelwise.project.predictions import imported_predictions
 from labelwise.project.project import Project
+from labelwise.project.status import images_per_status
 from labelwise.project.training import Ranking, predictions_path
 from labelwise.store.models import Annotation, AnnotationClass, Image, LabelClass
 
@@ -236,7 +237,7 @@ def _by_ids(session: Session, clauses, ids: np.ndarray) -> Iterator:
         yield from (found[i] for i in chunk if i in found)
 
 
-def _count(session: Session, filters: GridFilters, ids: np.ndarray | None) -> int:
+def _count(project: Project, session: Session, filters: GridFilters, ids: np.ndarray | None) -> int:
     """How many images match. ids: the only candidates (the predicted-class filter), or None."""
 
     def scalar(query) -> int:
@@ -249,8 +250,16 @@ def _count(session: Session, filters: GridFilters, ids: np.ndarray | None) -> in
             scalar(query.where(Image.id.in_(ids[s : s + ID_CHUNK].tolist()))) for s in range(0, ids.size, ID_CHUNK)
         )
     images = _clauses(replace(filters, label=None, labeled=None))  # status and file name
-    if filters.labeled is None and not filters.label:
+
+    def of_status() -> int:
+        if not (filters.search and filters.search.strip()) and filters.members is None:
+            # The images of a status, kept per state of the pool: a count(*) over a million rows took
+            # 340-430 ms per page (1M images, load 6).
+            return images_per_status(project, session).get(filters.status, 0)
         return scalar(select(func.count()).select_from(Image).where(*images))
+
+    if filters.labeled is None and not filters.label:
+        return of_status()
     # The label filters are counted through the current labels, a fraction of the images, each
     # image found by its key (the status unindexed, or SQLite starts from the images and looks up
     # a label per image: 140 ms against 38 ms at 100,000 images, a tenth labeled).
@@ -273,7 +282,7 @@ def _count(session: Session, filters: GridFilters, ids: np.ndarray | None) -> in
         return 0 if filters.labeled is False else scalar(named)
     if filters.labeled:
         return scalar(labeled)
-    return scalar(select(func.count()).select_from(Image).where(*images)) - scalar(labeled)
+    return of_status() - scalar(labeled)
 
 
 def image_grid(
@@ -315,7 +324,7 @@ def image_grid(
         raise LabelwiseError(f"after: a cursor of the {phase} order, but the grid is sorted by {sort}")
     with project.sessions() as session:
         candidates = None if wanted is None else np.empty(0, np.int64) if preds is None else preds.ids[wanted]
-        total = _count(session, filters, candidates)
+        total = _count(project, session, filters, candidates)
         rows = _walk(session, clauses, _clauses(filters, status_index=False), preds, wanted, sort, phase, key, limit,
                      offset)  # fmt: skip
         page: list = []

@@ -125,6 +125,12 @@ def _pool_counts(project: Project, session: Session) -> tuple[dict[str, int], fr
     return counts, not_ok
 
 
+def images_per_status(project: Project, session: Session) -> dict[str, int]:
+    """How many images have each status, counted once per state of the pool (see :func:`_pool_key`):
+    the image grid's totals of a status read this instead of counting a million rows per page."""
+    return _pool_counts(project, session)[0]
+
+
 def label_and_image_counts(project: Project) -> Counts:
     """The counts of :func:`project_status` that the dashboard shows, cheap to recompute per label."""
     with project.sessions() as session:

@@ -15,6 +15,7 @@ import os
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -24,7 +25,7 @@ from labelwise.project.pool import PoolCache
 from labelwise.project.queue import label_count
 from labelwise.project.ray_rank import rank_for_worker, ray_address
 from labelwise.project.settings import get_settings
-from labelwise.project.training import Ranking, labels_of_version, ranking_path, record_failure, train_and_rank
+from labelwise.project.training import Ranking, labels_of_version, rank_then_measure, ranking_path, record_failure
 
 log = logging.getLogger("labelwise.worker")
 
@@ -48,14 +49,38 @@ def _die_with_parent(server_pid: int) -> None:
 _POOLS: dict[str, PoolCache] = {}
 
 
+# In the training process: each project's model measurement still to do (rank_then_measure), with the
+# project it holds open; run by _measure_in_child once the ranking is served.
+_MEASURES: dict[str, tuple[Project, Callable[[], dict]]] = {}
+
+
 def _train_in_child(folder: str, settings: dict) -> Ranking:
     """Runs in the training process: its own connections, its own interpreter lock."""
+    try:  # one left over (its call was never made): measured first, so the history stays in order
+        _measure_in_child(folder)
+    except Exception:  # only that version's accuracy is lost, not this retrain
+        log.exception("measuring the previous model failed")
     project = Project(folder)
+    measuring = False
     try:
         address = ray_address(project)
         if address is not None:  # labelwise.toml's ray_address: rank on the cluster (or say why not)
             return rank_for_worker(project, settings, address, pool_cache=_POOLS.setdefault(folder, PoolCache()))
-        return train_and_rank(project, settings, pool_cache=_POOLS.setdefault(folder, PoolCache()))[0]
+        ranking, measure = rank_then_measure(project, settings, pool_cache=_POOLS.setdefault(folder, PoolCache()))
+        _MEASURES[folder], measuring = (project, measure), True
+        return ranking
+    finally:
+        if not measuring:
+            project.close()
+
+
+def _measure_in_child(folder: str) -> None:
+    """Runs in the training process after the ranking was handed over: the model's accuracy estimate."""
+    project, measure = _MEASURES.pop(folder, (None, None))
+    if project is None or measure is None:
+        return
+    try:
+        measure()
     finally:
         project.close()
 
@@ -123,6 +148,13 @@ class Retrainer:
             self.ranking = ranking  # the atomic swap
             self.last_error = None
             log.info("model version %s trained", ranking.version)
+            try:  # served already; the estimate the dashboard shows follows
+                self._executor.submit(_measure_in_child, str(self.project.folder)).result()
+            except Exception as exc:  # the ranking stays: only its version's accuracy is missing
+                if isinstance(exc, BrokenProcessPool):
+                    self._executor.shutdown(wait=False, cancel_futures=True)
+                    self._executor = None
+                log.error("measuring model version %s failed: %s\n%s", ranking.version, exc, traceback.format_exc())
         except Exception as exc:
             if isinstance(exc, BrokenProcessPool):
                 # The training process died (killed, out of memory): the pool never recovers by itself,

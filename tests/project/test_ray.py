@@ -135,6 +135,23 @@ def test_the_servers_worker_ranks_on_ray_with_ray_address_and_says_when_it_canno
         update_settings(project, {"strategy": "auto", "queue_size": 200, "explore": 0.0}, user="test")
 
 
+def test_a_set_strategy_under_ray_address_is_ranked_here_and_written_once_with_its_note(labeled_project, monkeypatch):
+    """The fallback needs no cluster: the ranking file is written once, note included, so the queue
+    never loads it without the note (it was saved, then noted and saved again)."""
+    from labelwise.project.ray_rank import rank_for_worker
+    from labelwise.project.settings import get_settings
+    from labelwise.project.training import Ranking, ranking_path
+
+    writes = []
+    save = Ranking.save
+    monkeypatch.setattr(Ranking, "save", lambda self, path: (writes.append(self.note), save(self, path)))
+    settings = {**get_settings(labeled_project), "strategy": "typiclust", "queue_size": 20}
+    ranking = rank_for_worker(labeled_project, settings, "ray://nowhere:10001")
+    assert "'typiclust' chooses its batch over the whole pool" in ranking.note
+    assert writes == [ranking.note]
+    assert Ranking.load(ranking_path(labeled_project)).note == ranking.note
+
+
 # Last: it leaves the cluster with one node.
 def test_a_worker_node_killed_mid_ingest_loses_nothing_and_embeds_nothing_twice(tmp_path, cluster):
     from labelwise.project.ray_ingest import ray_reader

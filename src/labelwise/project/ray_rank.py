@@ -101,10 +101,7 @@ def rank_for_worker(
             f"Ray: {', '.join(per_image)}"
         )
         log.warning(note)
-        ranking, _ = train_and_rank(project, settings, pool_cache=pool_cache)
-        ranking.note = note
-        ranking.save(ranking_path(project))
-        return ranking
+        return train_and_rank(project, settings, pool_cache=pool_cache, note=note)[0]
     start = time.perf_counter()
     with project.sessions() as session:
         ids = dict(session.execute(select(Image.path, Image.id)).all())

@@ -195,18 +195,27 @@ def batch_size(project: Project, settings: dict[str, Any]) -> int:
 
 
 def train_and_rank(
-    project: Project, settings: dict[str, Any], seed: int = 0, pool_cache: PoolCache | None = None
+    project: Project,
+    settings: dict[str, Any],
+    seed: int = 0,
+    pool_cache: PoolCache | None = None,
+    note: str | None = None,
 ) -> tuple[Ranking, dict[str, Any]]:
     """Train on the current labels, rank the pool; record the model version (or its failure).
 
     pool_cache: the pool kept by the caller between rounds (the training worker), updated here.
+    note: saved with the ranking (where it was ranked: project/ray_rank.py), in its one write.
     """
-    ranking, measure = rank_then_measure(project, settings, seed, pool_cache)
+    ranking, measure = rank_then_measure(project, settings, seed, pool_cache, note)
     return ranking, measure()
 
 
 def rank_then_measure(
-    project: Project, settings: dict[str, Any], seed: int = 0, pool_cache: PoolCache | None = None
+    project: Project,
+    settings: dict[str, Any],
+    seed: int = 0,
+    pool_cache: PoolCache | None = None,
+    note: str | None = None,
 ) -> tuple[Ranking, Callable[[], dict[str, Any]]]:
     """:func:`train_and_rank` in two steps: the ranking (saved, its model version recorded) at once,
     and ``measure()``, which saves the pool's predictions (the grid's), cross-validates the model,
@@ -217,7 +226,7 @@ def rank_then_measure(
     if project.multi_label:  # one binary head per class, a multi-label strategy
         from labelwise.project.multilabel_model import train_and_rank_multilabel
 
-        ranking, info = train_and_rank_multilabel(project, settings, seed, pool_cache)
+        ranking, info = train_and_rank_multilabel(project, settings, seed, pool_cache, note=note)
         return ranking, lambda: info
     start = time.perf_counter()
     pool = load_pool(project, pool_cache, votes=True)
@@ -253,7 +262,8 @@ def rank_then_measure(
         session.add(row)
         session.flush()
         version = row.id
-    ranking = Ranking(version, loop.last_strategy, entries, head=ranked.head, head_reason=ranked.head_reason)
+    ranking = Ranking(version, loop.last_strategy, entries, head=ranked.head, head_reason=ranked.head_reason,
+                      note=note)  # fmt: skip
     ranking.save(ranking_path(project))
 
     def measure() -> dict[str, Any]:

@@ -14,7 +14,7 @@ from labelwise.errors import LabelwiseError
 from labelwise.project import Project
 from labelwise.project.check import log_project_check
 from labelwise.server import api, label_studio_backend, pages, review
-from labelwise.server.auth import COOKIE, current_user, has_valid_credential
+from labelwise.server.auth import COOKIE, FOUND, credential_user, current_user
 from labelwise.server.guard import BODY_TIMEOUT_S, Guard
 from labelwise.server.worker import Retrainer
 
@@ -51,8 +51,8 @@ def create_app(
     app.state.retrainer = retrainer
     app.state.behind_https = behind_https  # cookies get Secure
 
-    app.add_middleware(Guard, project=project, authenticate=has_valid_credential, cookie=COOKIE,
-                       max_body=MAX_BODY_BYTES, body_timeout=body_timeout)  # fmt: skip
+    app.add_middleware(Guard, project=project, authenticate=credential_user, cookie=COOKIE,
+                       max_body=MAX_BODY_BYTES, body_timeout=body_timeout, found_key=FOUND)  # fmt: skip
 
     @app.exception_handler(LabelwiseError)
     async def labelwise_error(request: Request, exc: LabelwiseError):

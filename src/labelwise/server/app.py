@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -20,6 +21,15 @@ from labelwise.server.worker import Retrainer
 
 MAX_BODY_BYTES = 64 * 1024
 HERE = Path(__file__).parent
+
+
+def uvicorn_protocols() -> dict[str, str]:
+    """uvicorn's HTTP parser and event loop, chosen here so that ``serve`` says which: the C ones
+    (httptools, uvloop: pyproject's dependencies) when installed, else the pure-Python h11 and asyncio.
+    Every request is parsed in the event loop's thread, which shares the interpreter lock with the
+    routes; the C parser leaves more of it to them (issue 8, fourth pass)."""
+    found = {name: importlib.util.find_spec(name) is not None for name in ("httptools", "uvloop")}
+    return {"http": "httptools" if found["httptools"] else "h11", "loop": "uvloop" if found["uvloop"] else "asyncio"}
 
 
 def _wants_html(request: Request) -> bool:

@@ -133,6 +133,23 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return total / 1e6, (total - shared) / 1e6
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and its children, alive or reaped (Linux /proc)."""
+    total = 0.0
+    pids = [pid]
+    while pids:
+        p = pids.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
+            tasks = Path(f"/proc/{p}/task").iterdir()
+            children = [c for task in tasks for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        pids += [int(c) for c in children]
+    return total
+
+
 def wait_for(predicate, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -235,6 +252,7 @@ def run(backend: str, n: int, seconds: float, pg_admin: str, rate: float | None 
                 status_ms: list[float] = []
                 pages_ms: dict[str, list[float]] = {name: [] for name in PAGES}
                 rss = rss_anon = 0.0
+                client_cpu0, server_cpu0 = time.process_time(), cpu_s(server.proc.pid)
                 for t in threads:
                     t.start()
                 while any(t.is_alive() for t in threads):  # a dashboard polling during the load
@@ -252,6 +270,10 @@ def run(backend: str, n: int, seconds: float, pg_admin: str, rate: float | None 
                     time.sleep(1.0)
                 for t in threads:
                     t.join()
+                # Who used the cores during the load: this process (the 20 clients and the dashboard poll)
+                # and the server with its training process. The clients share the machine with the server.
+                client_cpu = time.process_time() - client_cpu0
+                server_cpu = cpu_s(server.proc.pid) - server_cpu0
                 versions_during = c.get("/api/status").json()["serving_version"]
                 # Quiet now: the time from the 10th new label to the new ranking being served.
                 wait_for(lambda: not c.get("/api/status").json()["training"], 300)
@@ -294,6 +316,7 @@ def run(backend: str, n: int, seconds: float, pg_admin: str, rate: float | None 
             "rss_anon_mb_peak": round(rss_anon), "build_s": round(build_s),
             "load": os.getloadavg()[0], "strategy": strategy or "auto", "restart_retrain_s": restart_s,
             "pages_ms": {name: _quantiles(values) for name, values in pages_ms.items()},
+            "client_cpu_s": round(client_cpu, 1), "server_cpu_s": round(server_cpu, 1),
         }  # fmt: skip
     finally:
         if admin_engine is not None:

@@ -909,7 +909,7 @@ def serve(
 
     from labelwise.project.sessions import login_code
     from labelwise.project.users import add_user, has_admin
-    from labelwise.server.app import create_app
+    from labelwise.server.app import create_app, uvicorn_protocols
 
     try:
         proj = _open(project)
@@ -930,7 +930,7 @@ def serve(
     # Forwarded headers (X-Forwarded-Proto/For) are honoured only behind a proxy the user named; a
     # client talking to us directly cannot claim HTTPS. timeout_keep_alive closes idle connections.
     uvicorn.run(server_app, host=host, port=port, log_level="warning", proxy_headers=behind_https,
-                timeout_keep_alive=KEEP_ALIVE_S)  # fmt: skip
+                timeout_keep_alive=KEEP_ALIVE_S, **uvicorn_protocols())  # fmt: skip
 
 
 @app.command()

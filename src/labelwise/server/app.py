@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -14,12 +15,21 @@ from labelwise.errors import LabelwiseError
 from labelwise.project import Project
 from labelwise.project.check import log_project_check
 from labelwise.server import api, label_studio_backend, pages, review
-from labelwise.server.auth import COOKIE, current_user, has_valid_credential
+from labelwise.server.auth import COOKIE, FOUND, credential_user, current_user
 from labelwise.server.guard import BODY_TIMEOUT_S, Guard
 from labelwise.server.worker import Retrainer
 
 MAX_BODY_BYTES = 64 * 1024
 HERE = Path(__file__).parent
+
+
+def uvicorn_protocols() -> dict[str, str]:
+    """uvicorn's HTTP parser and event loop, chosen here so that ``serve`` says which: the C ones
+    (httptools, uvloop: pyproject's dependencies) when installed, else the pure-Python h11 and asyncio.
+    Every request is parsed in the event loop's thread, which shares the interpreter lock with the
+    routes; the C parser leaves more of it to them (issue 8, fourth pass)."""
+    found = {name: importlib.util.find_spec(name) is not None for name in ("httptools", "uvloop")}
+    return {"http": "httptools" if found["httptools"] else "h11", "loop": "uvloop" if found["uvloop"] else "asyncio"}
 
 
 def _wants_html(request: Request) -> bool:
@@ -51,8 +61,8 @@ def create_app(
     app.state.retrainer = retrainer
     app.state.behind_https = behind_https  # cookies get Secure
 
-    app.add_middleware(Guard, project=project, authenticate=has_valid_credential, cookie=COOKIE,
-                       max_body=MAX_BODY_BYTES, body_timeout=body_timeout)  # fmt: skip
+    app.add_middleware(Guard, project=project, authenticate=credential_user, cookie=COOKIE,
+                       max_body=MAX_BODY_BYTES, body_timeout=body_timeout, found_key=FOUND)  # fmt: skip
 
     @app.exception_handler(LabelwiseError)
     async def labelwise_error(request: Request, exc: LabelwiseError):

@@ -101,19 +101,21 @@ async def _reply(send: Send, status: int, detail: str) -> None:
 
 
 class Guard:
-    """See the module docstring. ``authenticate(project, bearer, cookie)`` returns whether the
-    request carries a valid credential."""
+    """See the module docstring. ``authenticate(project, bearer, cookie)`` returns the credential that
+    decided and the account it belongs to (``None``: no valid credential); both are left in the
+    request's scope state under ``found_key`` for the route, which then need not look them up again."""
 
     def __init__(
         self,
         app: ASGIApp,
         project: Project,
-        authenticate: Callable[[Project, str | None, str | None], bool],
+        authenticate: Callable[[Project, str | None, str | None], tuple[Any, Any]],
         cookie: str,
         max_body: int,
         body_timeout: float = BODY_TIMEOUT_S,
+        found_key: str = "credential",
     ) -> None:
-        self.app, self.project, self.authenticate = app, project, authenticate
+        self.app, self.project, self.authenticate, self.found_key = app, project, authenticate, found_key
         self.cookie, self.max_body, self.body_timeout = cookie, max_body, body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -140,12 +142,13 @@ class Guard:
         bearer = bearer_token(headers)
         cookie = None if bearer else cookie_value(headers, self.cookie)
         if not is_login:
-            valid = await anyio.to_thread.run_sync(self.authenticate, self.project, bearer, cookie)
-            if not valid:
+            found = await anyio.to_thread.run_sync(self.authenticate, self.project, bearer, cookie)
+            if found[1] is None:
                 await _reply(
                     send, 401, "a valid token is needed: use your login link or `Authorization: Bearer <token>`"
                 )
                 return
+            scope.setdefault("state", {})[self.found_key] = found
         if bearer is None and not same_origin(headers):
             await _reply(send, 403, "cross-origin request refused: the Origin header must match this server")
             return

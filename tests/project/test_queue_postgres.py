@@ -59,3 +59,25 @@ def test_people_served_different_orders_never_see_a_deadlock(crowded):
     assert len(served) == 8 * 80 and sum(map(len, served)) > 2 * len(served)
     with crowded.sessions() as session:  # one lease row per image at most: the primary key held
         assert session.scalar(select(func.count()).select_from(Lease)) <= 60
+
+
+def test_a_lease_commits_asynchronously_on_postgresql_and_a_label_does_not(crowded):
+    """PostgreSQL's asynchronous commit for the lease only (a lease may be lost to a crash without harm);
+    ``SET LOCAL`` ends with its transaction, so the label's commit waits for the WAL flush."""
+    from sqlalchemy import event
+
+    from labelwise.project.queue import annotate
+
+    crowded.add_classes(["cat", "dog"])
+    user = crowded.sessions().scalar(select(User).where(User.name == "annotator-0"))
+    states = []
+    engine = crowded.sessions.kw["bind"]
+
+    @event.listens_for(engine, "commit")
+    def _commit(connection):
+        states.append(connection.exec_driver_sql("SHOW synchronous_commit").scalar())
+
+    leased = lease_next(crowded, user, 1, None, 10.0)
+    annotate(crowded, user, leased[0].image_id, "cat", None)
+    event.remove(engine, "commit", _commit)
+    assert states == ["off", "on"]

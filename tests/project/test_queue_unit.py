@@ -508,3 +508,27 @@ def test_a_retired_class_is_refused_and_the_offered_classes_come_in_their_order(
             for c in session.scalars(select(LabelClass)):
                 c.position, c.retired = saved[c.name]
     assert label_count(project) == 0
+
+
+def test_a_lease_commits_without_waiting_for_the_disk_and_a_label_with_it(project, monkeypatch):
+    """A lease is recoverable (lost to a power cut, the image is free again); an acknowledged label must
+    survive one: the lease's commit runs at synchronous=NORMAL, the label's at FULL, and the connection
+    is FULL again after the lease (the next transaction on it may be a label)."""
+    from labelwise.store import db
+
+    seen = []
+    commit = db._OneWriterConnection.commit
+
+    def spy(self):
+        if self.in_transaction:
+            seen.append(self.execute("PRAGMA synchronous").fetchone()[0])
+        commit(self)
+
+    monkeypatch.setattr(db._OneWriterConnection, "commit", spy)
+    ann = person(project, "ann")
+    leased = lease_next(project, ann, 1, None, MINUTES)
+    assert seen == [1]  # NORMAL
+    annotate(project, ann, leased[0].image_id, "apple", None)
+    assert seen == [1, 2]  # FULL
+    with project.sessions() as session:  # every pooled connection is back to FULL
+        assert session.connection().exec_driver_sql("PRAGMA synchronous").scalar() == 2

@@ -30,7 +30,7 @@ from labelwise.project.overlap import (
 )
 from labelwise.project.project import Project
 from labelwise.project.training import QueueEntry, Ranking
-from labelwise.store.db import retry_transaction
+from labelwise.store.db import relaxed_commit, retry_transaction
 from labelwise.store.models import STATUS_OK, Annotation, Image, LabelClass, Lease, Skip, User, utcnow
 
 CHUNK = 256
@@ -78,6 +78,7 @@ def lease_next(
     # The walk's claims end when the transaction does; what it learned is kept only if it committed.
     walk = _RankingWalk(project, ranking, user.id, now)
     with walk, project.sessions.begin() as session:
+        relaxed_commit(session)  # a lease lost to a power cut costs nothing: the image is free again
         if max_leases is not None:
             # A no-op write on the person's row first: it locks that row (PostgreSQL) or the database
             # (SQLite) until commit, so concurrent calls of one person count their leases in turn.

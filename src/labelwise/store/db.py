@@ -70,6 +70,18 @@ class _OneWriterConnection(sqlite3.Connection):
 
     write_lock: threading.Lock
     _holds = False
+    _relaxed = False  # this transaction commits without a WAL fsync (relaxed_commit), then FULL again
+
+    def relax_this_commit(self) -> None:
+        if self.in_transaction:  # the setting must change before the transaction, or not at all
+            return
+        super().execute("PRAGMA synchronous=NORMAL")
+        self._relaxed = True
+
+    def _durable_again(self) -> None:
+        if self._relaxed:
+            self._relaxed = False
+            super().execute("PRAGMA synchronous=FULL")
 
     def cursor(self, factory: type[sqlite3.Cursor] | None = None) -> sqlite3.Cursor:
         return super().cursor(factory or _OneWriterCursor)
@@ -91,12 +103,14 @@ class _OneWriterConnection(sqlite3.Connection):
             super().commit()
         finally:
             self.give_write_lock_back()
+            self._durable_again()
 
     def rollback(self) -> None:
         try:
             super().rollback()
         finally:
             self.give_write_lock_back()
+            self._durable_again()
 
     def close(self) -> None:
         try:
@@ -125,6 +139,25 @@ class _OneWriterCursor(sqlite3.Cursor):
                 connection.give_write_lock_back()
 
 
+def relaxed_commit(session: Session) -> None:
+    """This transaction's commit need not reach the disk before it is acknowledged: call first thing in
+    a transaction whose writes a power cut may lose without harm (a lease: the image is simply free
+    again, and a label on it is still accepted as a late label). Labels never use it.
+
+    SQLite (WAL): ``synchronous=NORMAL`` for this commit only, no fsync of the WAL; the next FULL commit
+    (any label) fsyncs the WAL file and with it this transaction's frames, and a power cut can only
+    roll back to a consistent earlier state (SQLite's documented guarantee). PostgreSQL: ``SET LOCAL
+    synchronous_commit = off``, its asynchronous commit, with the same guarantees. A lease + label pair
+    then waits for one flush to disk instead of two (issue 8: the single writer's ceiling)."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+        return
+    raw = connection.connection.dbapi_connection
+    if isinstance(raw, _OneWriterConnection):
+        raw.relax_this_commit()
+
+
 def make_engine(url: str) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
@@ -142,7 +175,8 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             # FULL: a label acknowledged to an annotator survives a power cut. NORMAL in WAL mode
             # could lose the last commits; FULL costs one fsync of the WAL per commit, small next
-            # to the pace of people labeling (and ingest commits in batches).
+            # to the pace of people labeling (and ingest commits in batches). Leases opt out per
+            # transaction (relaxed_commit): losing one costs nothing.
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.close()
 

@@ -55,7 +55,9 @@ def _no_semicolon(name: str) -> str:
     return name
 
 
-NewClassName = Annotated[ClassName, AfterValidator(_no_semicolon)]
+# Not ClassName's pattern: a new name with NUL (or '/', '..') gets the project's own message, which
+# names what a class name may not hold (project.check_class_name).
+NewClassName = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_no_semicolon)]
 
 
 class AnnotationRequest(BaseModel):

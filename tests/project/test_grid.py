@@ -234,3 +234,18 @@ def test_the_totals_of_the_common_views_do_not_count_the_image_table(tmp_path):
         finally:
             project.close()
     assert steps[6000] < 1.2 * steps[300] + 20, steps
+
+
+def test_a_page_in_path_order_does_not_sort_the_predictions_file(project):
+    """The grid's first page (path order) is polled while people label; at a million images the file's
+    two sort orders cost the server a fraction of a second per retrain, so they wait for a page that
+    sorts by score or confidence."""
+    from labelwise.project import grid
+
+    grid._cache.clear()
+    ranking = Ranking(1, "margin", [])
+    image_grid(project, ranking, GridFilters(sort="path"), limit=20)
+    preds = grid._predictions(project)
+    assert preds is not None and "by_score" not in vars(preds) and "by_confidence" not in vars(preds)
+    image_grid(project, ranking, GridFilters(sort="confidence"), limit=20)
+    assert "by_confidence" in vars(preds) and "by_score" not in vars(preds)

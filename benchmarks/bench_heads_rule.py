@@ -98,7 +98,7 @@ def _auto(correct: dict[str, np.ndarray], n: int, k: int, strategy: str) -> str:
     if n > choose.MAX_LABELS_PER_CLASS * k:
         return "logistic"
     graph_default = strategy in choose.GRAPH_DEFAULT_STRATEGIES
-    return choose_head(correct, choose.default_head(tuple(correct), n, k, graph_default))[0]
+    return choose_head(correct, choose.default_head(tuple(correct), n, k, graph_default)[0])[0]
 
 
 # Each rule: (held-out outcomes per head, labels, classes, the strategy that picked the labels) -> head.

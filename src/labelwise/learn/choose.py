@@ -188,29 +188,23 @@ def choose_head(scores: dict[str, np.ndarray], default: str = SIMPLEST) -> tuple
     return default, f"no head beats {default} significantly on {n} held-out labels ({best} {record}; {summary})"
 
 
-def default_head(names: tuple[str, ...], n_labels: int, n_classes: int, graph_default: bool = False) -> str:
-    """The head that serves unless another beats it significantly (point 4 of the module docstring):
-    with at most ``GRAPH_LABELS_PER_CLASS`` labels per class label spreading if ``graph_default``
-    (the labels were picked coverage-first), with at most ``SELF_TRAINING_LABELS_PER_CLASS``
-    self-training, else the logistic head (each only if it is a candidate)."""
-    if graph_default and "label-spreading" in names and n_labels <= GRAPH_LABELS_PER_CLASS * n_classes:
-        return "label-spreading"
+def default_head(
+    names: tuple[str, ...], n_labels: int, n_classes: int, graph_default: bool = False
+) -> tuple[str, str | None]:
+    """The head that serves unless another beats it significantly (point 4 of the module docstring),
+    and why, when the way the labels were picked decided it (for the dashboard's reason), else ``None``:
+    with at most ``GRAPH_LABELS_PER_CLASS`` labels per class label spreading if ``graph_default`` (the
+    labels were picked coverage-first), with at most ``SELF_TRAINING_LABELS_PER_CLASS`` self-training,
+    else the logistic head (each only if it is a candidate)."""
+    if n_labels <= GRAPH_LABELS_PER_CLASS * n_classes:
+        if graph_default and "label-spreading" in names:
+            return "label-spreading", "label-spreading is the default at 1 label per class after coverage-first picks"
+        if not graph_default and "self-training" in names:
+            return "self-training", ("self-training is the default at 1 label per class: label-spreading only after "
+                                     "coverage-first picks (auto, typiclust, probcover)")  # fmt: skip
     if "self-training" in names and n_labels <= SELF_TRAINING_LABELS_PER_CLASS * n_classes:
-        return "self-training"
-    return SIMPLEST
-
-
-def default_note(default: str, n_labels: int, n_classes: int, graph_default: bool) -> str | None:
-    """Why ``default`` is the default at ``GRAPH_LABELS_PER_CLASS`` label per class or fewer (for the
-    dashboard's reason), else ``None``."""
-    if n_labels > GRAPH_LABELS_PER_CLASS * n_classes:
-        return None
-    if graph_default and default == "label-spreading":
-        return "label-spreading is the default at 1 label per class after coverage-first picks"
-    if not graph_default and default == "self-training":
-        return ("self-training is the default at 1 label per class: label-spreading only after "
-                "coverage-first picks (auto, typiclust, probcover)")  # fmt: skip
-    return None
+        return "self-training", None
+    return SIMPLEST, None
 
 
 class AutoHead(ClassifierMixin, BaseEstimator):
@@ -267,9 +261,8 @@ class AutoHead(ClassifierMixin, BaseEstimator):
         else:
             scores = {name: held_out_correct(h, X, y, self.folds, self.random_state) for name, h in heads.items()}
             self.cv_accuracy_ = {name: float(c.mean()) for name, c in scores.items()}
-            default = default_head(tuple(heads), n_labels, len(self.classes_), self.graph_default)
+            default, note = default_head(tuple(heads), n_labels, len(self.classes_), self.graph_default)
             self.chosen_, reason = choose_head(scores, default)
-            note = default_note(default, n_labels, len(self.classes_), self.graph_default)
             self.reason_ = "; ".join([reason, *notes, *([note] if note else [])])
             self.held_out_correct_ = scores[self.chosen_]
         self.head_ = fit_on_pool(heads[self.chosen_], X, y)

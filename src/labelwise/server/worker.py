@@ -144,6 +144,13 @@ class Retrainer:
         every = get_settings(self.project)["retrain_every"]
         return label_count(self.project) - self.labels_at_last_train >= every
 
+    def _drop_if_broken(self, error: Exception) -> None:
+        if isinstance(error, BrokenProcessPool) and self._executor is not None:
+            # The training process died (killed, out of memory): the pool never recovers by itself,
+            # so the next retrain starts a fresh process instead of failing until a restart.
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
     def train_now(self) -> None:
         self._requested = False
         settings = get_settings(self.project)
@@ -164,16 +171,10 @@ class Retrainer:
             try:  # served already; the estimate the dashboard shows follows
                 self._executor.submit(_measure_in_child, str(self.project.folder)).result()
             except Exception as exc:  # the ranking stays: only its version's accuracy is missing
-                if isinstance(exc, BrokenProcessPool):
-                    self._executor.shutdown(wait=False, cancel_futures=True)
-                    self._executor = None
+                self._drop_if_broken(exc)
                 log.error("measuring model version %s failed: %s\n%s", ranking.version, exc, traceback.format_exc())
         except Exception as exc:
-            if isinstance(exc, BrokenProcessPool):
-                # The training process died (killed, out of memory): the pool never recovers by itself,
-                # so the next retrain starts a fresh process instead of failing until a restart.
-                self._executor.shutdown(wait=False, cancel_futures=True)
-                self._executor = None
+            self._drop_if_broken(exc)
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.error("retraining failed: %s\n%s", exc, traceback.format_exc())
             try:

@@ -78,10 +78,11 @@ class _OneWriterConnection(sqlite3.Connection):
         super().execute("PRAGMA synchronous=NORMAL")
         self._relaxed = True
 
-    def _durable_again(self) -> None:
-        if self._relaxed:
-            self._relaxed = False
+    def _transaction_ended(self) -> None:
+        self.give_write_lock_back()
+        if self._relaxed:  # FULL again before the flag goes: the next transaction may be a label
             super().execute("PRAGMA synchronous=FULL")
+            self._relaxed = False
 
     def cursor(self, factory: type[sqlite3.Cursor] | None = None) -> sqlite3.Cursor:
         return super().cursor(factory or _OneWriterCursor)
@@ -102,15 +103,13 @@ class _OneWriterConnection(sqlite3.Connection):
         try:
             super().commit()
         finally:
-            self.give_write_lock_back()
-            self._durable_again()
+            self._transaction_ended()
 
     def rollback(self) -> None:
         try:
             super().rollback()
         finally:
-            self.give_write_lock_back()
-            self._durable_again()
+            self._transaction_ended()
 
     def close(self) -> None:
         try:
@@ -121,21 +120,18 @@ class _OneWriterConnection(sqlite3.Connection):
 
 class _OneWriterCursor(sqlite3.Cursor):
     def execute(self, statement: str, parameters=(), /) -> sqlite3.Cursor:
-        connection = self.connection
-        connection.take_write_lock(statement)
-        try:
-            return super().execute(statement, parameters)
-        finally:
-            if not connection.in_transaction:  # autocommit or a failed BEGIN: nothing to hold
-                connection.give_write_lock_back()
+        return self._locked(super().execute, statement, parameters)
 
     def executemany(self, statement: str, parameters, /) -> sqlite3.Cursor:
+        return self._locked(super().executemany, statement, parameters)
+
+    def _locked(self, run: Callable, statement: str, parameters) -> sqlite3.Cursor:
         connection = self.connection
         connection.take_write_lock(statement)
         try:
-            return super().executemany(statement, parameters)
+            return run(statement, parameters)
         finally:
-            if not connection.in_transaction:
+            if not connection.in_transaction:  # autocommit or a failed BEGIN: nothing to hold
                 connection.give_write_lock_back()
 
 

@@ -43,13 +43,17 @@ def check_class_name(name: str) -> str:
     return name
 
 
+# Why a new class name may not hold ';' (the API's schema refuses it with the same words).
+NO_SEMICOLON = "must not contain ';' (it joins the classes of a label set)"
+
+
 def check_new_class_name(name: str) -> str:
     """:func:`check_class_name` for a class about to be created or renamed, which also may not hold a
     ``;``: label sets are ``;``-joined in CSV files and the images page splits them on it. A class
     that has one already keeps it (it is only no longer given to new classes)."""
     name = check_class_name(name)
     if ";" in name:
-        raise LabelwiseError(f"classes: class name {name!r} must not contain ';' (it joins the classes of a label set)")
+        raise LabelwiseError(f"classes: class name {name!r} {NO_SEMICOLON}")
     return name
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from labelwise.project.dashboard import DashboardStatus
+from labelwise.project.project import NO_SEMICOLON
 
 MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns on PostgreSQL
 
@@ -51,7 +52,7 @@ ClassName = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00
 # (existing classes keep their names, so labels and paths take ClassName).
 def _no_semicolon(name: str) -> str:
     if ";" in name:
-        raise ValueError("a class name must not contain ';' (it joins the classes of a label set)")
+        raise ValueError(f"a class name {NO_SEMICOLON}")
     return name
 
 
